@@ -253,10 +253,7 @@ class _Walker:
         target = _resolve(inv.argv[0], st.cwd) if "/" in inv.argv[0] else None
         if target is not None and target in st.downloaded:
             inv = replace(inv, runs_downloaded=True)
-        self.emit(inv, ctx)
-        body = st.functions.get(inv.name)
-        if body is not None and ctx.function != inv.name and ctx.depth < MAX_NESTING:
-            self.node(body, st, ctx.deeper(f"function {inv.name}"))
+        self.emit(inv, ctx)  # a function's body was walked where it was defined
 
     def emit(self, inv: Invocation, ctx: _Ctx) -> None:
         if inv.name in STATE_BUILTINS and not ctx.via:
@@ -616,7 +613,7 @@ def _strip_options(args: list[str], spec: object) -> tuple[list[str], str | None
         if a == "--":
             i += 1
             break
-        if a == "-" or a in ("-i", "--ignore-environment") and not valued & {"-u"} - {"-u"}:
+        if a == "-":
             i += 1
             continue
         if a.startswith("--") and "=" in a:
