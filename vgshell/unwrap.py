@@ -278,7 +278,7 @@ class _Walker:
                 st = st.copy()
                 st.cwd = _resolve(chdir, st.cwd)
             if split is not None:
-                rest = _split_words(split) + rest
+                rest, _, _ = _strip_options(_split_words(split) + rest, spec)
         if name == "sudo" and not rest and any(a in ("-i", "-s", "--login", "--shell") for a in args):
             rest = ["bash"]
         if not rest:
@@ -354,10 +354,11 @@ def _h_popd(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word
 
 def _h_export(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
+    nameref = any(a.startswith("-") and "n" in a for a in inv.args)
     for a in inv.args:
         name, eq, value = a.partition("=")
         if eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            st.vars[name] = value
+            st.vars[name] = UNKNOWN if nameref else value  # a nameref's target is read at use time
 
 
 def _h_unset(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
@@ -500,6 +501,8 @@ def _h_xargs(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Wor
     if replace_token is not None:
         lines = ctx.stdin_text.splitlines() if ctx.stdin_text is not None else [UNKNOWN]
         argvs = [tuple(c.replace(replace_token, line.strip()) for c in cmd) for line in lines[:20] or [""]]
+    elif os.path.basename(cmd[0]) in SHELLS and cmd[-1] == "-c":
+        argvs = [tuple([*cmd, ctx.stdin_text.strip() if ctx.stdin_text is not None else UNKNOWN])]
     else:
         argvs = [tuple(cmd + items[:200])]
     for argv in argvs:
@@ -541,7 +544,7 @@ def _h_parallel(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[
 def _h_fetch(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     args = list(inv.args)
-    out = _option_value(args, {"-o", "--output", "-O", "--output-document"}, attached=True)
+    out = _option_anywhere(args, {"-o", "--output", "-O", "--output-document"})
     if out and out != "-":
         st.downloaded.add(_resolve(out, st.cwd))
     elif inv.name == "wget" and out is None:
@@ -668,6 +671,19 @@ def _option_value(args: list[str], names: set[str], attached: bool, clustered: b
             return args[i + 1] if i + 1 < len(args) else ""
         if not a.startswith("-"):
             return None
+    return None
+
+
+def _option_anywhere(args: list[str], names: set[str]) -> str | None:
+    """The value of the first of `names` anywhere in args (`-o F`, `-oF`, `--output=F`)."""
+    for i, a in enumerate(args):
+        if a in names:
+            return args[i + 1] if i + 1 < len(args) else None
+        for n in names:
+            if n.startswith("--") and a.startswith(n + "="):
+                return a.partition("=")[2]
+            if not n.startswith("--") and a.startswith(n) and len(a) > len(n) and not a.startswith("--"):
+                return a[len(n):]
     return None
 
 

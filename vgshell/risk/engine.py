@@ -1,0 +1,318 @@
+"""Match rules against Invocations and sum the findings into an Assessment. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import Any
+
+from vgshell.expand import UNKNOWN
+from vgshell.parse import parse
+from vgshell.risk.model import Assessment, Finding, Level
+from vgshell.risk.rules import Rule, RuleSet, load_default_ruleset
+from vgshell.unwrap import Invocation, flatten
+
+MAX_FINDINGS = 50
+_LOOPBACK = re.compile(r"^(localhost|127(\.\d+){0,3}|\[?::1\]?|0\.0\.0\.0)$", re.I)
+_HOSTLIKE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?([A-Za-z0-9_.-]+\.[A-Za-z]{2,}|localhost|"
+                       r"\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])(?::\d+)?(?:[/?#].*)?$")
+
+
+@lru_cache(maxsize=1)
+def default_ruleset() -> RuleSet:
+    return load_default_ruleset()
+
+
+def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = None,
+           env: Mapping[str, str] | None = None) -> Assessment:
+    """Parse `command` as run from `cwd` and score it. Never raises on any input text."""
+    rules = ruleset or default_ruleset()
+    script = parse(command)
+    flat = flatten(script, cwd, home, env)
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for inv in flat.invocations:
+        view = _View(inv, rules)
+        for rule in (*rules.by_name.get(inv.name, ()), *rules.generic):
+            if (rule.id, inv.text) not in seen and _matches(rule, view):
+                seen.add((rule.id, inv.text))
+                findings.append(Finding(rule.id, rule.category, rule.level, _display(inv),
+                                        rule.reason, inv.via))
+        if len(findings) >= MAX_FINDINGS:
+            break
+    error = flat.errors[0] if flat.errors else None
+    if error:
+        findings.append(Finding("parse.error", "parse", Level.MEDIUM, command[:120],
+                                error if error.startswith("could not parse") else f"could not parse: {error}"))
+    matched = {f.rule for f in findings}
+    by_id = {r.id: r for r in rules.rules}
+    ecosystems = tuple(dict.fromkeys(e for rid in matched if (r := by_id.get(rid)) and (e := r.ecosystem)))
+    risk = max((f.level for f in findings), default=Level.LOW)
+    return Assessment(command, risk, tuple(findings),
+                      networked_install=any(by_id[m].networked_install for m in matched if m in by_id),
+                      ecosystems=ecosystems, state_change=flat.state_change, parse_error=error)
+
+
+def _display(inv: Invocation) -> str:
+    text = inv.text
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+class _View:
+    """An Invocation with the derived facts rules ask about, computed once and only when asked."""
+
+    def __init__(self, inv: Invocation, rules: RuleSet) -> None:
+        self.inv = inv
+        self.rules = rules
+        self._positionals: list[str] | None = None
+        self._paths: list[str] | None = None
+        self._flags: tuple[set[str], set[str]] | None = None
+
+    @property
+    def positionals(self) -> list[str]:
+        if self._positionals is None:
+            self._positionals = _positionals(self.inv.args, self.rules.tools.get(self.inv.name, frozenset()))
+        return self._positionals
+
+    @property
+    def paths(self) -> list[str]:
+        if self._paths is None:
+            self._paths = [_resolve(p, self.inv.cwd) for p in self.positionals if p]
+        return self._paths
+
+    @property
+    def flags(self) -> tuple[set[str], set[str]]:
+        """(long options and whole words, short letters found in clusters)."""
+        if self._flags is None:
+            words: set[str] = set()
+            letters: set[str] = set()
+            for a in self.inv.args:
+                if a == "--":
+                    break
+                if a.startswith("--"):
+                    words.add(a.partition("=")[0])
+                elif a.startswith("-") and len(a) > 1:
+                    words.add(a)
+                    if a[1:].isalpha():
+                        letters.update(a[1:])
+            self._flags = (words, letters)
+        return self._flags
+
+    def has_flag(self, flag: str) -> bool:
+        words, letters = self.flags
+        if flag in words:
+            return True
+        return len(flag) == 2 and flag[0] == "-" and flag[1] in letters
+
+    def expand_set(self, names: tuple[str, ...]) -> list[str]:
+        out: list[str] = []
+        for n in names:
+            for entry in self.rules.paths.get(n, (n,)):
+                out.append(self.inv.home + entry[1:] if entry.startswith("~") else entry)
+        return out
+
+
+def _positionals(args: tuple[str, ...], valued: frozenset[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    ended = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if ended or not a.startswith("-") or a == "-":
+            out.append(a)
+        elif a == "--":
+            ended = True
+        elif a in valued:
+            skip = True
+    return out
+
+
+def _resolve(path: str, cwd: str | None) -> str:
+    from vgshell.unwrap import _resolve as resolve  # noqa: PLC0415 - one definition of path resolution
+
+    return resolve(path, cwd)
+
+
+# ------------------------------------------------------------------ predicates
+
+
+def _matches(rule: Rule, v: _View) -> bool:
+    for key, want in rule.match.items():
+        if not _PREDICATES[key](v, want):
+            return False
+    return True
+
+
+def _p_command(v: _View, names: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(v.inv.name, n) for n in names)
+
+
+def _p_command_not(v: _View, names: tuple[str, ...]) -> bool:
+    return not _p_command(v, names)
+
+
+def _p_subcommand(v: _View, alternatives: tuple[tuple[str, ...], ...]) -> bool:
+    pos = v.positionals
+    return any(len(pos) >= len(alt) and all(fnmatchcase(p, a) for p, a in zip(pos, alt, strict=False))
+               for alt in alternatives)
+
+
+def _p_verb(v: _View, globs: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(p, g) for p in v.positionals[:4] for g in globs)
+
+
+def _p_flags(v: _View, want: dict[str, tuple[str, ...]]) -> bool:
+    if "any" in want and not any(v.has_flag(f) for f in want["any"]):
+        return False
+    if "all" in want and not all(v.has_flag(f) for f in want["all"]):
+        return False
+    return not ("none" in want and any(v.has_flag(f) for f in want["none"]))
+
+
+def _p_args(v: _View, want: dict[str, Any]) -> bool:
+    args = v.inv.args
+    if "any" in want and not any(fnmatchcase(a, g) for a in args for g in want["any"]):
+        return False
+    if "none" in want and any(fnmatchcase(a, g) for a in args for g in want["none"]):
+        return False
+    return not ("regex" in want and not any(want["regex"].search(a) for a in args))
+
+
+def _p_positional_count(v: _View, want: dict[str, int]) -> bool:
+    n = len(v.positionals)
+    return want.get("min", 0) <= n <= want.get("max", 10**9)
+
+
+def _p_paths(v: _View, want: dict[str, Any]) -> bool:
+    return any(_path_ok(v, p, want) for p in v.paths)
+
+
+def _path_ok(v: _View, p: str, want: dict[str, Any]) -> bool:
+    if "covers" in want and not any(_covers(p, e) for e in v.expand_set(want["covers"])):
+        return False
+    if "within" in want and not any(_within(p, e) for e in v.expand_set(want["within"])):
+        return False
+    if "match" in want and not any(_glob_match(p, e) for e in v.expand_set(want["match"])):
+        return False
+    if want.get("unknown") and UNKNOWN not in p:
+        return False
+    if want.get("outside_cwd") and not _outside(p, v.inv.cwd):
+        return False
+    return not (want.get("whole_cwd") and not _whole_cwd(p, v.inv.cwd))
+
+
+def _covers(p: str, entry: str) -> bool:
+    """Deleting `p` destroys `entry`: p is the entry, an ancestor of it, or a glob over its contents."""
+    if UNKNOWN in p:
+        return False
+    if any(c in p for c in "*?["):
+        base = p[: min(p.index(c) for c in "*?[" if c in p)].rsplit("/", 1)[0] or "/"
+        return _covers(base, entry) or fnmatchcase(entry, p)
+    if any(c in entry for c in "*?["):
+        return fnmatchcase(p, entry) or _is_prefix(p, entry.split("*")[0].rsplit("/", 1)[0] or "/")
+    return p == entry or _is_prefix(p, entry)
+
+
+def _is_prefix(parent: str, child: str) -> bool:
+    return parent == "/" or child.startswith(parent.rstrip("/") + "/")
+
+
+def _within(p: str, entry: str) -> bool:
+    if any(c in entry for c in "*?["):
+        return fnmatchcase(p, entry) or fnmatchcase(p, entry + "/*")
+    return p == entry or _is_prefix(entry, p)
+
+
+def _glob_match(p: str, entry: str) -> bool:
+    return fnmatchcase(p, entry) or fnmatchcase(p.rstrip("/"), entry)
+
+
+def _outside(p: str, cwd: str | None) -> bool:
+    if cwd is None or p.startswith(UNKNOWN):
+        return True
+    return not (p == cwd or _is_prefix(cwd, p))
+
+
+def _whole_cwd(p: str, cwd: str | None) -> bool:
+    if cwd is None:
+        return p.startswith(UNKNOWN) and p.rstrip("/").endswith(("/.", "/*", "/.."))
+    if UNKNOWN in p:
+        return False
+    if any(c in p for c in "*?[") and p.rsplit("/", 1)[0] in (cwd, ""):
+        return True
+    return p == cwd or _is_prefix(p, cwd)
+
+
+def _p_redirects(v: _View, want: dict[str, tuple[str, ...]]) -> bool:
+    for key, ops in (("to", (">", ">>", ">|", "&>", "&>>", "<>", ">&")), ("from", ("<", "<>"))):
+        if key in want:
+            targets = [t for op, t in v.inv.redirects if op in ops and not t.isdigit() and t != "-"]
+            entries = v.expand_set(want[key])
+            if not any(_glob_match(t, e) or _within(t, e) for t in targets for e in entries):
+                return False
+    return True
+
+
+def _p_names(attr: str) -> Callable[[_View, tuple[str, ...]], bool]:
+    def check(v: _View, names: tuple[str, ...]) -> bool:
+        if not names:  # `fed_by: []` means "fed by nothing"
+            return not getattr(v.inv, attr)
+        return any(fnmatchcase(x, n) for x in getattr(v.inv, attr) for n in names)
+
+    return check
+
+
+def _p_code(v: _View, rx: re.Pattern[str]) -> bool:
+    return v.inv.code is not None and rx.search(v.inv.code) is not None
+
+
+def _p_text(v: _View, rx: re.Pattern[str]) -> bool:
+    parts = [" ".join(v.inv.args), v.inv.code or "", v.inv.stdin_text or ""]
+    return rx.search("\n".join(parts)) is not None
+
+
+def _p_bool(attr: str) -> Callable[[_View, bool], bool]:
+    def check(v: _View, want: bool) -> bool:
+        return bool(getattr(v.inv, attr)) == want
+
+    return check
+
+
+def _p_remote_target(v: _View, want: bool) -> bool:
+    found = False
+    for a in v.positionals:
+        m = _HOSTLIKE.match(a)
+        if m and not _LOOPBACK.match(m.group(1).strip("[]")):
+            found = True
+            break
+    return found == want
+
+
+_PREDICATES: dict[str, Callable[[_View, Any], bool]] = {
+    "command": _p_command,
+    "command_not": _p_command_not,
+    "subcommand": _p_subcommand,
+    "verb": _p_verb,
+    "flags": _p_flags,
+    "args": _p_args,
+    "positional_count": _p_positional_count,
+    "paths": _p_paths,
+    "redirects": _p_redirects,
+    "upstream": _p_names("upstream"),
+    "fed_by": _p_names("fed_by"),
+    "params": _p_names("params"),
+    "assigns": _p_names("assigns"),
+    "via": _p_names("via"),
+    "code": _p_code,
+    "text": _p_text,
+    "privileged": _p_bool("privileged"),
+    "remote": _p_bool("remote"),
+    "runs_downloaded": _p_bool("runs_downloaded"),
+    "self_spawning": _p_bool("self_spawning"),
+    "glob_name": _p_bool("glob_name"),
+    "remote_target": _p_remote_target,
+}
