@@ -405,7 +405,7 @@ def _entries(node: yaml.MappingNode, path: str) -> Iterator[tuple[str, yaml.Node
 
 def _yaml_settings(text: str, path: str) -> list[Setting]:
     root = _compose(text, path)
-    if root is None:
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _NULL_TAG):
         return []
     if not isinstance(root, yaml.MappingNode):
         raise _not_mapping("the top level", _construct(root, path), f"{path}:{_line(root)}")
@@ -607,7 +607,8 @@ keep working, but vgshell ignores their values for now. Vectra Guard's `sandbox.
 
 ## Environment variables
 
-An empty variable counts as unset. Values are checked like file values.
+An empty variable counts as unset; a later row wins over an earlier one. Values are checked like file
+values, and an error names the variable: `'sandbox.timeout' must be an integer; got 'soon' [env VG_TIMEOUT]`.
 
 | variable | key |
 |---|---|
@@ -620,7 +621,7 @@ def _doc_row(key: Key) -> str:
         values += " (" + ", ".join(f"`{a}` = `{b}`" for a, b in key.value_aliases.items()) + ")"
     note = "" if key.acted_on else " *Not acted on yet.*"
     nullable = " or null" if key.nullable else ""
-    return (f"| `{key.leaf}` | {key.type}{nullable} | `{yaml_scalar(check(key, key.default))}` | {values} "
+    return (f"| `{key.name}` | {key.type}{nullable} | `{yaml_scalar(check(key, key.default))}` | {values} "
             f"| {key.description}{note} |")  # fmt: skip
 
 
