@@ -153,7 +153,7 @@ def test_nearest_project_file_wins(lay: Layout) -> None:
     (lay.cwd.parent / "vectra-guard.yaml").write_text("sandbox:\n  mode: never\n")
     cfg = load_config(lay.env())
     assert cfg.sandbox.mode == "never"
-    assert [f.path for f in config_files(lay.env())] == [lay.cwd.parent / "vectra-guard.yaml"]
+    assert [str(f) for f in config_files(lay.env())] == [str(lay.cwd.parent / "vectra-guard.yaml")]
 
 
 def test_explicit_path_is_relative_to_env_cwd(lay: Layout) -> None:

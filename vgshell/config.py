@@ -450,6 +450,9 @@ class ConfigFile:
     path: Path
     label: str | None = None
 
+    def __str__(self) -> str:
+        return str(self.path)
+
 
 def expand_path(path: str, env: Environment, base: str | None = None) -> Path:
     """`~` → env.home; relative → against `base` (default env.cwd). Lexical: touches no file."""
