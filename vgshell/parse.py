@@ -10,6 +10,7 @@ them; quote removal and expansion happen later, in `vgshell.expand`, where the v
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -95,6 +96,9 @@ class Script:
     warnings: tuple[str, ...] = field(default=())
 
 
+_PLAIN_WORDS = re.compile(r"[ \t]*[A-Za-z0-9_][A-Za-z0-9_./:@%+,-]*([ \t]+[A-Za-z0-9_./:@%+,-]+)*[ \t]*")
+
+
 class _TooDeep(Exception):
     pass
 
@@ -104,6 +108,10 @@ def parse(text: str) -> Script:
     text = text.replace("\x00", "")
     if not text.strip():
         return Script((), text, "none")
+    if _PLAIN_WORDS.fullmatch(text):
+        # Only plain words: bash would split on blanks and nothing else; no parser is needed.
+        words = tuple(Word(w) for w in text.split())
+        return Script((Simple((), words, ()),), text, "words")
     if len(text) <= MAX_BASHLEX_CHARS:
         try:
             return _BashlexConverter(text).script()

@@ -828,4 +828,4 @@ def _looks_like_shell(code: str) -> bool:
     if _NOT_SHELL.match(code) or len(code) > 2000:
         return False
     script = parse(code)
-    return script.error is None and script.parser == "bashlex"
+    return script.error is None and script.parser in ("bashlex", "words")

@@ -32,16 +32,18 @@ def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = N
     script = parse(command)
     flat = flatten(script, cwd, home, env)
     findings: list[Finding] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
     for inv in flat.invocations:
         view = _View(inv, rules)
-        for rule in (*rules.by_name.get(inv.name, ()), *rules.generic):
-            if (rule.id, inv.text) not in seen and _matches(rule, view):
-                seen.add((rule.id, inv.text))
+        matched = [r for r in (*rules.by_name.get(inv.name, ()), *rules.generic) if _matches(r, view)]
+        for rule in _strongest_per_category(matched):
+            if rule.id not in seen:
+                seen.add(rule.id)
                 findings.append(Finding(rule.id, rule.category, rule.level, _display(inv),
                                         rule.reason, inv.via))
         if len(findings) >= MAX_FINDINGS:
             break
+    findings.sort(key=lambda f: -f.level)
     error = flat.errors[0] if flat.errors else None
     if error:
         findings.append(Finding("parse.error", "parse", Level.MEDIUM, command[:120],
@@ -53,6 +55,15 @@ def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = N
     return Assessment(command, risk, tuple(findings),
                       networked_install=any(by_id[m].networked_install for m in matched if m in by_id),
                       ecosystems=ecosystems, state_change=flat.state_change, parse_error=error)
+
+
+def _strongest_per_category(matched: list[Rule]) -> list[Rule]:
+    """For one command, only the highest-level rule of each category: `rm -rf /` is one finding, not four."""
+    best: dict[str, Rule] = {}
+    for r in matched:
+        if r.category not in best or r.level > best[r.category].level:
+            best[r.category] = r
+    return list(best.values())
 
 
 def _display(inv: Invocation) -> str:

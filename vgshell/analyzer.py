@@ -1,0 +1,79 @@
+"""One place that turns a command line into an assessment and a decision: what `vg check`, `vg exec`,
+the hooks' analyzer server and the interactive shell all call. Load once, call many times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vgshell.config import Config
+from vgshell.context import Environment
+from vgshell.policy import Decision, Facts, decide
+from vgshell.risk.engine import assess
+from vgshell.risk.model import Assessment
+from vgshell.risk.rules import RuleSet, load_default_ruleset
+from vgshell.sandbox.caches import cache_paths
+from vgshell.sandbox.detect import available_runtimes
+
+
+@dataclass(frozen=True)
+class Verdict:
+    assessment: Assessment
+    decision: Decision
+    cache_mounts: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        a, d = self.assessment, self.decision
+        return {
+            "command": a.command,
+            "risk": str(a.risk),
+            "decision": d.action,
+            "runtime": d.where,
+            "reason": d.why,
+            "findings": [f.to_json() for f in a.findings],
+            "networked_install": a.networked_install,
+            "cache_mounts": list(self.cache_mounts),
+        }
+
+
+class Analyzer:
+    """Holds the rules, config and machine facts; `check()` is pure given those."""
+
+    def __init__(self, env: Environment, cfg: Config, rules: RuleSet | None = None) -> None:
+        self.env = env
+        self.cfg = cfg
+        extra = [_path(p, env) for p in cfg.rules.paths]
+        user_dir = env.state_dir / "rules"
+        if user_dir.is_dir():
+            extra.extend(sorted(user_dir.glob("*.yaml")))
+        self.rules = rules or load_default_ruleset(extra)
+        if cfg.rules.disabled:
+            self.rules = _without(self.rules, cfg.rules.disabled)
+        self.facts = Facts(human_present=env.human_present,
+                           available_runtimes=available_runtimes(env.env), in_ci=env.in_ci)
+
+    def check(self, command: str, cwd: str | None = None, env: Mapping[str, str] | None = None,
+              facts: Facts | None = None) -> Verdict:
+        a = assess(command, cwd or self.env.cwd, self.env.home, self.rules)
+        d = decide(a, self.cfg, facts or self.facts)
+        mounts: tuple[str, ...] = ()
+        if self.cfg.sandbox.enable_cache and d.where not in ("host", "none") and a.ecosystems:
+            mounts = cache_paths(a.ecosystems, self.env.home, self.env.env)
+        return Verdict(a, d, mounts)
+
+
+def _path(p: str, env: Environment) -> Any:
+    from pathlib import Path  # noqa: PLC0415
+
+    return Path(p.replace("~", env.home, 1) if p.startswith("~") else p)
+
+
+def _without(rules: RuleSet, disabled: tuple[str, ...]) -> RuleSet:
+    from vgshell.risk.rules import RuleSet as RS  # noqa: PLC0415
+
+    off = set(disabled)
+    keep = lambda rs: tuple(r for r in rs if r.id not in off)  # noqa: E731
+    return RS(keep(rules.rules), rules.paths, rules.tools,
+              {k: keep(v) for k, v in rules.by_name.items()}, keep(rules.generic))

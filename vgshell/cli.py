@@ -1,0 +1,193 @@
+"""`vg`: argv → subcommand. The only place exceptions become exit statuses.
+
+Heavy modules (yaml, bashlex, rich) are imported inside the subcommands that need them, so `vg check`
+starts fast and `vg --help` starts instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from vgshell import __version__
+from vgshell.errors import ExitStatus, UsageError, VgError
+
+if TYPE_CHECKING:
+    from vgshell.analyzer import Analyzer, Verdict
+    from vgshell.context import Environment
+
+STATUS_BY_ACTION = {"host": ExitStatus.HOST, "sandbox": ExitStatus.SANDBOX, "ask": ExitStatus.ASK,
+                    "block": ExitStatus.BLOCK}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="vg", description="vgshell: a command guard for developers and AI coding agents.")
+    p.add_argument("--version", action="version", version=f"vg {__version__}")
+    p.add_argument("--config", metavar="FILE", help="a config file above every other (below VG_* env)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no notices on stderr")
+    p.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="decide about a command: exit 0 host, 10 sandbox, 20 ask, 30 block",
+                           description="Analyse CMD (or, with '-', one command per stdin line as JSON Lines).")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("--cwd", help="judge the command as run from this directory")
+    check.add_argument("command", nargs=argparse.REMAINDER, help="the command line, or '-' for stdin")
+
+    explain = sub.add_parser("explain", help="show the findings for a command as a table")
+    explain.add_argument("--cwd", help="judge the command as run from this directory")
+    explain.add_argument("command", nargs=argparse.REMAINDER)
+
+    config = sub.add_parser("config", help="inspect the effective configuration")
+    config_sub = config.add_subparsers(dest="config_cmd", metavar="ACTION", parser_class=_Parser)
+    show = config_sub.add_parser("show", help="every key, its value and the file that set it")
+    show.add_argument("--json", action="store_true")
+    config_sub.add_parser("path", help="the config files in effect, lowest precedence first")
+
+    init = sub.add_parser("init", help="write vectra-guard.yaml from a preset")
+    init.add_argument("--preset", required=True, help="developer, ci-cd or production")
+    init.add_argument("--force", action="store_true", help="overwrite an existing vectra-guard.yaml")
+    sub.add_parser("version", help="print the version")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    traceback = "--traceback" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+        return int(_dispatch(args))
+    except VgError as e:
+        if traceback:
+            raise
+        sys.stderr.write(e.render() + "\n")
+        return int(e.status)
+    except KeyboardInterrupt:
+        return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitStatus.OK)
+
+
+def shell_main() -> int:
+    sys.stderr.write("vg: shell: the interactive vgshell is not part of this release yet; use 'vg check'\n")
+    return int(ExitStatus.USAGE)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
+        "check": _cmd_check, "explain": _cmd_explain, "config": _cmd_config, "init": _cmd_init,
+        "version": lambda _a: _print(f"vg {__version__}"),
+    }
+    if args.cmd is None:
+        build_parser().print_help()
+        return int(ExitStatus.USAGE)
+    return handlers[args.cmd](args)
+
+
+def _print(text: str) -> int:
+    sys.stdout.write(text + "\n")
+    return int(ExitStatus.OK)
+
+
+def _environment(cwd: str | None = None) -> Environment:
+    import os  # noqa: PLC0415
+
+    from vgshell.context import Environment  # noqa: PLC0415
+
+    if cwd is not None:
+        return Environment(cwd=os.path.abspath(cwd))
+    return Environment()
+
+
+def _analyzer(args: argparse.Namespace) -> Analyzer:
+    from vgshell.analyzer import Analyzer  # noqa: PLC0415
+    from vgshell.config import load_config  # noqa: PLC0415
+
+    env = _environment(getattr(args, "cwd", None))
+    return Analyzer(env, load_config(env, args.config))
+
+
+def _command_text(args: argparse.Namespace) -> str:
+    words = [w for w in args.command]
+    if words[:1] == ["--"]:
+        words = words[1:]
+    if not words:
+        raise UsageError(f"'vg {args.cmd}' needs a command, e.g. vg {args.cmd} \"rm -rf ~\"")
+    return words[0] if len(words) == 1 else " ".join(words)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    analyzer = _analyzer(args)
+    if args.command == ["-"]:
+        return _check_stream(analyzer)
+    verdict = analyzer.check(_command_text(args))
+    if args.json:
+        sys.stdout.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
+    else:
+        from vgshell.output import check_line  # noqa: PLC0415
+
+        sys.stdout.write(check_line(verdict) + "\n")
+    return int(STATUS_BY_ACTION[verdict.decision.action])
+
+
+def _check_stream(analyzer: Analyzer) -> int:
+    """JSON Lines: one object per input line, flushed at once, so `vg check -` can serve as a co-process."""
+    out = sys.stdout
+    for line in sys.stdin:
+        verdict: Verdict = analyzer.check(line.rstrip("\n"))
+        out.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
+        out.flush()
+    return int(ExitStatus.OK)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from vgshell.output import explain  # noqa: PLC0415
+
+    analyzer = _analyzer(args)
+    verdict = analyzer.check(_command_text(args))
+    explain(verdict, analyzer.env, sys.stdout)
+    return int(ExitStatus.OK)
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from vgshell.config import config_files, load_config, render_config_show  # noqa: PLC0415
+
+    env = _environment()
+    if args.config_cmd == "path":
+        for f in config_files(env, args.config):
+            sys.stdout.write(f"{f}\n")
+        return int(ExitStatus.OK)
+    if args.config_cmd != "show":
+        raise UsageError("'vg config' needs an action: show or path")
+    rows = render_config_show(load_config(env, args.config))
+    if args.json:
+        data = {key: {"value": value, "source": source} for key, value, source in rows}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return int(ExitStatus.OK)
+    width = max(len(r[0]) for r in rows)
+    vwidth = min(40, max(len(r[1]) for r in rows))
+    for key, value, source in rows:
+        sys.stdout.write(f"{key:<{width}}  {value:<{vwidth}}  {source}\n")
+    return int(ExitStatus.OK)
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from vgshell.config import write_preset  # noqa: PLC0415
+
+    env = _environment()
+    dest = write_preset(args.preset, Path(env.cwd) / "vectra-guard.yaml", force=args.force)
+    return _print(f"wrote {dest} from the {args.preset!r} preset")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Sandbox runtimes: the runtime-neutral spec, the per-runtime adapters and the package caches."""
