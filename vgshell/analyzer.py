@@ -48,7 +48,7 @@ class Analyzer:
         user_dir = env.state_dir / "rules"
         if user_dir.is_dir():
             extra.extend(sorted(user_dir.glob("*.yaml")))
-        self.rules = rules or load_default_ruleset(extra)
+        self.rules = rules or load_default_ruleset(extra, cache_dir=env.state_dir / "cache")
         if cfg.rules.disabled:
             self.rules = _without(self.rules, cfg.rules.disabled)
         self.facts = Facts(human_present=env.human_present,

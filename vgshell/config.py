@@ -13,12 +13,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-import yaml
+from vgshell.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import yaml
+else:
+    yaml = LazyModule("yaml")  # only needed when a config file exists
 
 from vgshell.context import Environment
 from vgshell.errors import ConfigError
@@ -522,6 +526,8 @@ def load_config(env: Environment, explicit: str | None = None) -> Config:
 
 
 def _preset_dir() -> Any:
+    from importlib import resources  # noqa: PLC0415 - presets are read rarely; keep start-up lean
+
     return resources.files("vgshell") / "presets"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from vgshell.expand import UNKNOWN
 from vgshell.parse import parse
 from vgshell.risk.model import Assessment, Finding, Level
-from vgshell.risk.rules import Rule, RuleSet, load_default_ruleset
+from vgshell.risk.rules import LazyRegex, Rule, RuleSet, load_default_ruleset
 from vgshell.unwrap import Invocation, flatten
 
 MAX_FINDINGS = 50
@@ -277,11 +277,11 @@ def _p_names(attr: str) -> Callable[[_View, tuple[str, ...]], bool]:
     return check
 
 
-def _p_code(v: _View, rx: re.Pattern[str]) -> bool:
+def _p_code(v: _View, rx: LazyRegex) -> bool:
     return v.inv.code is not None and rx.search(v.inv.code) is not None
 
 
-def _p_text(v: _View, rx: re.Pattern[str]) -> bool:
+def _p_text(v: _View, rx: LazyRegex) -> bool:
     parts = [" ".join(v.inv.args), v.inv.code or "", v.inv.stdin_text or ""]
     return rx.search("\n".join(parts)) is not None
 

@@ -11,14 +11,23 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
+import hashlib
+import os
+import pickle
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+from vgshell.lazy import LazyModule
 
 from vgshell.errors import RuleError
 from vgshell.risk.model import Level
+
+if TYPE_CHECKING:
+    import yaml
+else:
+    yaml = LazyModule("yaml")  # a cached rule set needs no YAML at all
+
+CACHE_FORMAT = 1
 
 PREDICATES = {
     "command": "names (or globs) of the command, after wrappers are seen through",
@@ -73,35 +82,73 @@ class RuleSet:
     generic: tuple[Rule, ...] = ()
 
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+PACKAGED = "vgshell/risk/rules/"  # packaged packs' regexes are compiled by the test suite, not at start-up
+
+def _line_loader() -> Any:
+    """A YAML loader (libyaml when present: 10x faster) that keeps the line of every mapping."""
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class LineLoader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def mapping_with_line(loader: Any, node: Any) -> dict[str, Any]:
+        data = loader.construct_mapping(node, deep=True)
+        data["__line__"] = node.start_mark.line + 1
+        return data
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping_with_line)
+    return LineLoader
 
 
-class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Keeps the line of every mapping, so errors can name it."""
-
-
-def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    data = loader.construct_mapping(node, deep=True)
-    data["__line__"] = node.start_mark.line + 1
-    return data
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
-
-
-def load_default_ruleset(extra: Iterable[Path] = ()) -> RuleSet:
-    """The packaged rule packs plus the user's packs (`extra`)."""
+def load_default_ruleset(extra: Iterable[Path] = (), cache_dir: Path | None = None) -> RuleSet:
+    """The packaged rule packs plus the user's packs (`extra`). Packaged regexes are checked by the test
+    suite; user packs are checked as they load."""
     texts: list[tuple[str, str]] = []
-    folder = resources.files("vgshell.risk") / "rules"
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".yaml"):
-            texts.append((f"vgshell/risk/rules/{entry.name}", entry.read_text(encoding="utf-8")))
+    folder = Path(__file__).parent / "rules"
+    for entry in sorted(folder.glob("*.yaml")):
+        texts.append((PACKAGED + entry.name, entry.read_text(encoding="utf-8")))
     for path in extra:
         try:
             texts.append((str(path), path.read_text(encoding="utf-8")))
         except OSError as e:
             raise RuleError(f"cannot read rule pack: {e.strerror} [{path}]") from e
-    return build_ruleset(texts)
+    if cache_dir is None:
+        return build_ruleset(texts)
+    return _cached(texts, cache_dir)
+
+
+def _cached(texts: list[tuple[str, str]], cache_dir: Path) -> RuleSet:
+    """The compiled rule set from `cache_dir` when the packs are unchanged; else build and store it.
+
+    The key is a hash of every pack's name and text, so an edited or added pack is never served stale;
+    an unreadable or corrupt cache file is simply rebuilt.
+    """
+    digest = hashlib.sha256(repr((CACHE_FORMAT, texts)).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    path = cache_dir / f"rules-{digest}.pickle"
+    try:
+        with path.open("rb") as f:
+            cached = pickle.load(f)  # noqa: S301 - our own file in the user's 0700 state dir
+        if isinstance(cached, RuleSet):
+            return cached
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError):
+        pass
+    ruleset = build_ruleset(texts)
+    _store(ruleset, cache_dir, path)
+    return ruleset
+
+
+def _store(ruleset: RuleSet, cache_dir: Path, path: Path) -> None:
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for old in cache_dir.glob("rules-*.pickle"):
+            old.unlink(missing_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(ruleset, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs speed
 
 
 def build_ruleset(texts: Iterable[tuple[str, str]]) -> RuleSet:
@@ -136,7 +183,7 @@ def build_ruleset(texts: Iterable[tuple[str, str]]) -> RuleSet:
 
 def _load_pack(source: str, text: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_line_loader())  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -204,11 +251,29 @@ def _compile(key: str, value: Any, rule_id: str, where: str) -> Any:
     return value
 
 
-def _regex(value: Any, rule_id: str, key: str, where: str) -> re.Pattern[str]:
+class LazyRegex:
+    """A regex compiled on first use: most commands never reach most rules' regexes, and compiling all
+    of them up front would cost a cold `vg check` more than the rest of the analysis."""
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, re.IGNORECASE | re.DOTALL)
+        return self._compiled.search(text)
+
+
+def _regex(value: Any, rule_id: str, key: str, where: str) -> LazyRegex:
     try:
-        return re.compile(str(value), re.IGNORECASE | re.DOTALL)
+        if not where.startswith("[" + PACKAGED):
+            re.compile(str(value), re.IGNORECASE | re.DOTALL)
     except re.error as e:
         raise RuleError(f"rule {rule_id!r}: '{key}' is not a valid regex ({e}) {where}") from e
+    return LazyRegex(str(value))
 
 
 def _str_list(value: Any, where: str, key: str) -> list[str]:
