@@ -216,15 +216,30 @@ def _path_ok(v: _View, p: str, want: dict[str, Any]) -> bool:
     return not (want.get("whole_cwd") and not _whole_cwd(p, v.inv.cwd))
 
 
+def _pathmatch(p: str, pattern: str) -> bool:
+    """Glob over paths: `*` stays within one component, `**` spans any number of them."""
+    if "*" not in pattern and "?" not in pattern and "[" not in pattern:
+        return p == pattern
+    return _segments_match(p.strip("/").split("/"), pattern.strip("/").split("/"))
+
+
+def _segments_match(parts: list[str], pats: list[str]) -> bool:
+    if not pats:
+        return not parts
+    if pats[0] == "**":
+        return any(_segments_match(parts[i:], pats[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatchcase(parts[0], pats[0]) and _segments_match(parts[1:], pats[1:])
+
+
 def _covers(p: str, entry: str) -> bool:
     """Deleting `p` destroys `entry`: p is the entry, an ancestor of it, or a glob over its contents."""
     if UNKNOWN in p:
         return False
     if any(c in p for c in "*?["):
         base = p[: min(p.index(c) for c in "*?[" if c in p)].rsplit("/", 1)[0] or "/"
-        return _covers(base, entry) or fnmatchcase(entry, p)
+        return _covers(base, entry) or _pathmatch(entry, p)
     if any(c in entry for c in "*?["):
-        return fnmatchcase(p, entry) or _is_prefix(p, entry.split("*")[0].rsplit("/", 1)[0] or "/")
+        return _pathmatch(p, entry) or _is_prefix(p, entry.split("*")[0].rsplit("/", 1)[0] or "/")
     return p == entry or _is_prefix(p, entry)
 
 
@@ -234,12 +249,12 @@ def _is_prefix(parent: str, child: str) -> bool:
 
 def _within(p: str, entry: str) -> bool:
     if any(c in entry for c in "*?["):
-        return fnmatchcase(p, entry) or fnmatchcase(p, entry + "/*")
+        return _pathmatch(p, entry) or _pathmatch(p, entry + "/**")
     return p == entry or _is_prefix(entry, p)
 
 
 def _glob_match(p: str, entry: str) -> bool:
-    return fnmatchcase(p, entry) or fnmatchcase(p.rstrip("/"), entry)
+    return _pathmatch(p.rstrip("/") or "/", entry)
 
 
 def _outside(p: str, cwd: str | None) -> bool:
