@@ -139,7 +139,8 @@ def _cached(texts: list[tuple[str, str]], cache_dir: Path) -> RuleSet:
 
 def _store(ruleset: RuleSet, cache_dir: Path, path: Path) -> None:
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        cache_dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state dir: 0700
+        cache_dir.mkdir(exist_ok=True, mode=0o700)
         for old in cache_dir.glob("rules-*.pickle"):
             old.unlink(missing_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
