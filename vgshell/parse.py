@@ -112,7 +112,7 @@ def parse(text: str) -> Script:
         # Only plain words: bash would split on blanks and nothing else; no parser is needed.
         words = tuple(Word(w) for w in text.split())
         return Script((Simple((), words, ()),), text, "words")
-    if len(text) <= MAX_BASHLEX_CHARS:
+    if len(text) <= MAX_BASHLEX_CHARS and text.count("$(") + text.count("`") < 100:
         try:
             return _BashlexConverter(text).script()
         except (_TooDeep, RecursionError):

@@ -15,6 +15,7 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from vgshell.expand import UNKNOWN, Expanded, expand
 from vgshell.parse import Compound, Function, Node, Pipeline, Script, Sequence, Simple, Word, parse
@@ -55,7 +56,7 @@ class Invocation:
     glob_name: bool = False
     home: str = "/"
 
-    @property
+    @cached_property
     def name(self) -> str:
         return os.path.basename(self.argv[0]) if self.argv else ""
 

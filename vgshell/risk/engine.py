@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+import fnmatch
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
@@ -15,6 +16,7 @@ from vgshell.risk.rules import LazyRegex, Rule, RuleSet, load_default_ruleset
 from vgshell.unwrap import Invocation, flatten
 
 MAX_FINDINGS = 50
+MAX_INPUT = 64 * 1024  # a typed line or agent command is far smaller; beyond this, refuse rather than guess
 _LOOPBACK = re.compile(r"^(localhost|127(\.\d+){0,3}|\[?::1\]?|0\.0\.0\.0)$", re.I)
 _HOSTLIKE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?([A-Za-z0-9_.-]+\.[A-Za-z]{2,}|localhost|"
                        r"\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])(?::\d+)?(?:[/?#].*)?$")
@@ -29,6 +31,10 @@ def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = N
            env: Mapping[str, str] | None = None) -> Assessment:
     """Parse `command` as run from `cwd` and score it. Never raises on any input text."""
     rules = ruleset or default_ruleset()
+    if len(command) > MAX_INPUT:
+        reason = f"over {MAX_INPUT // 1024} KiB: too large to analyse safely; run it as a script file instead"
+        return Assessment(command, Level.CRITICAL, (Finding("parse.too-large", "parse", Level.CRITICAL,
+                          command[:120], reason),), parse_error=reason)
     script = parse(command)
     flat = flatten(script, cwd, home, env)
     findings: list[Finding] = []
@@ -117,12 +123,8 @@ class _View:
             return True
         return len(flag) == 2 and flag[0] == "-" and flag[1] in letters
 
-    def expand_set(self, names: tuple[str, ...]) -> list[str]:
-        out: list[str] = []
-        for n in names:
-            for entry in self.rules.paths.get(n, (n,)):
-                out.append(self.inv.home + entry[1:] if entry.startswith("~") else entry)
-        return out
+    def expand_set(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return _expand_set(names, self.rules.paths.get, self.inv.home)
 
 
 def _positionals(args: tuple[str, ...], valued: frozenset[str]) -> list[str]:
@@ -152,14 +154,39 @@ def _resolve(path: str, cwd: str | None) -> str:
 
 
 def _matches(rule: Rule, v: _View) -> bool:
-    for key, want in rule.match.items():
+    for key, want in _ordered(rule):
         if not _PREDICATES[key](v, want):
             return False
     return True
 
 
+_COST = {"self_spawning": 0, "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0,
+         "command": 1, "command_not": 1, "assigns": 1, "fed_by": 1, "upstream": 1, "params": 1, "via": 1,
+         "redirects": 2, "code": 2, "subcommand": 3, "verb": 3, "flags": 3, "positional_count": 3,
+         "args": 4, "remote_target": 4, "text": 5, "paths": 6}
+_ORDER_CACHE: dict[str, tuple[tuple[str, Any], ...]] = {}
+
+
+def _ordered(rule: Rule) -> tuple[tuple[str, Any], ...]:
+    """The rule's predicates, cheapest and most selective first (computed once per rule)."""
+    found = _ORDER_CACHE.get(rule.id)
+    if found is None or found[0][1] is not rule.match.get(found[0][0]):
+        found = tuple(sorted(rule.match.items(), key=lambda kv: _COST.get(kv[0], 9)))
+        _ORDER_CACHE[rule.id] = found
+    return found
+
+
 def _p_command(v: _View, names: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(v.inv.name, n) for n in names)
+    literal, globs = _name_index(names)
+    name = v.inv.name
+    return name in literal or bool(globs and globs.match(name))
+
+
+@lru_cache(maxsize=1024)
+def _name_index(names: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    globs = [n for n in names if any(c in n for c in "*?[")]
+    rx = re.compile("|".join(fnmatch.translate(g) for g in globs)) if globs else None
+    return frozenset(n for n in names if n not in globs), rx
 
 
 def _p_command_not(v: _View, names: tuple[str, ...]) -> bool:
@@ -203,17 +230,65 @@ def _p_paths(v: _View, want: dict[str, Any]) -> bool:
 
 
 def _path_ok(v: _View, p: str, want: dict[str, Any]) -> bool:
-    if "covers" in want and not any(_covers(p, e) for e in v.expand_set(want["covers"])):
+    if "covers" in want and not _covers_set(p, v.expand_set(want["covers"])):
         return False
-    if "within" in want and not any(_within(p, e) for e in v.expand_set(want["within"])):
+    if "within" in want and not _set_regex(v.expand_set(want["within"]), True).match(p):
         return False
-    if "match" in want and not any(_glob_match(p, e) for e in v.expand_set(want["match"])):
+    if "match" in want and not _set_regex(v.expand_set(want["match"]), False).match(p):
         return False
     if want.get("unknown") and UNKNOWN not in p:
         return False
     if want.get("outside_cwd") and not _outside(p, v.inv.cwd):
         return False
     return not (want.get("whole_cwd") and not _whole_cwd(p, v.inv.cwd))
+
+
+_SET_CACHE: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+
+
+def _expand_set(names: tuple[str, ...], lookup: Callable[[str], tuple[str, ...] | None],
+                home: str) -> tuple[str, ...]:
+    key = (names, home)
+    found = _SET_CACHE.get(key)
+    if found is None:
+        out = [home + e[1:] if e.startswith("~") else e for n in names for e in (lookup(n) or (n,))]
+        found = _SET_CACHE[key] = tuple(out)
+        if len(_SET_CACHE) > 512:
+            _SET_CACHE.clear()
+    return found
+
+
+@lru_cache(maxsize=256)
+def _set_regex(entries: tuple[str, ...], within: bool) -> re.Pattern[str]:
+    """One regex for a whole path set: `*` within a component, `**` across; `within` adds any subpath."""
+    tail = "(?:/.*)?" if within else "/?"
+    return re.compile("(?:" + "|".join(f"(?:{_glob_to_regex(e)}){tail}" for e in entries) + ")\\Z", re.S)
+
+
+def _glob_to_regex(pattern: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                out.append("\\[")
+            else:
+                out.append("[" + pattern[i + 1 : end].replace("!", "^", 1) + "]")
+                i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
 
 
 def _pathmatch(p: str, pattern: str) -> bool:
@@ -229,6 +304,34 @@ def _segments_match(parts: list[str], pats: list[str]) -> bool:
     if pats[0] == "**":
         return any(_segments_match(parts[i:], pats[1:]) for i in range(len(parts) + 1))
     return bool(parts) and fnmatchcase(parts[0], pats[0]) and _segments_match(parts[1:], pats[1:])
+
+
+def _covers_set(p: str, entries: tuple[str, ...]) -> bool:
+    """`_covers` for a whole set: O(1) for the usual literal path via precomputed ancestors."""
+    if UNKNOWN in p:
+        return False
+    if any(c in p for c in "*?["):
+        return any(_covers(p, e) for e in entries)
+    ancestors, globs = _covers_index(entries)
+    return p.rstrip("/") in ancestors or p == "/" or bool(globs and globs.match(p))
+
+
+@lru_cache(maxsize=64)
+def _covers_index(entries: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """Every literal entry and each of its ancestors; the glob entries (and their literal parents) as
+    one regex."""
+    ancestors: set[str] = set()
+    globs: list[str] = []
+    for e in entries:
+        literal = e
+        if any(c in e for c in "*?["):
+            globs.append(e)
+            literal = e[: min(e.index(c) for c in "*?[" if c in e)].rsplit("/", 1)[0]
+        parts = literal.strip("/").split("/")
+        for i in range(len(parts) + 1):
+            ancestors.add("/" + "/".join(parts[:i]) if i else "/")
+    ancestors.discard("")
+    return frozenset(a.rstrip("/") or "/" for a in ancestors), (_set_regex(tuple(globs), False) if globs else None)
 
 
 def _covers(p: str, entry: str) -> bool:
@@ -277,8 +380,8 @@ def _p_redirects(v: _View, want: dict[str, tuple[str, ...]]) -> bool:
     for key, ops in (("to", (">", ">>", ">|", "&>", "&>>", "<>", ">&")), ("from", ("<", "<>"))):
         if key in want:
             targets = [t for op, t in v.inv.redirects if op in ops and not t.isdigit() and t != "-"]
-            entries = v.expand_set(want[key])
-            if not any(_glob_match(t, e) or _within(t, e) for t in targets for e in entries):
+            rx = _set_regex(v.expand_set(want[key]), True)
+            if not any(rx.match(t) for t in targets):
                 return False
     return True
 
