@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vgshell.config import Config
@@ -13,7 +14,7 @@ from vgshell.context import Environment
 from vgshell.policy import Decision, Facts, decide
 from vgshell.risk.engine import assess
 from vgshell.risk.model import Assessment
-from vgshell.risk.rules import RuleSet, load_default_ruleset
+from vgshell.risk.rules import Rule, RuleSet, load_default_ruleset
 from vgshell.sandbox.caches import cache_paths
 from vgshell.sandbox.detect import available_runtimes
 
@@ -64,16 +65,16 @@ class Analyzer:
         return Verdict(a, d, mounts)
 
 
-def _path(p: str, env: Environment) -> Any:
-    from pathlib import Path  # noqa: PLC0415
-
+def _path(p: str, env: Environment) -> Path:
     return Path(p.replace("~", env.home, 1) if p.startswith("~") else p)
 
 
 def _without(rules: RuleSet, disabled: tuple[str, ...]) -> RuleSet:
-    from vgshell.risk.rules import RuleSet as RS  # noqa: PLC0415
-
+    """The rule set less the rules the user switched off (`rules.disabled`)."""
     off = set(disabled)
-    keep = lambda rs: tuple(r for r in rs if r.id not in off)  # noqa: E731
-    return RS(keep(rules.rules), rules.paths, rules.tools,
-              {k: keep(v) for k, v in rules.by_name.items()}, keep(rules.generic))
+
+    def keep(rs: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        return tuple(r for r in rs if r.id not in off)
+
+    return RuleSet(keep(rules.rules), rules.paths, rules.tools,
+                   {k: keep(v) for k, v in rules.by_name.items()}, keep(rules.generic))

@@ -98,9 +98,9 @@ def _print(text: str) -> int:
 
 
 def _environment(cwd: str | None = None) -> Environment:
-    import os  # noqa: PLC0415
+    import os
 
-    from vgshell.context import Environment  # noqa: PLC0415
+    from vgshell.context import Environment
 
     if cwd is not None:
         return Environment(cwd=os.path.abspath(cwd))
@@ -108,8 +108,8 @@ def _environment(cwd: str | None = None) -> Environment:
 
 
 def _analyzer(args: argparse.Namespace) -> Analyzer:
-    from vgshell.analyzer import Analyzer  # noqa: PLC0415
-    from vgshell.config import load_config  # noqa: PLC0415
+    from vgshell.analyzer import Analyzer
+    from vgshell.config import load_config
 
     env = _environment(getattr(args, "cwd", None))
     return Analyzer(env, load_config(env, args.config))
@@ -132,7 +132,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
     else:
-        from vgshell.output import check_line  # noqa: PLC0415
+        from vgshell.output import check_line
 
         sys.stdout.write(check_line(verdict) + "\n")
     return int(STATUS_BY_ACTION[verdict.decision.action])
@@ -149,7 +149,7 @@ def _check_stream(analyzer: Analyzer) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from vgshell.output import explain  # noqa: PLC0415
+    from vgshell.output import explain
 
     analyzer = _analyzer(args)
     verdict = analyzer.check(_command_text(args))
@@ -158,7 +158,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from vgshell.config import config_files, load_config, render_config_show  # noqa: PLC0415
+    from vgshell.config import config_files, load_config, render_config_show
 
     env = _environment()
     if args.config_cmd == "path":
@@ -180,9 +180,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
-    from vgshell.config import write_preset  # noqa: PLC0415
+    from vgshell.config import write_preset
 
     env = _environment()
     dest = write_preset(args.preset, Path(env.cwd) / "vectra-guard.yaml", force=args.force)

@@ -526,7 +526,7 @@ def load_config(env: Environment, explicit: str | None = None) -> Config:
 
 
 def _preset_dir() -> Any:
-    from importlib import resources  # noqa: PLC0415 - presets are read rarely; keep start-up lean
+    from importlib import resources
 
     return resources.files("vgshell") / "presets"
 

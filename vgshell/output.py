@@ -72,8 +72,8 @@ def _explain_plain(v: Verdict) -> str:
 
 
 def _explain_rich(v: Verdict, out: TextIO) -> None:
-    from rich.console import Console  # noqa: PLC0415 - 60 ms: only for people at a terminal
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.table import Table
 
     colors = {"low": "green", "medium": "yellow", "high": "red", "critical": "bold red"}
     console = Console(file=out, highlight=False)

@@ -8,18 +8,17 @@ take a value, so subcommands are found past them) and `rules`. Each rule has an 
 from __future__ import annotations
 
 import difflib
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 import hashlib
 import os
 import pickle
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vgshell.lazy import LazyModule
-
 from vgshell.errors import RuleError
+from vgshell.lazy import LazyModule
 from vgshell.risk.model import Level
 
 if TYPE_CHECKING:
@@ -88,11 +87,11 @@ def _line_loader() -> Any:
     """A YAML loader (libyaml when present: 10x faster) that keeps the line of every mapping."""
     base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    class LineLoader(base):  # type: ignore[misc, valid-type]
+    class LineLoader(base):  # type: ignore[misc]
         pass
 
     def mapping_with_line(loader: Any, node: Any) -> dict[str, Any]:
-        data = loader.construct_mapping(node, deep=True)
+        data: dict[str, Any] = loader.construct_mapping(node, deep=True)
         data["__line__"] = node.start_mark.line + 1
         return data
 
@@ -127,7 +126,7 @@ def _cached(texts: list[tuple[str, str]], cache_dir: Path) -> RuleSet:
     path = cache_dir / f"rules-{digest}.pickle"
     try:
         with path.open("rb") as f:
-            cached = pickle.load(f)  # noqa: S301 - our own file in the user's 0700 state dir
+            cached = pickle.load(f)
         if isinstance(cached, RuleSet):
             return cached
     except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError):
@@ -184,7 +183,7 @@ def build_ruleset(texts: Iterable[tuple[str, str]]) -> RuleSet:
 
 def _load_pack(source: str, text: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_line_loader())  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_line_loader())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
