@@ -1,0 +1,136 @@
+"""Benchmark of the analysis core (issue: the analysis core). Prints one table; see docs/performance.md.
+
+1. In-process analysis of one distinct command (parse + unwrap + rules + policy), over every command of
+   both corpora and the developer-day table, against bashlex parsing the same commands alone (the floor
+   the issue names) in the same run.
+2. `vg check -` streaming throughput over the same commands, against `cat` streaming them.
+3. A cold `vg check "ls"` process against `python3 -c pass`, N runs each, interleaved.
+
+Usage: python bench/analysis.py [--runs 30] [--passes 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import CWD, HOME, load_jsonl  # noqa: E402
+from tests.test_corpus import DEVELOPER_DAY  # noqa: E402
+from vgshell.config import DEFAULT_CONFIG  # noqa: E402
+from vgshell.policy import Facts, decide  # noqa: E402
+from vgshell.risk.engine import assess, default_ruleset  # noqa: E402
+
+
+def commands() -> list[str]:
+    rows = load_jsonl("dangerous.jsonl") + load_jsonl("benign.jsonl")
+    return list(dict.fromkeys([r["command"] for r in rows] + DEVELOPER_DAY))
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Callable[[str], object], items: list[str], passes: int) -> list[float]:
+    out: list[float] = []
+    for _ in range(passes):
+        for c in items:
+            t = time.perf_counter()
+            fn(c)
+            out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def bashlex_parse(c: str) -> object:
+    import bashlex
+
+    try:
+        return bashlex.parse(c)
+    except Exception:  # noqa: BLE001 - the floor only: a failed parse costs what it costs
+        return None
+
+
+def in_process(items: list[str], passes: int) -> list[tuple[str, ...]]:
+    default_ruleset()
+    facts = Facts(available_runtimes=("bubblewrap",))
+    bashlex_parse("true")  # import outside the timing
+
+    def analyse(c: str) -> object:
+        return decide(assess(c, CWD, HOME), DEFAULT_CONFIG, facts)
+
+    analyse("true")
+    ours = timed(analyse, items, passes)
+    floor = timed(bashlex_parse, items, passes)
+    return [
+        ("analysis, one command (parse+rules+policy)", f"{statistics.median(ours):.3f} ms",
+         f"{pct(ours, 0.99):.3f} ms", f"{len(ours)}", "p50 <= 1 ms, p99 <= 5 ms"),
+        ("baseline: bashlex.parse alone", f"{statistics.median(floor):.3f} ms", f"{pct(floor, 0.99):.3f} ms",
+         f"{len(floor)}", ""),
+    ]
+
+
+def streaming(items: list[str], passes: int) -> list[tuple[str, ...]]:
+    text = "\n".join(c.replace("\n", " ") for c in items) + "\n"
+    lines = text.count("\n")
+    with tempfile.TemporaryDirectory() as home:
+        env = {"VG_HOME": home, "PATH": "/usr/bin:/bin", "HOME": home}
+        subprocess.run([sys.executable, "-m", "vgshell.cli", "check", "ls"], env=env, capture_output=True)
+        rates, base = [], []
+        for _ in range(passes):
+            t = time.perf_counter()
+            r = subprocess.run([sys.executable, "-m", "vgshell.cli", "check", "-"], input=text, env=env,
+                               capture_output=True, text=True, check=True)
+            rates.append(lines / (time.perf_counter() - t))
+            assert len(r.stdout.splitlines()) == lines and json.loads(r.stdout.splitlines()[0])
+            t = time.perf_counter()
+            subprocess.run(["cat"], input=text, capture_output=True, text=True, check=True)
+            base.append(lines / (time.perf_counter() - t))
+    return [("vg check - streaming (incl. start-up)", f"{statistics.median(rates):.0f} cmd/s", "",
+             f"{lines} x {passes}", ">= 1000 cmd/s"),
+            ("baseline: cat streaming the same lines", f"{statistics.median(base):.0f} cmd/s", "", "", "")]
+
+
+def cold(runs: int) -> list[tuple[str, ...]]:
+    with tempfile.TemporaryDirectory() as home:
+        env = {"VG_HOME": home, "PATH": "/usr/bin:/bin", "HOME": home}
+        vg = [sys.executable, "-m", "vgshell.cli", "check", "ls"]
+        subprocess.run(vg, env=env, capture_output=True)  # first run writes the compiled-rules cache
+        ours, base = [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run(vg, env=env, capture_output=True, check=True)
+            ours.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
+            base.append((time.perf_counter() - t) * 1000)
+    return [('cold process: vg check "ls"', f"{statistics.median(ours):.0f} ms", f"{pct(ours, 0.99):.0f} ms",
+             f"{runs}", "<= 250 ms"),
+            ("baseline: python3 -c pass", f"{statistics.median(base):.0f} ms", f"{pct(base, 0.99):.0f} ms",
+             f"{runs}", "")]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--passes", type=int, default=3)
+    args = p.parse_args()
+    items = commands()
+    rows = in_process(items, args.passes) + streaming(items, args.passes) + cold(args.runs)
+    header = ("measure", "median", "p99", "n", "goal")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for r in [header, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+
+
+if __name__ == "__main__":
+    main()
