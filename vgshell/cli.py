@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--cwd", help="judge the command as run from this directory")
     explain.add_argument("command", nargs=argparse.REMAINDER)
 
+    ex = sub.add_parser("exec", help="run a command line: on the host, in a sandbox, or not at all",
+                        description="Analyse and run CMD as bash would run it (pipes, redirections, &&). "
+                                    "The exit status is the command's, 124 on sandbox timeout, 126 when "
+                                    "blocked or refused.")
+    ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
+
     config = sub.add_parser("config", help="inspect the effective configuration")
     config_sub = config.add_subparsers(dest="config_cmd", metavar="ACTION", parser_class=_Parser)
     show = config_sub.add_parser("show", help="every key, its value and the file that set it")
@@ -83,7 +89,7 @@ def shell_main() -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
-        "check": _cmd_check, "explain": _cmd_explain, "config": _cmd_config, "init": _cmd_init,
+        "check": _cmd_check, "explain": _cmd_explain, "exec": _cmd_exec, "config": _cmd_config, "init": _cmd_init,
         "version": lambda _a: _print(f"vg {__version__}"),
     }
     if args.cmd is None:
@@ -146,6 +152,23 @@ def _check_stream(analyzer: Analyzer) -> int:
         out.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
         out.flush()
     return int(ExitStatus.OK)
+
+
+def _cmd_exec(args: argparse.Namespace) -> int:
+    import shlex
+
+    from vgshell.config import load_config
+    from vgshell.execute import run_command
+
+    words = list(args.command)
+    if words[:1] == ["--"]:
+        if len(words) < 2:
+            raise UsageError("'vg exec --' needs a command after '--'")
+        line = shlex.join(words[1:])
+    else:
+        line = _command_text(args)
+    env = _environment()
+    return run_command(line, env, load_config(env, args.config), quiet=args.quiet)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:

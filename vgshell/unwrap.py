@@ -105,7 +105,7 @@ class _Ctx:
 class Flattened:
     invocations: tuple[Invocation, ...]
     errors: tuple[str, ...]  # parse failures, here or in nested code
-    state_change: bool  # the line changes the shell's own state (cd, export, alias…)
+    state_change: bool  # the line only changes the shell's own state (cd, export, alias…), nothing else
 
 
 def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] | None = None) -> Flattened:
@@ -116,7 +116,7 @@ def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] |
     variables.update(env or {})
     walker = _Walker()
     walker.script(script, _State(cwd, variables, home), _Ctx())
-    return Flattened(tuple(walker.out), tuple(walker.errors), walker.state_change)
+    return Flattened(tuple(walker.out), tuple(walker.errors), walker.state_change and not walker.runs_other)
 
 
 class _Walker:
@@ -124,6 +124,7 @@ class _Walker:
         self.out: list[Invocation] = []
         self.errors: list[str] = []
         self.state_change = False
+        self.runs_other = False
 
     # ------------------------------------------------------------------ structure
 
@@ -257,8 +258,11 @@ class _Walker:
         self.emit(inv, ctx)  # a function's body was walked where it was defined
 
     def emit(self, inv: Invocation, ctx: _Ctx) -> None:
-        if inv.name in STATE_BUILTINS and not ctx.via:
-            self.state_change = True
+        if not ctx.via:
+            if inv.name in STATE_BUILTINS:
+                self.state_change = True
+            elif inv.name not in ("=", "true", ":"):
+                self.runs_other = True
         self.out.append(inv)
 
     # ------------------------------------------------------------------ wrappers

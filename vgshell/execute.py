@@ -1,0 +1,169 @@
+"""`vg exec`: analyse → decide → run on the host, in a sandbox, or refuse, with the one-line notice (§12).
+
+A command the policy sent to the sandbox never falls back to the host: if no runtime works it is refused
+(or, with a human at the terminal, asked about).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from vgshell.analyzer import Analyzer, Verdict
+from vgshell.config import Config
+from vgshell.context import Environment
+from vgshell.errors import ExitStatus, VgError
+from vgshell.sandbox import caches
+from vgshell.sandbox.docker import SandboxError
+from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout
+from vgshell.sandbox.spec import PROXY_VARS, SYSTEM_CA_BUNDLE, HostFacts, SandboxSpec, build_spec
+
+BLOCKED = 126  # like a shell's "found but cannot be executed"; `vg check` reports 30 for the same decision
+SECCOMP_DEFAULT = Path(__file__).parent / "sandbox" / "seccomp-profile.json"
+
+
+def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False) -> int:
+    analyzer = Analyzer(env, cfg)
+    verdict = analyzer.check(command)
+    d = verdict.decision
+    if d.action == "block":
+        _notice(env, quiet, verdict)
+        return BLOCKED
+    target = d.action
+    if d.action == "ask":
+        from vgshell.prompt import ask
+
+        _notice(env, quiet, verdict)
+        if not ask(env, verdict):
+            env.stderr.write("vg: not run\n")
+            return BLOCKED
+        target = d.on_approve or "host"
+    if target == "host":
+        if d.action != "ask":
+            _notice(env, quiet, verdict)
+        return _run_on_host(command, env)
+    return run_sandboxed(verdict, env, cfg, quiet, announce=d.action != "ask")
+
+
+def _notice(env: Environment, quiet: bool, verdict: Verdict, runtime: str | None = None) -> None:
+    from vgshell.output import notice
+
+    if quiet:
+        return
+    if runtime is not None:
+        verdict = replace(verdict, decision=replace(verdict.decision, runtime=runtime))
+    line = notice(verdict)
+    if line:
+        env.stderr.write(line + "\n")
+        env.stderr.flush()
+
+
+def _run_on_host(command: str, env: Environment) -> int:
+    env.stderr.flush()
+    bash = shutil.which("bash") or "/bin/sh"
+    os.execve(bash, [bash, "-c", command], dict(env.env))
+    return int(ExitStatus.ERROR)  # not reached
+
+
+def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...]) -> HostFacts:
+    cache_dirs: tuple[tuple[str, str], ...] = ()
+    cache_env: tuple[tuple[str, str], ...] = ()
+    if cfg.sandbox.enable_cache and ecosystems:
+        cache_dirs, cache_env = caches.locate(ecosystems, env.home, env.env, env.state_dir / "cache" / "tools.json")
+    ca = [env.env[v] for v in PROXY_VARS if v.endswith(("_FILE", "_BUNDLE", "CERT", "CERTS", "CAINFO"))
+          and env.env.get(v)]
+    ca.append(SYSTEM_CA_BUNDLE)
+    ca_files = tuple(dict.fromkeys(p for p in ca if os.path.isfile(p)))
+    return HostFacts(cwd=env.cwd, home=env.home, uid=os.getuid(), gid=os.getgid(), env=env.env,
+                     tty=env.isatty(env.stdin) and env.isatty(env.stdout), ca_files=ca_files,
+                     cache_dirs=cache_dirs, cache_env=cache_env)
+
+
+def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, announce: bool = True) -> int:
+    a = verdict.assessment
+    image_by_user = cfg.sources.get("sandbox.image", "default") != "default"
+    spec = build_spec(a.command, cfg, host_facts(env, cfg, a.ecosystems), a.ecosystems, image_by_user)
+    if spec.network == "restricted":
+        raise SandboxError("network_mode 'restricted' (the egress allowlist) is not available in this release; "
+                           "set sandbox.network_mode to 'none' or 'full', or security_level to 'permissive'")
+    runtime, note = choose_runtime(cfg, env, verdict.decision.runtime)
+    if announce:
+        v = replace(verdict, cache_mounts=tuple(m.host for m in spec.mounts if m.target != spec.workdir
+                                               and m.host not in (SYSTEM_CA_BUNDLE,)
+                                               and not m.host.endswith((".crt", ".pem"))))
+        v = replace(v, decision=replace(v.decision, fallback_note=note or v.decision.fallback_note))
+        _notice(env, quiet, v, runtime)
+    try:
+        return _dispatch(runtime, spec, cfg)
+    except Timeout:
+        env.stderr.write(f"vg: sandbox: timed out after {spec.timeout}s (sandbox.timeout); the sandbox was "
+                         f"killed\n")
+        return TIMEOUT_STATUS
+
+
+def _dispatch(runtime: str, spec: SandboxSpec, cfg: Config) -> int:
+    seccomp = cfg.sandbox.seccomp_profile
+    if seccomp is None and spec.level in ("strict", "paranoid"):
+        seccomp = str(SECCOMP_DEFAULT)
+    if runtime == "bubblewrap":
+        from vgshell.sandbox import bubblewrap, limits, pty
+
+        bwrap = shutil.which("bwrap") or "bwrap"
+        with limits.Limits(spec.memory, spec.cpus, spec.pids) as lim:
+            return pty.run(bubblewrap.argv(spec, bwrap), {}, spec.timeout, lim.in_child, lim.kill_all)
+    if runtime == "docker":
+        from vgshell.sandbox import docker
+
+        return docker.run(spec, _read_seccomp(seccomp))
+    from vgshell.sandbox import podman, pty
+
+    binary = podman.binary()
+    podman.ensure_image(binary, spec.image)
+    name = podman.new_name()
+    try:
+        return pty.run(podman.argv(spec, binary, name, seccomp), dict(os.environ), spec.timeout,
+                       on_kill=lambda: podman.remove(binary, name))
+    finally:
+        podman.remove(binary, name)
+
+
+def _read_seccomp(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text()
+    except OSError as e:
+        raise SandboxError(f"cannot read seccomp profile {path}: {e.strerror} [sandbox.seccomp_profile]") from e
+
+
+def probe(runtime: str, env: Environment) -> str | None:
+    """None when `runtime` works here, else why not (a real check: binary present, daemon answering)."""
+    if runtime == "bubblewrap":
+        return None if shutil.which("bwrap", path=env.env.get("PATH")) else "bwrap is not installed"
+    if runtime == "podman":
+        return None if shutil.which("podman", path=env.env.get("PATH")) else "podman is not installed"
+    try:
+        from vgshell.sandbox import docker
+
+        docker.client(timeout=5)
+    except VgError as e:
+        return str(e).split(";")[0]
+    return None
+
+
+def choose_runtime(cfg: Config, env: Environment, preferred: str | None) -> tuple[str, str | None]:
+    order = cfg.sandbox.runtime_candidates(env.in_ci)
+    if preferred:
+        order = (preferred, *(r for r in order if r != preferred))
+    failures: list[str] = []
+    for runtime in order:
+        why = probe(runtime, env)
+        if why is None:
+            note = f"{'; '.join(failures)}; using {runtime}" if failures else None
+            return runtime, note
+        failures.append(f"{runtime}: {why}")
+    raise SandboxError("no sandbox runtime works here (" + "; ".join(failures) + "); the command was not run "
+                       "(install bubblewrap, docker or podman)")
+

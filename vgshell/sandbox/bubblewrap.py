@@ -1,0 +1,55 @@
+"""SandboxSpec → a `bwrap` command line.
+
+The host root is bound read-only at every security level (bubblewrap 0.8 has no overlay to make a
+writable root that leaves the host untouched): writes go to the project, the caches, and tmpfs /tmp and
+$HOME. Secrets are hidden because $HOME is a fresh tmpfs and the usual secret directories are masked
+even when the project itself is the home directory.
+"""
+
+from __future__ import annotations
+
+import os
+
+from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
+
+SHELL = "/bin/bash"
+
+
+def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
+    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--hostname", "vgshell"]
+    if spec.network == "full":
+        args.append("--share-net")
+    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+             "--tmpfs", "/var/tmp", "--tmpfs", "/run"]
+    if spec.home not in ("/", spec.workdir):
+        args += ["--tmpfs", spec.home]
+    for m in spec.mounts:
+        if m.target == spec.workdir:
+            args += ["--bind", m.host, m.target]
+    args += _mask_secrets(spec)
+    for m in spec.mounts:
+        if m.target != spec.workdir:
+            args += ["--ro-bind" if m.read_only else "--bind", m.host, m.target]
+    args += ["--uid", str(spec.uid), "--gid", str(spec.gid)]
+    if spec.caps is not None and spec.uid == 0:
+        args += ["--cap-drop", "ALL"]
+        for cap in spec.caps:
+            args += ["--cap-add", f"CAP_{cap}"]
+    args += ["--chdir", spec.workdir, "--clearenv"]
+    for name, value in spec.env:
+        args += ["--setenv", name, value]
+    return [*args, "--", SHELL, "-c", spec.command]
+
+
+def _mask_secrets(spec: SandboxSpec) -> list[str]:
+    """Hide secret directories that the project bind would otherwise expose (project == $HOME or above)."""
+    if not (spec.home == spec.workdir or spec.home.startswith(spec.workdir.rstrip("/") + "/")):
+        return []
+    out: list[str] = []
+    for d in SECRET_DIRS:
+        path = f"{spec.home.rstrip('/')}/{d}"
+        if os.path.isdir(path):  # masking needs a mount point; one that does not exist hides nothing
+            out += ["--tmpfs", path]
+        elif os.path.lexists(path):
+            out += ["--ro-bind", "/dev/null", path]
+    return out

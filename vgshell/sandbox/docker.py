@@ -1,0 +1,233 @@
+"""SandboxSpec → a container run through the Docker SDK (no docker CLI), PTY-attached when interactive.
+
+Containers carry the `vgshell` label and are removed in every outcome (exit, error, Ctrl-C, timeout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+import sys
+import termios
+import threading
+import time
+import tty
+from collections.abc import Iterator
+from typing import Any
+
+from vgshell.errors import VgError
+from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout, _window_size
+from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
+
+LABEL = "vgshell"
+# Runs the line with bash when the image has it, else with sh; the line is $0, never re-quoted.
+LAUNCH = ["/bin/sh", "-c", 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0"; else exec sh -c "$0"; fi']
+
+
+class SandboxError(VgError):
+    topic = "sandbox"
+
+
+def client(timeout: int = 60) -> Any:
+    import docker
+
+    try:
+        c = docker.from_env(timeout=timeout)
+        c.ping()
+        return c
+    except Exception as e:  # the SDK raises several types for "no daemon"
+        raise SandboxError(f"the Docker engine is not answering ({_short(e)}); start it (sudo systemctl start "
+                           f"docker, or dockerd) or choose another sandbox.runtime") from e
+
+
+def _short(e: BaseException) -> str:
+    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+
+
+def host_config(api: Any, spec: SandboxSpec, seccomp: str | None) -> Any:
+    binds = {m.host: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts}
+    tmpfs = {"/tmp": "rw,exec,mode=1777", "/var/tmp": "rw,exec,mode=1777"}
+    if spec.home not in ("/", spec.workdir):
+        tmpfs[spec.home] = f"rw,exec,uid={spec.uid},gid={spec.gid},mode=0700"
+    if spec.home == spec.workdir or spec.home.startswith(spec.workdir.rstrip("/") + "/"):
+        for d in SECRET_DIRS:
+            if os.path.isdir(os.path.join(spec.home, d)):
+                tmpfs[os.path.join(spec.home, d)] = "rw,mode=0700"
+    security = ["no-new-privileges"]
+    if seccomp is not None:
+        security.append(f"seccomp={seccomp}")
+    return api.create_host_config(
+        binds=binds, tmpfs=tmpfs, mem_limit=spec.memory, memswap_limit=spec.memory,
+        nano_cpus=int(spec.cpus * 1e9), pids_limit=spec.pids, read_only=spec.read_only_root,
+        network_mode="none" if spec.network == "none" else "bridge",
+        cap_drop=["ALL"] if spec.caps is not None else None,
+        cap_add=list(spec.caps) if spec.caps else None, security_opt=security, init=True)
+
+
+def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
+    """Run the spec in a fresh container; returns the command's exit status."""
+    import docker
+
+    c = client()
+    api = c.api
+    ensure_image(c, spec.image)
+    try:
+        cid = api.create_container(
+            spec.image, command=[*LAUNCH[:2], LAUNCH[2], spec.command], working_dir=spec.workdir,
+            environment=dict(spec.env), user=f"{spec.uid}:{spec.gid}", tty=spec.tty, stdin_open=True,
+            stdin_once=True, labels={LABEL: "1"}, hostname="vgshell",
+            host_config=host_config(api, spec, seccomp))["Id"]
+    except docker.errors.APIError as e:
+        raise SandboxError(f"docker could not create the sandbox: {e.explanation or e}") from e
+    try:
+        return _attach_and_wait(api, cid, spec)
+    finally:
+        with contextlib.suppress(Exception):
+            api.remove_container(cid, force=True, v=True)
+
+
+def ensure_image(c: Any, image: str) -> None:
+    import docker
+
+    try:
+        c.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        c.images.pull(image)
+    except docker.errors.APIError as e:
+        raise SandboxError(
+            f"image {image!r} is not available locally and could not be pulled ({_short(e)}); pull it with "
+            f"'docker pull {image}', or build or import one (docker build / docker import) and name it in "
+            f"sandbox.image") from e
+
+
+def _attach_and_wait(api: Any, cid: str, spec: SandboxSpec) -> int:
+    sock = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+    raw: socket.socket = sock._sock
+    api.start(cid)
+    deadline = time.monotonic() + spec.timeout
+    interactive = spec.tty and sys.stdin.isatty()
+    try:
+        if interactive:
+            _relay_tty(api, cid, raw, deadline)
+        else:
+            _relay_pipes(api, cid, raw, deadline)
+        remaining = max(1.0, deadline - time.monotonic())
+        result = api.wait(cid, timeout=remaining)
+        return int(result.get("StatusCode", 1))
+    except Timeout:
+        with contextlib.suppress(Exception):
+            api.kill(cid)
+        raise
+    except Exception as e:
+        if "Read timed out" in str(e) or "timed out" in str(e).lower():
+            with contextlib.suppress(Exception):
+                api.kill(cid)
+            raise Timeout from e
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            raw.close()
+
+
+def _relay_tty(api: Any, cid: str, raw: socket.socket, deadline: float) -> None:
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    saved = termios.tcgetattr(stdin)
+
+    def resize(*_: object) -> None:
+        size = _window_size(stdin)
+        if size:
+            rows, cols = int.from_bytes(size[0:2], "little"), int.from_bytes(size[2:4], "little")
+            with contextlib.suppress(Exception):
+                api.resize(cid, height=rows, width=cols)
+
+    old = signal.signal(signal.SIGWINCH, resize)
+    resize()
+    try:
+        tty.setraw(stdin)
+        inputs: list[Any] = [raw, stdin]
+        while True:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise Timeout
+            try:
+                ready, _, _ = select.select(inputs, [], [], wait)
+            except InterruptedError:
+                continue
+            if raw in ready:
+                data = raw.recv(65536)
+                if not data:
+                    return
+                os.write(stdout, data)
+            if stdin in ready:
+                data = os.read(stdin, 65536)
+                if data:
+                    raw.sendall(data)
+                else:
+                    inputs.remove(stdin)
+    finally:
+        termios.tcsetattr(stdin, termios.TCSAFLUSH, saved)
+        signal.signal(signal.SIGWINCH, old)
+
+
+def _relay_pipes(api: Any, cid: str, raw: socket.socket, deadline: float) -> None:
+    """stdin → container; container's multiplexed stdout/stderr → ours, kept separate."""
+    feeder = threading.Thread(target=_feed_stdin, args=(raw,), daemon=True)
+    feeder.start()
+    old = signal.signal(signal.SIGINT, lambda *_: api.kill(cid, "SIGINT"))
+    try:
+        for stream, data in _frames(raw, deadline):
+            target = sys.stdout.buffer if stream == 1 else sys.stderr.buffer
+            target.write(data)
+            target.flush()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _feed_stdin(raw: socket.socket) -> None:
+    try:
+        fd = sys.stdin.fileno()
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            raw.sendall(data)
+    except (OSError, ValueError):
+        pass
+    with contextlib.suppress(OSError):
+        raw.shutdown(socket.SHUT_WR)
+
+
+def _frames(raw: socket.socket, deadline: float) -> Iterator[tuple[int, bytes]]:
+    buf = b""
+    while True:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            raise Timeout
+        ready, _, _ = select.select([raw], [], [], wait)
+        if not ready:
+            continue
+        chunk = raw.recv(65536)
+        if not chunk:
+            return
+        buf += chunk
+        while len(buf) >= 8:
+            size = int.from_bytes(buf[4:8], "big")
+            if len(buf) < 8 + size:
+                break
+            yield buf[0], buf[8 : 8 + size]
+            buf = buf[8 + size :]
+
+
+def leftovers() -> list[str]:
+    """Ids of vgshell-labelled containers that still exist (`vg doctor` and the tests use it)."""
+    c = client()
+    return [x["Id"] for x in c.api.containers(all=True, filters={"label": LABEL})]
+
+
+__all__ = ["LABEL", "TIMEOUT_STATUS", "SandboxError", "leftovers", "run"]

@@ -1,0 +1,93 @@
+"""SandboxSpec → a `podman run` command line (rootful or rootless), run on vg's PTY or pipes.
+
+Podman allocates the container's own terminal when given `-t` and relays it, so the PTY size, SIGWINCH and
+Ctrl-C follow from vg's PTY. Containers carry the `vgshell` label and a `vgshell-…` name, and are removed
+in every outcome. Where the default OCI runtime cannot raise rlimits (ENVIRONMENT.md), runc is used and the
+current process's file and process limits are passed down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import subprocess
+import uuid
+
+from vgshell.sandbox.docker import LABEL, LAUNCH, SandboxError
+from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
+
+
+def binary() -> str:
+    found = shutil.which("podman")
+    if found is None:
+        raise SandboxError("podman is not installed (apt-get install podman) — or choose another sandbox.runtime")
+    return found
+
+
+def ensure_image(podman: str, image: str) -> None:
+    if subprocess.run([podman, "image", "exists", image], capture_output=True).returncode == 0:
+        return
+    pulled = subprocess.run([podman, "pull", "-q", image], capture_output=True, text=True)
+    if pulled.returncode != 0:
+        reason = (pulled.stderr.strip().splitlines() or ["pull failed"])[-1][:160]
+        raise SandboxError(f"image {image!r} is not available locally and could not be pulled ({reason}); pull "
+                           f"it with 'podman pull {image}', or import one (podman import / podman load) and "
+                           f"name it in sandbox.image")
+
+
+def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None) -> list[str]:
+    args = [podman]
+    if shutil.which("runc"):
+        args += ["--runtime", "runc"]
+    args += ["run", "--rm", "--name", name, "--label", f"{LABEL}=1", "--init", "--hostname", "vgshell", "-i"]
+    if spec.tty:
+        args.append("-t")
+    args += ["-w", spec.workdir, "--user", f"{spec.uid}:{spec.gid}"]
+    for m in spec.mounts:
+        args += ["-v", f"{m.host}:{m.target}:{'ro' if m.read_only else 'rw'}"]
+    args += ["--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/var/tmp:rw,exec,mode=1777"]
+    if spec.home not in ("/", spec.workdir):
+        args += ["--tmpfs", f"{spec.home}:rw,exec,mode=1777"]
+    if spec.home == spec.workdir or spec.home.startswith(spec.workdir.rstrip("/") + "/"):
+        for d in SECRET_DIRS:
+            if os.path.isdir(os.path.join(spec.home, d)):
+                args += ["--tmpfs", f"{os.path.join(spec.home, d)}:rw,mode=0700"]
+    args += ["--memory", str(spec.memory), "--memory-swap", str(spec.memory), "--cpus", str(spec.cpus)]
+    if spec.pids is not None:
+        args += ["--pids-limit", str(spec.pids)]
+    if spec.read_only_root:
+        args += ["--read-only", "--read-only-tmpfs=false"]
+    args += ["--network", "none" if spec.network == "none" else "bridge"]
+    if spec.caps is not None:
+        args += ["--cap-drop", "ALL", *(x for cap in spec.caps for x in ("--cap-add", cap))]
+    args += ["--security-opt", "no-new-privileges"]
+    if seccomp_path is not None:
+        args += ["--security-opt", f"seccomp={seccomp_path}"]
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+    nproc = resource.getrlimit(resource.RLIMIT_NPROC)
+    args += ["--ulimit", f"nofile={_lim(nofile[0])}:{_lim(nofile[1])}",
+             "--ulimit", f"nproc={_lim(min(nproc[0], 65536))}:{_lim(min(nproc[1], 65536))}"]
+    for key, value in spec.env:
+        args += ["--env", f"{key}={value}"]
+    return [*args, spec.image, *LAUNCH, spec.command]
+
+
+def _lim(value: int) -> str:
+    return "-1" if value == resource.RLIM_INFINITY else str(value)
+
+
+def new_name() -> str:
+    return f"vgshell-{uuid.uuid4().hex[:12]}"
+
+
+def remove(podman: str, name: str) -> None:
+    with contextlib.suppress(OSError):
+        subprocess.run([podman, "rm", "-f", "-t", "0", name], capture_output=True, timeout=30)
+
+
+def leftovers() -> list[str]:
+    podman = binary()
+    r = subprocess.run([podman, "ps", "-a", "-q", "--filter", f"label={LABEL}"], capture_output=True, text=True)
+    return r.stdout.split()

@@ -1,0 +1,163 @@
+"""The runtime-neutral SandboxSpec, built by one pure function from config + decision + host facts.
+
+Every runtime adapter (bubblewrap, docker, podman) turns the same spec into its own invocation, so "what
+the sandbox may see and do" is decided once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vgshell.config import Config
+
+GIB = 1024**3
+MIB = 1024**2
+
+# Docker's default capability set trimmed to what package managers and build tools use.
+MINIMAL_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "NET_BIND_SERVICE")
+
+
+@dataclass(frozen=True)
+class Level:
+    network: str
+    read_only_root: bool
+    memory: int
+    cpus: float
+    pids: int | None
+    caps: tuple[str, ...] | None  # None: the runtime's default set; () drops every capability
+
+
+LEVELS: Mapping[str, Level] = {
+    "permissive": Level("full", False, 2 * GIB, 2.0, None, None),
+    "balanced": Level("restricted", False, 1 * GIB, 1.0, 512, MINIMAL_CAPS),
+    "strict": Level("restricted", True, 512 * MIB, 0.5, 256, MINIMAL_CAPS),
+    "paranoid": Level("none", True, 256 * MIB, 0.25, 128, ()),
+}
+
+SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config/gcloud", ".kube", ".docker", ".azure", ".password-store")
+# Variables that let a sandbox trust what the host trusts and go out the way the host does.
+PROXY_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS",
+              "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
+              "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy")
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+@dataclass(frozen=True)
+class Mount:
+    host: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the edge found on this machine, so building the spec stays pure."""
+
+    cwd: str
+    home: str
+    uid: int
+    gid: int
+    env: Mapping[str, str]
+    tty: bool
+    ca_files: tuple[str, ...] = ()  # existing CA bundle files to mount read-only
+    cache_dirs: tuple[tuple[str, str], ...] = ()  # (host path, env var) for the detected ecosystems
+    cache_env: tuple[tuple[str, str], ...] = ()  # extra variables the package managers need inside
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """Everything a runtime needs: what runs, what it sees, what it may use, and for how long."""
+
+    command: str
+    workdir: str
+    home: str
+    mounts: tuple[Mount, ...]
+    env: tuple[tuple[str, str], ...]
+    network: str
+    read_only_root: bool
+    memory: int
+    cpus: float
+    pids: int | None
+    caps: tuple[str, ...] | None
+    seccomp_profile: str | None
+    timeout: int
+    image: str
+    uid: int
+    gid: int
+    tty: bool
+    level: str
+
+    @property
+    def cached(self) -> bool:
+        return any(m.target.startswith(self.home) and m.target != self.workdir for m in self.mounts)
+
+
+ECOSYSTEM_IMAGES = {"npm": "node:20-bookworm", "yarn": "node:20-bookworm", "pnpm": "node:20-bookworm",
+                    "pip": "python:3.11-bookworm", "poetry": "python:3.11-bookworm", "uv": "python:3.11-bookworm",
+                    "cargo": "rust:1-bookworm", "go": "golang:1-bookworm", "gem": "ruby:3-bookworm",
+                    "bundler": "ruby:3-bookworm", "maven": "maven:3-eclipse-temurin-21",
+                    "gradle": "gradle:8-jdk21"}
+
+
+def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[str, ...] = (),
+               image_set_by_user: bool = False) -> SandboxSpec:
+    sb = cfg.sandbox
+    level = LEVELS[sb.security_level]
+    network = sb.network_mode or level.network
+    mounts = (Mount(facts.cwd, facts.cwd), *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
+              *(Mount(f, f, True) for f in facts.ca_files))
+    return SandboxSpec(
+        command=command, workdir=facts.cwd, home=facts.home, mounts=_dedupe(mounts),
+        env=_environment(cfg, facts), network=network, read_only_root=level.read_only_root,
+        memory=level.memory, cpus=level.cpus, pids=level.pids, caps=level.caps,
+        seccomp_profile=sb.seccomp_profile, timeout=sb.timeout,
+        image=_image(sb.image, ecosystems, image_set_by_user), uid=facts.uid, gid=facts.gid, tty=facts.tty,
+        level=sb.security_level)
+
+
+def _image(configured: str, ecosystems: tuple[str, ...], set_by_user: bool) -> str:
+    if set_by_user:
+        return configured
+    return next((ECOSYSTEM_IMAGES[e] for e in ecosystems if e in ECOSYSTEM_IMAGES), configured)
+
+
+def _cache_mounts(cfg: Config, facts: HostFacts) -> list[Mount]:
+    if not cfg.sandbox.enable_cache:
+        return []
+    read_only = cfg.sandbox.security_level == "paranoid"
+    out = [Mount(path, path, read_only) for path, _ in facts.cache_dirs]
+    for entry in cfg.sandbox.cache_dirs:
+        host, _, target = entry.partition(":")
+        host = _home(host, facts.home)
+        out.append(Mount(host, _home(target, facts.home) if target else host, read_only))
+    return out
+
+
+def _bind_mounts(cfg: Config) -> list[Mount]:
+    return [Mount(b.host_path, b.container_path or b.host_path, b.read_only) for b in cfg.sandbox.bind_mounts]
+
+
+def _home(path: str, home: str) -> str:
+    return home + path[1:] if path.startswith("~") else path
+
+
+def _dedupe(mounts: tuple[Mount, ...]) -> tuple[Mount, ...]:
+    seen: dict[str, Mount] = {}
+    for m in mounts:
+        seen.setdefault(m.target, m)
+    return tuple(seen.values())
+
+
+def _environment(cfg: Config, facts: HostFacts) -> tuple[tuple[str, str], ...]:
+    env: dict[str, str] = {}
+    for name in (*cfg.sandbox.env_whitelist, *PROXY_VARS):
+        if name in facts.env:
+            env[name] = facts.env[name]
+    env.update(facts.cache_env)
+    env["HOME"] = facts.home
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    if facts.tty:
+        env.setdefault("TERM", facts.env.get("TERM", "xterm-256color"))
+    env["VG_SANDBOX"] = "1"
+    return tuple(sorted(env.items()))
