@@ -78,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.status)
     except KeyboardInterrupt:
         return int(ExitStatus.INTERRUPTED)
+    except Exception as e:
+        if traceback:
+            raise
+        sys.stderr.write(f"vg: internal error: {type(e).__name__}: {e} (run with --traceback for details)\n")
+        return int(ExitStatus.ERROR)
     except BrokenPipeError:
         return int(ExitStatus.OK)
 

@@ -75,11 +75,12 @@ def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
     api = c.api
     ensure_image(c, spec.image)
     try:
-        cid = api.create_container(
-            spec.image, command=[*LAUNCH[:2], LAUNCH[2], spec.command], working_dir=spec.workdir,
-            environment=dict(spec.env), user=f"{spec.uid}:{spec.gid}", tty=spec.tty, stdin_open=True,
-            stdin_once=True, labels={LABEL: "1"}, hostname="vgshell",
-            host_config=host_config(api, spec, seccomp))["Id"]
+        config = api.create_container_config(
+            spec.image, [*LAUNCH, spec.command], working_dir=spec.workdir, environment=dict(spec.env),
+            user=f"{spec.uid}:{spec.gid}", tty=spec.tty, stdin_open=True, labels={LABEL: "1"},
+            hostname="vgshell", host_config=host_config(api, spec, seccomp))
+        config["StdinOnce"] = True  # our half-close of stdin is the container's EOF
+        cid = api.create_container_from_config(config)["Id"]
     except docker.errors.APIError as e:
         raise SandboxError(f"docker could not create the sandbox: {e.explanation or e}") from e
     try:

@@ -41,7 +41,7 @@ def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None) ->
     args = [podman]
     if shutil.which("runc"):
         args += ["--runtime", "runc"]
-    args += ["run", "--rm", "--name", name, "--label", f"{LABEL}=1", "--init", "--hostname", "vgshell", "-i"]
+    args += ["run", "--rm", "--name", name, "--label", f"{LABEL}=1", "--hostname", "vgshell", "-i"]
     if spec.tty:
         args.append("-t")
     args += ["-w", spec.workdir, "--user", f"{spec.uid}:{spec.gid}"]
@@ -68,7 +68,8 @@ def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None) ->
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
     nproc = resource.getrlimit(resource.RLIMIT_NPROC)
     args += ["--ulimit", f"nofile={_lim(nofile[0])}:{_lim(nofile[1])}",
-             "--ulimit", f"nproc={_lim(min(nproc[0], 65536))}:{_lim(min(nproc[1], 65536))}"]
+             # larger process limits are refused by the OCI runtime on some hosts; the pids limit governs anyway
+             "--ulimit", f"nproc={_lim(min(nproc[0], 4096))}:{_lim(min(nproc[1], 4096))}"]
     for key, value in spec.env:
         args += ["--env", f"{key}={value}"]
     return [*args, spec.image, *LAUNCH, spec.command]
