@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs the whole test suite from a clean clone: a .venv with the test extras, then ruff, mypy and pytest.
+# Runs the whole test suite from a clean clone: installs and starts the real sandbox engines the tests drive
+# (scripts/setup-test-host.sh), a .venv with the test extras, then ruff, mypy and pytest.
 # Extra arguments go to pytest (e.g. ./test.sh -k corpus).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
+
+echo "== setting up the test host (bubblewrap, docker, podman, images)"
+scripts/setup-test-host.sh
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

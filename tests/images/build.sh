@@ -26,10 +26,10 @@ debian_tar() {
   local root="$work/debian"
   debootstrap --variant=minbase --include=python3,python3-pip,python3-venv,ca-certificates,bash \
     bookworm "$root" >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; return 1; }
-  # Node's own npm is fast behind the TLS-inspecting proxy; Debian's npm 9 is not (ENVIRONMENT.md).
+  # Node's own npm (10.x: the newest that supports bookworm's Node 18) is fast behind the TLS-inspecting proxy; Debian's npm 9 is not (ENVIRONMENT.md).
   chroot "$root" apt-get install -y -q nodejs >/dev/null
   if command -v npm >/dev/null 2>&1; then
-    npm pack --silent --pack-destination "$work" npm >/dev/null 2>&1 && mkdir -p "$root/usr/lib/node_modules/npm" &&
+    npm pack --silent --pack-destination "$work" npm@10 >/dev/null 2>&1 && mkdir -p "$root/usr/lib/node_modules/npm" &&
       tar -xzf "$work"/npm-*.tgz -C "$root/usr/lib/node_modules/npm" --strip-components=1 &&
       ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/bin/npm" &&
       ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/bin/npx"

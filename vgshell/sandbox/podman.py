@@ -19,6 +19,9 @@ from vgshell.sandbox.docker import LABEL, LAUNCH, SandboxError
 from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
 
 
+INIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/lib/podman/catatonit")
+
+
 def binary() -> str:
     found = shutil.which("podman")
     if found is None:
@@ -42,6 +45,8 @@ def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None) ->
     if shutil.which("runc"):
         args += ["--runtime", "runc"]
     args += ["run", "--rm", "--name", name, "--label", f"{LABEL}=1", "--hostname", "vgshell", "-i"]
+    if any(os.path.exists(p) for p in INIT_PATHS):
+        args.append("--init")  # the command is not PID 1: signals and exit statuses behave as on the host
     if spec.tty:
         args.append("-t")
     args += ["-w", spec.workdir, "--user", f"{spec.uid}:{spec.gid}"]
