@@ -24,7 +24,13 @@ from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
 
 LABEL = "vgshell"
 # Runs the line with bash when the image has it, else with sh; the line is $0, never re-quoted.
-LAUNCH = ["/bin/sh", "-c", 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0"; else exec sh -c "$0"; fi']
+_EXEC = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0"; else exec sh -c "$0"; fi'
+LAUNCH = ["/bin/sh", "-c", _EXEC]
+# Engines before API 1.42 cannot size a TTY before start: wait (up to ~0.5 s) until vg's resize lands.
+_WAIT_SIZE = ('if command -v stty >/dev/null 2>&1; then i=0; while [ $i -lt 50 ]; do '
+              'case "$(stty size 2>/dev/null)" in ""|"0 0") i=$((i+1)); sleep 0.01 2>/dev/null || break;; '
+              '*) break;; esac; done; fi; ')
+LAUNCH_TTY = ["/bin/sh", "-c", _WAIT_SIZE + _EXEC]
 
 
 class SandboxError(VgError):
@@ -76,7 +82,7 @@ def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
     ensure_image(c, spec.image)
     try:
         config = api.create_container_config(
-            spec.image, [*LAUNCH, spec.command], working_dir=spec.workdir, environment=dict(spec.env),
+            spec.image, [*(LAUNCH_TTY if spec.tty else LAUNCH), spec.command], working_dir=spec.workdir, environment=dict(spec.env),
             user=f"{spec.uid}:{spec.gid}", tty=spec.tty, stdin_open=True, labels={LABEL: "1"},
             hostname="vgshell", host_config=host_config(api, spec, seccomp))
         config["StdinOnce"] = True  # our half-close of stdin is the container's EOF
@@ -111,6 +117,11 @@ def _attach_and_wait(api: Any, cid: str, spec: SandboxSpec) -> int:
     sock = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
     raw: socket.socket = sock._sock
     api.start(cid)
+    if spec.tty and sys.stdin.isatty():
+        size = _window_size(sys.stdin.fileno())
+        if size:
+            with contextlib.suppress(Exception):
+                api.resize(cid, height=int.from_bytes(size[0:2], "little"), width=int.from_bytes(size[2:4], "little"))
     deadline = time.monotonic() + spec.timeout
     interactive = spec.tty and sys.stdin.isatty()
     try:
