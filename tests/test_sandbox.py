@@ -31,13 +31,14 @@ class Sandbox:
 
     def run(self, command: str, *, level: str = "permissive", network: str | None = "none",
             extra_env: dict[str, str] | None = None, timeout: int = 120,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+            stdin: str | None = None, quiet: bool = True) -> subprocess.CompletedProcess[str]:
         env = {"PATH": os.environ["PATH"], "HOME": str(self.home), "VG_HOME": str(self.state),
                "VG_MODE": "always", "VG_RUNTIME": self.runtime, "VG_SECURITY_LEVEL": level,
                "VG_IMAGE": IMAGE, "LANG": "C.UTF-8", **(extra_env or {})}
         if network:
             env["VG_NETWORK_MODE"] = network
-        return subprocess.run([sys.executable, "-m", "vgshell.cli", "--quiet", "exec", command], cwd=self.project,
+        flags = ["--quiet"] if quiet else []
+        return subprocess.run([sys.executable, "-m", "vgshell.cli", *flags, "exec", command], cwd=self.project,
                               env=env, capture_output=True, text=True, timeout=timeout, input=stdin or "")
 
 

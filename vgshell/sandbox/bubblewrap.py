@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from vgshell.parse import _PLAIN_WORDS as PLAIN_WORDS
 from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
 
 SHELL = "/bin/bash"
@@ -38,6 +39,8 @@ def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
     args += ["--chdir", spec.workdir, "--clearenv"]
     for name, value in spec.env:
         args += ["--setenv", name, value]
+    if PLAIN_WORDS.fullmatch(spec.command):
+        return [*args, "--", *spec.command.split()]  # nothing for a shell to do: skip its start-up
     return [*args, "--", SHELL, "-c", spec.command]
 
 

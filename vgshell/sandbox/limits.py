@@ -55,13 +55,13 @@ class Limits:
     def __exit__(self, *exc: object) -> None:
         self.kill_all()
         for d in self.dirs:
-            for _ in range(50):
+            for attempt in range(500):  # a cgroup is busy until the kernel has reaped its last task
                 try:
                     d.rmdir()
                     break
                 except OSError:
                     self.kill_all()
-                    time.sleep(0.01)
+                    time.sleep(0.0005 if attempt < 100 else 0.01)
 
 
 def _pids(d: Path) -> list[int]:

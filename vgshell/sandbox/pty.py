@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import termios
+import threading
 import time
 import tty
 from collections.abc import Callable, Sequence
@@ -53,13 +54,25 @@ def _run_pipes(argv: Sequence[str], env: dict[str, str], timeout: float | None,
                in_child: Callable[[], None] | None, on_kill: Callable[[], None] | None) -> int:
     proc = subprocess.Popen(list(argv), env=env, preexec_fn=in_child, start_new_session=True)  # noqa: PLW1509
     forwarded = _forward_signals(proc.pid)
-    try:
-        return status_of_returncode(proc.wait(timeout=timeout))
-    except subprocess.TimeoutExpired:
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
         _kill(proc.pid, on_kill)
-        proc.wait()
-        raise Timeout from None
+
+    # A timer, not Popen.wait(timeout=…): that polls with growing sleeps and adds milliseconds to every run.
+    timer = threading.Timer(timeout, expire) if timeout is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        status = status_of_returncode(proc.wait())
+        if expired.is_set():
+            raise Timeout
+        return status
     finally:
+        if timer is not None:
+            timer.cancel()
         _restore_signals(forwarded)
         if proc.poll() is None:
             _kill(proc.pid, on_kill)

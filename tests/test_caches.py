@@ -1,0 +1,60 @@
+"""Cache mounts (§5) with real installs from the registries reachable here, in every runtime.
+
+The proof is what the cache avoids, not time: after one install with the network, the same npm install
+succeeds in a fresh sandbox with `network_mode: none` and `--offline`; pip's built-wheel cache on the host
+is filled by the first install and reused by the second (this network's proxy keeps pip's HTTP cache
+empty, ENVIRONMENT.md, so built wheels are the evidence pip gives).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_sandbox import RUNTIMES, Sandbox
+
+DEBIAN = "vgshell-test/debian:latest"
+
+
+def run(sb: Sandbox, command: str, network: str) -> tuple[int, str]:
+    r = sb.run(command, network=network, extra_env={"VG_IMAGE": DEBIAN, "VG_MODE": "auto"}, timeout=600)
+    return r.returncode, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_npm_cache_serves_an_offline_install(runtime: str, tmp_path: Path) -> None:
+    sb = Sandbox(tmp_path, runtime)
+    status, out = run(sb, "npm install --no-audit --no-fund is-number@7.0.0", "full")
+    assert status == 0, out
+    cache = sb.home / ".npm" / "_cacache"
+    assert any((cache / "index-v5").rglob("*")), "npm's cache on the host was not filled"
+    (sb.project / "node_modules").rename(sb.project / "first_node_modules")
+    (sb.project / "package-lock.json").unlink()
+    status, out = run(sb, "npm install --offline --no-audit --no-fund is-number@7.0.0", "none")
+    assert status == 0, out
+    assert (sb.project / "node_modules" / "is-number" / "package.json").exists()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_pip_reuses_the_host_wheel_cache(runtime: str, tmp_path: Path) -> None:
+    sb = Sandbox(tmp_path, runtime)
+    install = "pip install --no-deps --no-binary six --target ./pkgs{n} six==1.16.0"
+    status, first = run(sb, install.format(n=1), "full")
+    assert status == 0, first
+    assert "Building wheel for six" in first
+    wheels = list((sb.home / ".cache" / "pip" / "wheels").rglob("six-1.16.0-*.whl"))
+    assert wheels, "the built wheel did not land in the host's pip cache"
+    status, second = run(sb, install.format(n=2), "full")
+    assert status == 0, second
+    assert "Building wheel for six" not in second
+    assert (sb.project / "pkgs2" / "six.py").exists()
+
+
+def test_notice_names_the_runtime_and_says_cached(tmp_path: Path) -> None:
+    sb = Sandbox(tmp_path, "bubblewrap")
+    r = sb.run("npm install --offline --no-audit --no-fund is-number@7.0.0 || true", network="none",
+               extra_env={"VG_MODE": "auto"}, quiet=False)
+    assert r.stderr.splitlines()[0] == ("📦 Running in sandbox (bubblewrap, cached). Why: medium risk + "
+                                        "networked install (pkg.npm-install)")
+    assert (sb.home / ".npm").is_dir()  # a missing cache directory is created, not skipped
