@@ -88,6 +88,7 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
     if spec.network == "restricted":
         raise SandboxError("network_mode 'restricted' (the egress allowlist) is not available in this release; "
                            "set sandbox.network_mode to 'none' or 'full', or security_level to 'permissive'")
+    _check_binds(cfg)
     runtime, note = choose_runtime(cfg, env, verdict.decision.runtime)
     if announce:
         v = replace(verdict, cache_mounts=tuple(m.host for m in spec.mounts if m.target != spec.workdir
@@ -101,6 +102,14 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
         env.stderr.write(f"vg: sandbox: timed out after {spec.timeout}s (sandbox.timeout); the sandbox was "
                          f"killed\n")
         return TIMEOUT_STATUS
+
+
+def _check_binds(cfg: Config) -> None:
+    """A bind of a missing path is refused up front (docker would silently create it on the host)."""
+    for b in cfg.sandbox.bind_mounts:
+        if not os.path.exists(b.host_path):
+            raise SandboxError(f"bind mount source {b.host_path!r} does not exist; create it or remove the entry "
+                               f"[sandbox.bind_mounts]")
 
 
 def _dispatch(runtime: str, spec: SandboxSpec, cfg: Config) -> int:
