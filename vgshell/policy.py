@@ -23,8 +23,6 @@ APPROVAL_LEVELS: dict[str, frozenset[Level]] = {
     "high": frozenset({Level.MEDIUM, Level.HIGH}),
     "paranoid": frozenset({Level.LOW, Level.MEDIUM, Level.HIGH}),
 }
-DEV_ORDER = ("bubblewrap", "docker", "podman")
-CI_ORDER = ("docker", "podman", "bubblewrap")
 
 
 @dataclass(frozen=True)
@@ -121,9 +119,9 @@ def _no_runtime(why: str, note: str | None, facts: Facts) -> Decision:
 
 def pick_runtime(cfg: Config, facts: Facts) -> tuple[str | None, str | None]:
     """The runtime to use and, when it is not the configured one, a note saying why."""
-    order = tuple(cfg.sandbox.runtime_order or (CI_ORDER if facts.in_ci else DEV_ORDER))
     wanted = cfg.sandbox.runtime
-    available = [r for r in order if r in facts.available_runtimes]
+    order = cfg.sandbox.runtime_candidates(facts.in_ci)
+    available = [r for r in order if r in facts.available_runtimes and r != wanted]
     if wanted == "auto":
         return (available[0], None) if available else (None, "no sandbox runtime is available "
                                                        "(install bubblewrap, docker or podman)")
