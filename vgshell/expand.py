@@ -1,9 +1,11 @@
 """Quote removal and expansion of one raw shell word, as bash would do it, with what is known statically.
 
 `r''m`, `\\rm`, `"rm"` and `$'\\x72m'` all become `rm`. `$VAR`/`${VAR}` expand when the variable is known
-(assigned earlier on the line, or HOME/PWD); anything that cannot be known before the command runs — an
-unknown variable, `$( )`, backticks, `$(( ))`, positional parameters — becomes the UNKNOWN marker, so later
-checks can tell "a path under an unknown directory" from a literal path.
+(assigned earlier on the line, HOME/PWD, or `$0 $1 … $@` of a `bash -c CODE ARGS`), and so do `$( )` and
+backticks whose output the caller could work out (`subs`: `$(echo rm)`). Anything that cannot be known
+before the command runs — an unknown variable or substitution, `$(( ))` — becomes the UNKNOWN marker, so
+later checks can tell "a path under an unknown directory" from a literal path. Unquoted expansions are
+field-split as bash would (`c='rm -rf'; $c /` runs `rm` with two arguments): see `Expanded.fields`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 UNKNOWN = "\ue000"  # stands for text only known when the command runs
+_SPLIT = "\ue001"  # a field boundary made by an unquoted expansion (internal to this module)
+_BLANKS = re.compile(r"[ \t\n]+")
+_SPECIAL_PARAMS = "@*#?$!-"
+_SUBSTRING = re.compile(r":\s*(-?[0-9]+)(?::\s*(-?[0-9]+))?")
+_BRACE = re.compile(r"\{([^{}\s'\"$`\\]*,[^{}\s'\"$`\\]*)\}")
+MAX_BRACE_WORDS = 64
+_SPECIAL = re.compile(r"[\\'\"$`~*?\[]")
 GLOB_CHARS = frozenset("*?[")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -22,28 +31,34 @@ _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "
 
 @dataclass(frozen=True)
 class Expanded:
-    """A word after expansion. `glob` says an unquoted `*`, `?` or `[` remains; `params` lists `$NAME`s used."""
+    """A word after expansion. `glob` says an unquoted `*`, `?` or `[…]` remains; `params` lists `$NAME`s
+    used; `fields` the words it becomes after field splitting (just `(value,)` when nothing split it)."""
 
     value: str
     glob: bool = False
     params: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
 
     @property
     def unknown(self) -> bool:
         return UNKNOWN in self.value
 
 
-def expand(raw: str, variables: Mapping[str, str], home: str) -> Expanded:
-    """Expand one raw word. Never raises."""
-    return _Expander(raw, variables, home).run()
+def expand(raw: str, variables: Mapping[str, str], home: str, subs: Mapping[str, str] | None = None) -> Expanded:
+    """Expand one raw word; `subs` maps a substitution's source text (`$(echo x)`) to its known output.
+    Never raises."""
+    if not _SPECIAL.search(raw):
+        return Expanded(raw, False, (), (raw,))  # most words: nothing to remove or expand
+    return _Expander(raw, variables, home, subs or {}).run()
 
 
 class _Expander:
-    def __init__(self, raw: str, variables: Mapping[str, str], home: str) -> None:
+    def __init__(self, raw: str, variables: Mapping[str, str], home: str, subs: Mapping[str, str]) -> None:
         self.s = raw
         self.i = 0
         self.vars = variables
         self.home = home
+        self.subs = subs
         self.out: list[str] = []
         self.glob = False
         self.params: list[str] = []
@@ -67,13 +82,24 @@ class _Expander:
             elif c == "$":
                 self.dollar(quoted=False)
             elif c == "`":
-                self.backtick()
+                self.backtick(quoted=False)
             else:
-                if c in GLOB_CHARS:
-                    self.glob = True
+                if c in GLOB_CHARS and (c != "[" or "]" in s[self.i + 2 :]):
+                    self.glob = True  # a lone `[` (the test command) is not a bracket expression
                 self.out.append(c)
                 self.i += 1
-        return Expanded("".join(self.out), self.glob, tuple(self.params))
+        return self.result()
+
+    def result(self) -> Expanded:
+        text = "".join(self.out)
+        if _SPLIT not in text:
+            return Expanded(text, self.glob, tuple(self.params), (text,))
+        fields = tuple(f for f in text.split(_SPLIT) if f)
+        return Expanded(" ".join(fields), self.glob, tuple(self.params), fields)
+
+    def insert(self, value: str, quoted: bool) -> None:
+        """Text an expansion produced; unquoted, its blanks separate fields."""
+        self.out.append(value if quoted else _BLANKS.sub(_SPLIT, value))
 
     def tilde(self) -> None:
         end = self.s.find("/")
@@ -82,7 +108,7 @@ class _Expander:
         if user == "":
             self.out.append(self.home)
         elif _NAME.fullmatch(user):
-            self.out.append(("/root" if user == "root" else "/home/" + user))
+            self.out.append("/root" if user == "root" else "/home/" + user)
         else:
             return
         self.i = end
@@ -98,16 +124,21 @@ class _Expander:
             elif c == "$":
                 self.dollar(quoted=True)
             elif c == "`":
-                self.backtick()
+                self.backtick(quoted=True)
             else:
                 self.out.append(c)
                 self.i += 1
         self.i += 1
 
-    def backtick(self) -> None:
+    def backtick(self, quoted: bool) -> None:
         end = self.s.find("`", self.i + 1)
-        self.i = len(self.s) if end < 0 else end + 1
-        self.out.append(UNKNOWN)
+        end = len(self.s) if end < 0 else end + 1
+        self.substitution(self.s[self.i : end], quoted)
+        self.i = end
+
+    def substitution(self, source: str, quoted: bool) -> None:
+        value = self.subs.get(source)
+        self.insert(value.rstrip("\n") if value is not None else UNKNOWN, quoted)
 
     def dollar(self, quoted: bool) -> None:
         s = self.s
@@ -117,30 +148,34 @@ class _Expander:
         elif nxt == '"' and not quoted:
             self.i += 1  # $"…" is a translated string: like "…"
         elif nxt == "(":
-            self.i = _skip_balanced(s, self.i + 1, "(", ")")
-            self.out.append(UNKNOWN)
+            end = _skip_balanced(s, self.i + 1, "(", ")")
+            if s.startswith("((", self.i + 1):
+                self.out.append(UNKNOWN)  # $(( )) arithmetic
+            else:
+                self.substitution(s[self.i : end], quoted)
+            self.i = end
         elif nxt == "{":
             end = _skip_balanced(s, self.i + 1, "{", "}")
-            self.braced(s[self.i + 2 : end - 1])
+            self.braced(s[self.i + 2 : end - 1], quoted)
             self.i = end
         else:
             m = _NAME.match(s, self.i + 1)
             if m:
-                self.variable(m.group())
+                self.variable(m.group(), quoted)
                 self.i = m.end()
-            elif nxt and (nxt.isdigit() or nxt in "@*#?$!-"):
-                self.out.append(UNKNOWN)
+            elif nxt and (nxt.isdigit() or nxt in _SPECIAL_PARAMS):
+                self.variable(nxt, quoted)
                 self.i += 2
             else:
                 self.out.append("$")
                 self.i += 1
 
-    def variable(self, name: str) -> None:
+    def variable(self, name: str, quoted: bool) -> None:
         self.params.append(name)
-        self.out.append(self.vars.get(name, UNKNOWN))
+        self.insert(self.vars.get(name, UNKNOWN), quoted)
 
-    def braced(self, inner: str) -> None:
-        m = _NAME.match(inner)
+    def braced(self, inner: str, quoted: bool) -> None:
+        m = _NAME.match(inner) or re.match(r"[0-9]+|[@*#?$!-]", inner)
         if not m:
             self.out.append(UNKNOWN)
             return
@@ -148,10 +183,14 @@ class _Expander:
         self.params.append(name)
         value = self.vars.get(name)
         if rest == "":
-            self.out.append(value if value is not None else UNKNOWN)
+            self.insert(value if value is not None else UNKNOWN, quoted)
         elif rest[:2] in (":-", ":=") or rest[:1] in ("-", "="):
             default = rest[2:] if rest.startswith(":") else rest[1:]
-            self.out.append(value if value else expand(default, self.vars, self.home).value)
+            self.insert(value if value else expand(default, self.vars, self.home, self.subs).value, quoted)
+        elif (sub := _SUBSTRING.fullmatch(rest)) and value is not None and UNKNOWN not in value:
+            start = int(sub.group(1))  # ${HOME:0:1} is `/`
+            length = int(sub.group(2)) if sub.group(2) is not None else len(value)
+            self.insert(value[start:][:length] if length >= 0 else value[start:length], quoted)
         else:
             self.out.append(UNKNOWN)
 
@@ -168,6 +207,27 @@ class _Expander:
                 i += 1
         self.out.append("".join(buf))
         self.i = i + 1
+
+
+def braces(raw: str) -> list[str]:
+    """Brace expansion of a raw word: `/{etc,usr}` → [`/etc`, `/usr`] (lists only, at most 64 words).
+
+    Words with quotes or `${` are left alone: there a brace may be quoted or part of a parameter."""
+    if "{" not in raw or "'" in raw or '"' in raw or "${" in raw or "\\" in raw:
+        return [raw]
+    words = [raw]
+    for _ in range(8):
+        out: list[str] = []
+        for w in words:
+            m = _BRACE.search(w)
+            if m is None:
+                out.append(w)
+                continue
+            out.extend(w[: m.start()] + alt + w[m.end() :] for alt in m.group(1).split(","))
+        if out == words or len(out) > MAX_BRACE_WORDS:
+            break
+        words = out
+    return words
 
 
 def _ansi_escape(s: str, i: int) -> tuple[int, str]:

@@ -117,7 +117,7 @@ def parse(text: str) -> Script:
             return _BashlexConverter(text).script()
         except (_TooDeep, RecursionError):
             return Script((), text, "bashlex", "nested too deeply to analyse")
-        except Exception:  # noqa: BLE001 - bashlex raises many types; tree-sitter gets its turn
+        except Exception:  # bashlex raises many types; tree-sitter gets its turn
             pass
     try:
         return _TreeSitterConverter(text).script()
@@ -133,7 +133,7 @@ class _BashlexConverter:
         self.text = text
 
     def script(self) -> Script:
-        import bashlex  # noqa: PLC0415 - 120 ms of parser tables: load only when parsing
+        import bashlex  # 120 ms of parser tables: load only when parsing
 
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old, 4000))
@@ -159,7 +159,7 @@ class _BashlexConverter:
         if kind == "compound":
             return self.compound(n, depth)
         if kind == "function":
-            name = n.parts[0].word
+            name = next(p.word for p in n.parts if p.kind == "word")  # skips the `function` keyword
             body = next(p for p in n.parts if p.kind == "compound")
             return Function(name, self.compound(body, depth + 1))
         if kind in ("if", "for", "while", "until"):
@@ -259,8 +259,8 @@ def _strip_heredoc_end(body: str, delimiter: str) -> str:
 
 @lru_cache(maxsize=1)
 def _ts_parser() -> Any:
-    import tree_sitter_bash  # noqa: PLC0415
-    from tree_sitter import Language, Parser  # noqa: PLC0415
+    import tree_sitter_bash
+    from tree_sitter import Language, Parser
 
     return Parser(Language(tree_sitter_bash.language()))
 
@@ -396,8 +396,6 @@ class _TreeSitterConverter:
                 assigns.append(self.assign(c, depth))
             elif c.type in ("file_redirect", "herestring_redirect", "heredoc_redirect"):
                 redirects.append(self.redirect(c, depth))
-            elif c.type == "command_name":
-                words.append(self.word(c, depth))
             elif c.type != "comment":
                 words.append(self.word(c, depth))
         return Simple(tuple(assigns), tuple(words), tuple(redirects))

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from vgshell.expand import UNKNOWN, Expanded, expand
+from vgshell.expand import UNKNOWN, Expanded, braces, expand
 from vgshell.parse import Compound, Function, Node, Pipeline, Script, Sequence, Simple, Word, parse
-from vgshell.wrappers import AWK, INTERPRETERS, SHELLS, WRAPPERS, interpreter_key
+from vgshell.wrappers import AWK, COMMAND_VARIABLES, GIT_COMMAND_KEYS, INTERPRETERS, SHELLS, WRAPPERS, interpreter_key
 
 MAX_NESTING = 8  # bash -c "bash -c '…'" deeper than this is refused as unanalysable
 STATIC_TEXT_PRODUCERS = frozenset({"echo", "printf", "cat"})
@@ -78,9 +78,12 @@ class _State:
     home: str
     downloaded: set[str] = field(default_factory=set)
     functions: dict[str, Node] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)  # files given known text earlier on the line
 
     def copy(self) -> _State:
-        return _State(self.cwd, dict(self.vars), self.home, set(self.downloaded), dict(self.functions))
+        # files are shared: what a subshell or pipeline stage writes is there for the rest of the line
+        return _State(self.cwd, dict(self.vars), self.home, set(self.downloaded), dict(self.functions),
+                      self.written)
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ class _Walker:
             before = len(self.out)
             self.node(stage, st if single else st.copy(), sub)
             stage_out = self.out[before:]
-            names.extend(i.name for i in stage_out if i.name and not i.via[len(ctx.via):])
+            names.extend(i.name for i in stage_out if i.name and all(v in WRAPPERS for v in i.via[len(ctx.via):]))
             text = _static_output(stage, st, text)
 
     def redirect_subs(self, node: Simple | Compound, st: _State, ctx: _Ctx) -> None:
@@ -194,24 +197,37 @@ class _Walker:
         for w in node.words:
             self.word_subs(w, st, ctx)
         self.redirect_subs(node, st, ctx)
-        expanded = [self.expand(w, st) for w in node.words]
         assigns = tuple(name for name, _ in node.assigns)
-        if not expanded:
+        self.command_variables(node.assigns, st, ctx)
+        if not node.words:
             for name, value in node.assigns:
                 st.vars[name] = self.expand(value, st).value
             if any(w.subs for _, w in node.assigns):
                 self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home), ctx)
             return
+        # one (argument, word it came from) per field: `$c /` with c='rm -rf' is three arguments, and
+        # `/{etc,usr}` two
+        expanded = [(self.expand(w, st, raw), w) for w in node.words for raw in braces(w.raw)]
+        fields = [(f, w) for e, w in expanded for f in (e.fields if not _ASSIGNMENT.match(w.raw) else (e.value,))]
+        if not fields:
+            return
         redirects, stdin_text = self.redirects(node, st, ctx)
-        argv = tuple(e.value for e in expanded)
-        params = tuple(p for e in expanded for p in e.params)
-        glob_name = expanded[0].glob
+        self.note_written(node, redirects, st, ctx)
+        argv = tuple(f for f, _ in fields)
+        params = tuple(p for e, _ in expanded for p in e.params)
+        glob_name = expanded[0][0].glob
         base = Invocation(argv, st.cwd, redirects, assigns, params, home=st.home, glob_name=glob_name)
         self.command(base, st, replace(ctx, stdin_text=stdin_text if stdin_text is not None else ctx.stdin_text),
-                     [w for w in node.words])
+                     [w for _, w in fields])
 
-    def expand(self, w: Word, st: _State) -> Expanded:
-        return expand(w.raw, st.vars, st.home)
+    def expand(self, w: Word, st: _State, raw: str | None = None) -> Expanded:
+        return expand(w.raw if raw is None else raw, st.vars, st.home, _sub_outputs(w, st))
+
+    def command_variables(self, assigns: tuple[tuple[str, Word], ...], st: _State, ctx: _Ctx) -> None:
+        """`PROMPT_COMMAND=…`, `GIT_SSH_COMMAND=…`: variables whose value some program runs as a command."""
+        for name, value in assigns:
+            if name in COMMAND_VARIABLES:
+                self.text(self.expand(value, st).value.replace(UNKNOWN, ""), st.copy(), ctx, f"${name}")
 
     def redirects(self, node: Simple, st: _State, ctx: _Ctx) -> tuple[tuple[tuple[str, str], ...], str | None]:
         out: list[tuple[str, str]] = []
@@ -236,7 +252,7 @@ class _Walker:
         spec = WRAPPERS.get(name)
         if spec is not None and len(inv.argv) > 1:
             self.emit(inv, ctx)
-            self.wrapper(inv, st, ctx, spec)
+            self.wrapper(inv, st, ctx, spec, words)
             return
         handler = _HANDLERS.get(name)
         if handler is not None:
@@ -256,6 +272,45 @@ class _Walker:
         if target is not None and target in st.downloaded:
             inv = replace(inv, runs_downloaded=True)
         self.emit(inv, ctx)  # a function's body was walked where it was defined
+        if target is not None:
+            self.written_script(target, st, ctx, inv.name)
+        elif inv.argv[0].startswith(UNKNOWN) and "/" not in inv.argv[0]:
+            self.maybe_shell(inv, st, ctx)
+
+    def maybe_shell(self, inv: Invocation, st: _State, ctx: _Ctx) -> None:
+        """`$SHELL -c CODE`, `… | $X`: a program we cannot name may be a shell; judge what it would run."""
+        code, _ = _shell_code(list(inv.args))
+        if code:
+            self.text(code.replace(UNKNOWN, ""), st.copy(), ctx, "-c of an unknown command")
+        elif ctx.stdin_text is not None and not inv.args:
+            self.text(ctx.stdin_text, st.copy(), replace(ctx, stdin_text=None), "stdin of an unknown command")
+
+    def written_script(self, path: str, st: _State, ctx: _Ctx, name: str) -> bool:
+        """Walk a file written with known text earlier on the line (`echo CODE > x.sh; sh x.sh`)."""
+        text = st.written.get(path)
+        if text is not None:
+            self.text(text, st.copy(), ctx, f"{name} {os.path.basename(path)}")
+        return text is not None
+
+    def note_written(self, node: Simple, redirects: tuple[tuple[str, str], ...], st: _State, ctx: _Ctx) -> None:
+        targets = [(op, t) for op, t in redirects if op in (">", ">|", ">>", "&>", "&>>")]
+        tee = ctx.stdin_text is not None and "tee" in node.words[0].raw
+        if not targets and not tee:
+            return
+        args = [expand(w.raw, st.vars, st.home).value for w in node.words]
+        if tee and os.path.basename(args[0]) == "tee":
+            text: str | None = ctx.stdin_text
+            append = any(a in ("-a", "--append") for a in args)
+            targets += [(">>" if append else ">", _resolve(a, st.cwd)) for a in args[1:] if not a.startswith("-")]
+        elif targets:
+            text = _static_output(node, st, ctx.stdin_text)
+        else:
+            return
+        for op, target in targets:
+            if text is not None:
+                st.written[target] = (st.written.get(target, "") if op.endswith(">>") else "") + text
+            else:
+                st.written.pop(target, None)  # unknown content now
 
     def emit(self, inv: Invocation, ctx: _Ctx) -> None:
         if not ctx.via:
@@ -267,13 +322,13 @@ class _Walker:
 
     # ------------------------------------------------------------------ wrappers
 
-    def wrapper(self, inv: Invocation, st: _State, ctx: _Ctx, spec: object) -> None:
-        from vgshell.wrappers import WrapperSpec  # noqa: PLC0415 - typing only
+    def wrapper(self, inv: Invocation, st: _State, ctx: _Ctx, spec: object, words: list[Word]) -> None:
+        from vgshell.wrappers import WrapperSpec  # typing only
 
         assert isinstance(spec, WrapperSpec)
         name = inv.name
         args = list(inv.args)
-        if name in ("busybox", "toybox") or name == "command" and args[:1] == ["-v"] and len(args) == 2:
+        if name in ("busybox", "toybox") or (name == "command" and args[:1] == ["-v"] and len(args) == 2):
             rest = args
             if name == "command":
                 return
@@ -284,31 +339,48 @@ class _Walker:
                 st.cwd = _resolve(chdir, st.cwd)
             if split is not None:
                 rest, _, _ = _strip_options(_split_words(split) + rest, spec)
+        if name == "coproc" and rest[1:2] in (["{"], ["("]):
+            rest = rest[1:]  # `coproc NAME { …; }`
         if name == "sudo" and not rest and any(a in ("-i", "-s", "--login", "--shell") for a in args):
             rest = ["bash"]
         if not rest:
             return
         sub = ctx.deeper(name, privileged=ctx.privileged or spec.privileged)
-        new = replace(inv, argv=tuple(rest), assigns=inv.assigns)
-        self.command(new, st, sub, [Word(shlex.quote(a)) for a in rest])
+        new = replace(inv, argv=tuple(rest), assigns=inv.assigns, cwd=st.cwd)
+        self.command(new, st, sub, _tail_words(words, inv.argv, rest))
 
     # ------------------------------------------------------------------ shells and code
 
     def shell(self, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
         args = list(inv.args)
-        code = _option_value(args, {"-c"}, attached=False, clustered=True)
+        code, positional = _shell_code(args)
         if code is not None:
             self.emit(replace(inv, code=code, fed_by=_fed_by(words, ctx)), ctx)
-            self.text(code, st.copy(), ctx, f"{inv.name} -c")
+            inner = st.copy()
+            inner.vars.update({str(i): a for i, a in enumerate(positional[:10])})
+            inner.vars["@"] = inner.vars["*"] = " ".join(positional[1:])
+            self.text(code, inner, ctx, f"{inv.name} -c")
             return
         operands = [a for a in args if not a.startswith(("-", "+"))]
         if operands:
             script = _resolve(operands[0], st.cwd)
             self.emit(replace(inv, runs_downloaded=script in st.downloaded, fed_by=_fed_by(words, ctx)), ctx)
+            if not self.written_script(script, st, ctx, inv.name):
+                self.process_sub_code(words, st, ctx, inv.name)
             return
         self.emit(replace(inv, fed_by=_fed_by(words, ctx)), ctx)
         if ctx.stdin_text is not None:
             self.text(ctx.stdin_text, st.copy(), replace(ctx, stdin_text=None), f"stdin of {inv.name}")
+
+    def process_sub_code(self, words: list[Word], st: _State, ctx: _Ctx, name: str) -> str | None:
+        """Walk the known text of a `<( )` given as the script to run (`bash <(echo CODE)`); return it."""
+        for w in words[1:2] if name in ("source", ".") else words[1:]:
+            if w.process_subs and w.subs:
+                text = _script_output(w.subs[0], st)
+                if text is not None:
+                    self.text(text, st.copy(), ctx, f"{name} <( )")
+                return text
+        return None
 
     def interpreter(self, inv: Invocation, key: str, st: _State, ctx: _Ctx, words: list[Word]) -> None:
         args = list(inv.args)
@@ -320,10 +392,14 @@ class _Walker:
         else:
             values = _all_option_values(args, INTERPRETERS[key])
             code = "\n".join(values) if values else None
+        operands = [a for a in args if not a.startswith("-")]
+        if code is None and operands:
+            code = st.written.get(_resolve(operands[0], st.cwd))  # echo CODE > x.py; python x.py
         reads_stdin = code is None and (not [a for a in args if not a.startswith("-")] or "-" in args)
         if code is None and reads_stdin and ctx.stdin_text is not None:
             code = ctx.stdin_text
-        fed = _fed_by(words, ctx) if reads_stdin or any(w.process_subs for w in words[1:]) else ()
+        code_from_subs = code is not None and UNKNOWN in code  # python -c "$(curl …)"
+        fed = _fed_by(words, ctx) if reads_stdin or code_from_subs or any(w.process_subs for w in words[1:]) else ()
         self.emit(replace(inv, code=code, fed_by=fed), ctx)
         if code:
             self.inline_code(code, st, ctx, inv.name)
@@ -364,6 +440,7 @@ def _h_export(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Wo
         name, eq, value = a.partition("=")
         if eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             st.vars[name] = UNKNOWN if nameref else value  # a nameref's target is read at use time
+            w.command_variables(((name, Word(shlex.quote(value))),), st, ctx)
 
 
 def _h_unset(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
@@ -382,6 +459,8 @@ def _h_eval(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word
 def _h_source(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
     target = _resolve(inv.args[0], st.cwd) if inv.args else ""
     w.emit(replace(inv, fed_by=_fed_by(words, ctx), runs_downloaded=target in st.downloaded), ctx)
+    if not w.written_script(target, st, ctx, inv.name):
+        w.process_sub_code(words, st, ctx, inv.name)
 
 
 def _h_alias(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
@@ -401,14 +480,15 @@ def _h_trap(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word
 def _h_ssh(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     rest, _, _ = _strip_options(list(inv.args), _SSH_SPEC)
-    if len(rest) > 1:
+    command = rest[2:] if rest[1:2] == ["--"] else rest[1:]
+    if command:
         remote = _State(None, {"HOME": UNKNOWN}, UNKNOWN)
-        w.text(" ".join(rest[1:]), remote, replace(ctx, remote=True, privileged=False), "ssh")
+        w.text(" ".join(command), remote, replace(ctx, remote=True, privileged=False), "ssh")
 
 
 def _h_su(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
-    code = _option_value(list(inv.args), {"-c", "--command"}, attached=True)
+    code = _option_anywhere(list(inv.args), {"-c", "--command"}, clustered="c")
     if code is not None:
         w.text(code, st.copy(), replace(ctx, privileged=True), "su -c")
 
@@ -422,7 +502,7 @@ def _h_watch(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Wor
 
 def _h_script(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
-    code = _option_value(list(inv.args), {"-c", "--command"}, attached=True)
+    code = _option_anywhere(list(inv.args), {"-c", "--command"}, clustered="c")
     if code is not None:
         w.text(code, st.copy(), ctx, "script -c")
 
@@ -436,8 +516,8 @@ def _h_tmux(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word
         keys = [k for k in rest if k not in ("Enter", "C-m", "KPEnter")]
         if keys:
             w.text(" ".join(keys), st.copy(), ctx, "tmux send-keys")
-    elif args and args[0] in ("new-session", "new", "new-window", "neww", "split-window", "splitw",
-                              "respawn-pane") or "-c" in args:
+    elif (args and args[0] in ("new-session", "new", "new-window", "neww", "split-window", "splitw",
+                              "respawn-pane")) or "-c" in args:
         tail = [a for a in args[1:] if not a.startswith("-")]
         code = _option_value(args, {"-c"}, attached=False)
         if code is not None:
@@ -460,7 +540,8 @@ def _h_find(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word
             break
         roots.append(a)
     roots = roots or ["."]
-    filtered = any(a in _FIND_TESTS for a in args)
+    # a test narrows what is found (`-name '*'` does not): {} is then some entries under the root
+    filtered = any(a in _FIND_TESTS and args[i + 1 : i + 2] != ["*"] for i, a in enumerate(args))
     w.emit(inv, ctx)
     i = 0
     while i < len(args):
@@ -470,6 +551,8 @@ def _h_find(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word
             cmd = args[i + 1 : end]
             for root in roots:
                 argv = tuple(c.replace("{}", root) for c in cmd)
+                if filtered and argv and os.path.basename(argv[0]) == "rm":
+                    argv = (argv[0], "--find-filtered", *argv[1:])
                 if argv:
                     w.command(Invocation(argv, st.cwd, home=st.home), st.copy(), ctx.deeper(f"find {a}"), [])
             i = end
@@ -549,7 +632,7 @@ def _h_parallel(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[
 def _h_fetch(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     args = list(inv.args)
-    out = _option_anywhere(args, {"-o", "--output", "-O", "--output-document"})
+    out = _option_anywhere(args, {"-o", "--output"} if inv.name == "curl" else {"-O", "--output-document"})
     if out and out != "-":
         st.downloaded.add(_resolve(out, st.cwd))
     elif inv.name == "wget" and out is None:
@@ -560,6 +643,27 @@ def _h_fetch(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Wor
         urls = [a for a in args if "://" in a]
         if urls:
             st.downloaded.add(_resolve(urls[0].rstrip("/").rsplit("/", 1)[-1], st.cwd))
+
+
+def _h_git(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
+    """`git -c alias.x='!CMD' x`, `git -c core.pager=CMD log`, `git config core.sshCommand CMD`: walk CMD."""
+    w.emit(inv, ctx)
+    args = list(inv.args)
+    settings = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-c"]
+    settings += [a[2:] for a in args if a.startswith("-c") and "=" in a]
+    if "config" in args:
+        rest = [a for a in args[args.index("config") + 1 :] if not a.startswith("-")]
+        if len(rest) >= 2:
+            settings.append(rest[0] + "=" + rest[1])
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if not GIT_COMMAND_KEYS.fullmatch(key) or not value:
+            continue
+        if key.lower().startswith(("alias.", "credential.")):
+            if not value.startswith("!"):
+                continue
+            value = value[1:]
+        w.text(value, st.copy(), ctx, f"git {key}")
 
 
 def _h_chmod(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Word]) -> None:
@@ -576,24 +680,70 @@ _HANDLERS: dict[str, _Handler] = {
     "ssh": _h_ssh, "su": _h_su, "runuser": _h_su, "watch": _h_watch, "script": _h_script,
     "tmux": _h_tmux, "at": _h_at, "batch": _h_at,
     "find": _h_find, "xargs": _h_xargs, "parallel": _h_parallel,
-    "curl": _h_fetch, "wget": _h_fetch,
+    "curl": _h_fetch, "wget": _h_fetch, "git": _h_git,
 }
 
-_SSH_SPEC = WRAPPERS["sudo"].__class__(frozenset(
-    "-b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R -S -W -w -B".split()))
-_WATCH_SPEC = WRAPPERS["sudo"].__class__(frozenset("-n --interval -d --differences -q --equexit "
-                                                   "--chgexit -s --shotsdir".split()))
-WRAPPERS_SEND_KEYS = WRAPPERS["sudo"].__class__(frozenset("-t -N -c -F".split()))
-_XARGS_VALUED = frozenset("-a --arg-file -d --delimiter -E -e -L -l -n --max-args -P --max-procs -s "
-                          "--max-chars --process-slot-var".split())
-_PARALLEL_VALUED = frozenset("-S --sshlogin -j --jobs -P --results --joblog --tmpdir -a --arg-file "
-                             "--colsep -C -d --delimiter -n --max-args -N --timeout --workdir --wd".split())
-_FIND_TESTS = frozenset("-name -iname -path -ipath -wholename -regex -iregex -type -mtime -mmin -atime "
-                        "-amin -ctime -cmin -newer -size -empty -user -group -perm -links -inum "
-                        "-samefile -lname -ilname".split())
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_SSH_SPEC = WRAPPERS["sudo"].__class__(_words("-b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R -S -W -w -B"))
+_WATCH_SPEC = WRAPPERS["sudo"].__class__(_words("-n --interval -d --differences -q --equexit --chgexit -s "
+                                                "--shotsdir"))
+WRAPPERS_SEND_KEYS = WRAPPERS["sudo"].__class__(_words("-t -N -c -F"))
+_XARGS_VALUED = _words("-a --arg-file -d --delimiter -E -e -L -l -n --max-args -P --max-procs -s "
+                       "--max-chars --process-slot-var")
+_PARALLEL_VALUED = _words("-S --sshlogin -j --jobs -P --results --joblog --tmpdir -a --arg-file "
+                          "--colsep -C -d --delimiter -n --max-args -N --timeout --workdir --wd")
+_FIND_TESTS = _words("-name -iname -path -ipath -wholename -regex -iregex -type -mtime -mmin -atime "
+                     "-amin -ctime -cmin -newer -size -empty -user -group -perm -links -inum "
+                     "-samefile -lname -ilname")
 
 
 # ------------------------------------------------------------------ helpers (pure)
+
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _tail_words(words: list[Word], argv: tuple[str, ...], rest: list[str]) -> list[Word]:
+    """The source words of a wrapper's wrapped command (`rest`, a tail of `argv`), so `$( )`s stay known."""
+    if len(words) == len(argv) and len(rest) <= len(argv):
+        return words[len(words) - len(rest) :]
+    return [Word(shlex.quote(a)) for a in rest]
+
+
+def _shell_code(args: list[str]) -> tuple[str | None, list[str]]:
+    """`bash -xc CODE a b` → (CODE, [a, b]): the code and what becomes `$0 $1 …`."""
+    for i, a in enumerate(args):
+        if a == "-c" or re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", a):
+            return (args[i + 1], args[i + 2 :]) if i + 1 < len(args) else ("", [])
+        if not a.startswith(("-", "+")):
+            return None, []
+    return None, []
+
+
+def _sub_outputs(word: Word, st: _State) -> dict[str, str]:
+    """The known outputs of the `$( )`/backticks in `word`, by their source text (`$(echo rm)` → `rm\n`)."""
+    if not word.subs or word.process_subs:
+        return {}
+    return {sub.source: out for sub in word.subs if (out := _script_output(sub, st)) is not None}
+
+
+def _script_output(script: Script, st: _State) -> str | None:
+    """What a substitution's script prints, when every stage is static (echo, printf, base64 -d…)."""
+    nodes: tuple[Node, ...] = script.body
+    while len(nodes) == 1 and isinstance(nodes[0], Sequence) and len(nodes[0].items) == 1:
+        nodes = nodes[0].items
+    if len(nodes) != 1 or (isinstance(nodes[0], Pipeline) and nodes[0].negated):
+        return None
+    stages = nodes[0].stages if isinstance(nodes[0], Pipeline) else nodes
+    text: str | None = None
+    for stage in stages:
+        text = _static_output(stage, st, text)
+        if text is None:
+            return None
+    return text
 
 
 def _resolve(path: str, cwd: str | None) -> str:
@@ -679,10 +829,11 @@ def _option_value(args: list[str], names: set[str], attached: bool, clustered: b
     return None
 
 
-def _option_anywhere(args: list[str], names: set[str]) -> str | None:
-    """The value of the first of `names` anywhere in args (`-o F`, `-oF`, `--output=F`)."""
+def _option_anywhere(args: list[str], names: set[str], clustered: str = "") -> str | None:
+    """The value of the first of `names` anywhere in args (`-o F`, `-oF`, `--output=F`; with `clustered`
+    that option letter, `-qc F` too)."""
     for i, a in enumerate(args):
-        if a in names:
+        if a in names or (clustered and re.fullmatch(rf"-[a-zA-Z]+{clustered}", a)):
             return args[i + 1] if i + 1 < len(args) else None
         for n in names:
             if n.startswith("--") and a.startswith(n + "="):
@@ -736,6 +887,8 @@ def _static_output(stage: Node, st: _State, stdin_text: str | None) -> str | Non
         return None
     argv = [expand(w.raw, st.vars, st.home).value for w in stage.words]
     name, args = os.path.basename(argv[0]), argv[1:]
+    own = _own_stdin(stage, st)
+    stdin_text = own if own is not None else stdin_text
     if name == "echo":
         flags = [a for a in args[:3] if re.fullmatch(r"-[neE]+", a)]
         text = " ".join(args[len(flags):])
@@ -743,13 +896,23 @@ def _static_output(stage: Node, st: _State, stdin_text: str | None) -> str | Non
             text = expand("$'" + text.replace("'", "\\'") + "'", {}, "/").value
         return text + "\n"
     if name == "printf" and args:
-        return args[0].replace("%s", " ".join(args[1:])).replace("\\n", "\n") + "\n"
+        fmt = expand("$'" + args[0].replace("'", "\\'") + "'", {}, "/").value
+        return fmt.replace("%s", " ".join(args[1:])).replace("%b", " ".join(args[1:]))
     if name == "cat" and not args:
-        heredocs = [r.heredoc for r in stage.redirects if r.heredoc is not None]
-        return heredocs[0] if heredocs else stdin_text
+        return stdin_text
     if stdin_text is None:
         return None
     return _decode(name, args, stdin_text)
+
+
+def _own_stdin(stage: Simple, st: _State) -> str | None:
+    """The text a command's own heredoc or here-string puts on its stdin."""
+    for r in stage.redirects:
+        if r.op in ("<<", "<<-") and r.heredoc is not None:
+            return r.heredoc if r.heredoc_quoted else _expand_heredoc(r.heredoc, st)
+        if r.op == "<<<" and r.target is not None:
+            return expand(r.target.raw, st.vars, st.home).value + "\n"
+    return None
 
 
 def _decode(name: str, args: list[str], text: str) -> str | None:
@@ -775,7 +938,7 @@ def _expand_heredoc(body: str, st: _State) -> str:
 _STR = r"""(?:[rbuRBUf]{0,2})(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
 _EXEC_CALL = re.compile(r"(?:\bsystem|\bpopen|\bexec[lv]?p?e?|\bspawn\w*|\bcall|\brun|check_output|check_call"
                         r"|Popen|execSync|execFileSync|spawnSync|shell_exec|passthru|proc_open|\bexecute"
-                        r"|getoutput|getstatusoutput|\bsh)\s*\(?\s*")
+                        r"|getoutput|getstatusoutput|\bsh)(?!\w)\s*\(?\s*")
 _BACKTICKS = re.compile(r"`([^`]+)`|qx\{([^}]*)\}|%x\{([^}]*)\}")
 _HEX = re.compile(r"""pack\s*\(\s*["']H\*["']\s*,\s*["']([0-9a-fA-F]+)["']|fromhex\(\s*["']([0-9a-fA-F ]+)["']""")
 _B64 = re.compile(r"""(?:b64decode|atob|decode_base64|Base64\.decode64)\s*\(\s*b?["']([A-Za-z0-9+/=]+)["']"""
@@ -789,13 +952,38 @@ def _exec_snippets(code: str) -> list[str]:
     found: list[str] = []
     for m in _EXEC_CALL.finditer(code):
         window = code[m.end() : m.end() + 400]
-        lit = re.match(r"\s*\[?\s*" + _STR, window)
-        if lit:
-            found.append(_unescape(lit.group(1) if lit.group(1) is not None else lit.group(2)))
+        line = _call_line(window)
+        if line is not None:
+            found.append(line)
         found.extend(_decoded(window[:200]))
     for m in _BACKTICKS.finditer(code):
         found.append(next(g for g in m.groups() if g is not None))
     return [s for s in dict.fromkeys(found) if s.strip()]
+
+
+_STR_RX = re.compile(_STR)
+_CALL_HEAD = re.compile(r"\s*(\[?)\s*" + _STR)
+_ARG_LIST = re.compile(r"\s*,\s*\[([^\]]*)\]")
+
+
+def _call_line(window: str) -> str | None:
+    """The shell line an exec-like call runs: `'rm -rf /'`, `['rm', '-rf', '/']`, `('rm', ['-rf', '/'])`."""
+    head = _CALL_HEAD.match(window)
+    if head is None:
+        return None
+    if head.group(1):  # an argv list: every literal up to the closing bracket
+        end = window.find("]", head.end())
+        items = [_literal(x) for x in _STR_RX.finditer(window[head.end(1) : end if end > 0 else None])]
+        return " ".join(shlex.quote(i) for i in items)
+    first = _unescape(head.group(2) if head.group(2) is not None else head.group(3))
+    rest = _ARG_LIST.match(window, head.end())
+    if rest is None:
+        return first
+    return " ".join(shlex.quote(i) for i in [first, *(_literal(x) for x in _STR_RX.finditer(rest.group(1)))])
+
+
+def _literal(m: re.Match[str]) -> str:
+    return _unescape(m.group(1) if m.group(1) is not None else m.group(2))
 
 
 def _decoded(text: str) -> list[str]:
@@ -809,7 +997,7 @@ def _decoded(text: str) -> list[str]:
     return out
 
 
-class _suppress:  # noqa: N801 - a tiny context manager, named like contextlib.suppress
+class _suppress:  # a tiny context manager, named like contextlib.suppress
     def __enter__(self) -> None:
         return None
 

@@ -6,6 +6,7 @@ many leading operands come before the command (`timeout 10 cmd`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -59,6 +60,9 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "busybox": _spec(""),
     "toybox": _spec(""),
     "xvfb-run": _spec("-n --server-num -s --server-args -f --auth-file -e --error-file -p --xauth-protocol"),
+    # reserved words tree-sitter-bash reads as command names (`time { …; }`, `coproc cmd`)
+    "coproc": _spec(""),
+    "{": _spec(""),
     "npx": _spec(""),  # handled as a package runner too, see risk rules
     "doppler": _spec(""),
 }
@@ -96,6 +100,19 @@ INTERPRETERS: dict[str, frozenset[str]] = {
 }
 
 AWK = frozenset({"awk", "gawk", "mawk", "nawk"})
+
+# environment variables whose value a program (or the shell itself) runs as a command line
+COMMAND_VARIABLES = frozenset({"PROMPT_COMMAND", "GIT_SSH_COMMAND", "GIT_SSH", "GIT_EDITOR", "GIT_PAGER",
+                               "GIT_SEQUENCE_EDITOR", "GIT_EXTERNAL_DIFF", "GIT_ASKPASS", "SSH_ASKPASS",
+                               "SUDO_ASKPASS", "PAGER", "MANPAGER", "EDITOR", "VISUAL", "BROWSER", "LESSOPEN",
+                               "LESSCLOSE", "RSYNC_RSH", "CVS_RSH", "FCEDIT", "PERL5DB"})
+
+# git config keys (`git -c KEY=VALUE`, `git config KEY VALUE`) whose value git runs through the shell;
+# an `alias.*` value runs only when it starts with `!`
+GIT_COMMAND_KEYS = re.compile(r"(core\.(sshcommand|pager|editor|fsmonitor|askpass)|sequence\.editor|"
+                              r"diff\.external|pager\.[\w.-]+|(diff|merge)\.[\w.-]+\.(textconv|command|driver)|"
+                              r"filter\.[\w.-]+\.(clean|smudge|process)|credential\.helper|"
+                              r"uploadpack\.packobjectshook|alias\.[\w.-]+)", re.I)
 
 
 def interpreter_key(name: str) -> str | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Callable, Mapping
-import fnmatch
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
@@ -145,7 +145,7 @@ def _positionals(args: tuple[str, ...], valued: frozenset[str]) -> list[str]:
 
 
 def _resolve(path: str, cwd: str | None) -> str:
-    from vgshell.unwrap import _resolve as resolve  # noqa: PLC0415 - one definition of path resolution
+    from vgshell.unwrap import _resolve as resolve  # one definition of path resolution
 
     return resolve(path, cwd)
 
@@ -154,10 +154,7 @@ def _resolve(path: str, cwd: str | None) -> str:
 
 
 def _matches(rule: Rule, v: _View) -> bool:
-    for key, want in _ordered(rule):
-        if not _PREDICATES[key](v, want):
-            return False
-    return True
+    return all(_PREDICATES[key](v, want) for key, want in _ordered(rule))
 
 
 _COST = {"self_spawning": 0, "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0,
