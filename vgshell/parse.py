@@ -67,13 +67,15 @@ class Sequence:
 class Compound:
     """`( )` subshell, `{ }` group, if/for/while/until/case/select, `[[ ]]` and `(( ))`.
 
-    `body` holds the lists inside; `words` the words of headers (`for x in WORDS`, `case WORD`, tests).
+    `body` holds the lists inside; `words` the words of headers (`for x in WORDS`, `case WORD`, tests);
+    `variable` the loop variable of `for`/`select` (None for `for ((…))`).
     """
 
     kind: str
     body: tuple[Node, ...]
     words: tuple[Word, ...] = ()
     redirects: tuple[Redirect, ...] = ()
+    variable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,12 @@ class Script:
 _PLAIN_WORDS = re.compile(r"[ \t]*[A-Za-z0-9_][A-Za-z0-9_./:@%+,-]*([ \t]+[A-Za-z0-9_./:@%+,-]+)*[ \t]*")
 
 
+# reserved words that open or close a compound command: a line of plain words starting with one needs a parser
+_RESERVED = frozenset(("if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for",
+                       "select", "function", "in"))
+_MISPLACED = frozenset(("then", "else", "elif", "fi", "do", "done", "esac"))  # never the first word of a command
+
+
 class _TooDeep(Exception):
     pass
 
@@ -108,7 +116,7 @@ def parse(text: str) -> Script:
     text = text.replace("\x00", "")
     if not text.strip():
         return Script((), text, "none")
-    if _PLAIN_WORDS.fullmatch(text):
+    if _PLAIN_WORDS.fullmatch(text) and text.split()[0] not in _RESERVED:
         # Only plain words: bash would split on blanks and nothing else; no parser is needed.
         words = tuple(Word(w) for w in text.split())
         return Script((Simple((), words, ()),), text, "words")
@@ -185,7 +193,7 @@ class _BashlexConverter:
         redirects = tuple(self.redirect(r, depth) for r in getattr(n, "redirects", []) or [])
         if len(body) == 1 and isinstance(body[0], Compound) and opener not in ("(", "{"):
             first = body[0]
-            return Compound(first.kind, first.body, first.words, first.redirects + redirects)
+            return Compound(first.kind, first.body, first.words, first.redirects + redirects, first.variable)
         return Compound("subshell" if opener == "(" else "group", body, (), redirects)
 
     def control(self, n: Any, kind: str, depth: int) -> Compound:
@@ -196,6 +204,8 @@ class _BashlexConverter:
                 words.append(self.word(p, depth))
             elif p.kind not in ("reservedword", "operator"):
                 body.append(self.node(p, depth + 1))
+        if kind == "for" and words and not words[0].raw.startswith("(("):
+            return Compound(kind, tuple(body), tuple(words[1:]), (), words[0].raw)
         return Compound(kind, tuple(body), tuple(words))
 
     def simple(self, n: Any, depth: int) -> Simple:
@@ -293,6 +303,8 @@ class _TreeSitterConverter:
         error = None
         if root.has_error:
             error = "could not parse: " + self.first_error(root)
+        elif self.errors:
+            error = "could not parse: " + self.errors[0]
         return Script(body, self.text, "tree-sitter", error)
 
     def first_error(self, root: Any) -> str:
@@ -373,7 +385,8 @@ class _TreeSitterConverter:
                 if sub is not None:
                     body.append(sub)
                 words.extend(Word(self.src(s), (self.subscript(s, depth),)) for s in self.find_subs(c))
-        return Compound(kind, tuple(body), tuple(words))
+        variable = n.child_by_field_name("variable") if n.type == "for_statement" else None
+        return Compound(kind, tuple(body), tuple(words), (), self.src(variable) if variable is not None else None)
 
     def assignment_only(self, n: Any, depth: int) -> Simple:
         nodes = [n] if n.type == "variable_assignment" else list(n.named_children)
@@ -398,6 +411,9 @@ class _TreeSitterConverter:
                 redirects.append(self.redirect(c, depth))
             elif c.type != "comment":
                 words.append(self.word(c, depth))
+        if words and words[0].raw in _MISPLACED:
+            # tree-sitter reads a stray `done`/`fi` as a command; bash refuses the line
+            self.errors.append(f"syntax error near unexpected token {words[0].raw!r}")
         return Simple(tuple(assigns), tuple(words), tuple(redirects))
 
     def redirected(self, n: Any, depth: int) -> Node | None:

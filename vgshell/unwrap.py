@@ -22,6 +22,7 @@ from vgshell.parse import Compound, Function, Node, Pipeline, Script, Sequence, 
 from vgshell.wrappers import AWK, COMMAND_VARIABLES, GIT_COMMAND_KEYS, INTERPRETERS, SHELLS, WRAPPERS, interpreter_key
 
 MAX_NESTING = 8  # bash -c "bash -c '…'" deeper than this is refused as unanalysable
+MAX_LOOP_VALUES = 16  # `for x in …` bodies are walked once per value up to this many
 STATIC_TEXT_PRODUCERS = frozenset({"echo", "printf", "cat"})
 FETCHERS = frozenset({"curl", "wget", "fetch", "http", "https", "xh", "aria2c", "lwp-request", "GET"})
 STATE_BUILTINS = frozenset({"cd", "pushd", "popd", "export", "unset", "alias", "unalias", "source", ".",
@@ -157,11 +158,21 @@ class _Walker:
             for w in node.words:
                 self.word_subs(w, st, ctx)
             self.redirect_subs(node, st, ctx)
-            for child in node.body:
-                self.node(child, inner, ctx)
+            for value in self.loop_values(node, st):
+                if node.variable is not None:
+                    inner.vars[node.variable] = value
+                for child in node.body:
+                    self.node(child, inner, ctx)
         elif isinstance(node, Function):
             st.functions[node.name] = node.body
             self.node(node.body, st.copy(), replace(ctx, function=node.name))
+
+    def loop_values(self, node: Compound, st: _State) -> list[str]:
+        """The values a `for x in A B` body is walked with (once each); other compounds are walked once."""
+        if node.variable is None:
+            return [""]
+        values = [f for w in node.words for raw in braces(w.raw) for f in self.expand(w, st, raw).fields]
+        return values if values and len(values) <= MAX_LOOP_VALUES else [UNKNOWN]
 
     def pipeline(self, node: Pipeline, st: _State, ctx: _Ctx) -> None:
         names: list[str] = []
