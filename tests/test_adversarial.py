@@ -401,6 +401,9 @@ BRACES_AND_PARAMETERS = [
     ("rm -rf $(echo /)", C),
     ("rm -rf \"$(printf '/')\"", C),
     ("$(printf '\\x72\\x6d') -rf /", C),
+    ("\"$(which rm)\" -rf /", C),
+    ("$(command -v rm) -rf ~", C),
+    ("`type -P rm` -rf /", C),
 ]
 
 WRITTEN_THEN_RUN = [

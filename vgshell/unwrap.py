@@ -900,6 +900,8 @@ def _static_output(stage: Node, st: _State, stdin_text: str | None) -> str | Non
     name, args = os.path.basename(argv[0]), argv[1:]
     own = _own_stdin(stage, st)
     stdin_text = own if own is not None else stdin_text
+    if _looks_up_a_program(name, args):
+        return "/usr/bin/" + os.path.basename(args[-1]) + "\n"  # some path ending in the name: rules need no more
     if name == "echo":
         flags = [a for a in args[:3] if re.fullmatch(r"-[neE]+", a)]
         text = " ".join(args[len(flags):])
@@ -914,6 +916,13 @@ def _static_output(stage: Node, st: _State, stdin_text: str | None) -> str | Non
     if stdin_text is None:
         return None
     return _decode(name, args, stdin_text)
+
+
+def _looks_up_a_program(name: str, args: list[str]) -> bool:
+    """`which rm`, `command -v rm`, `type -P rm`."""
+    if not args or not args[-1] or args[-1].startswith("-"):
+        return False
+    return name == "which" or (name in ("command", "type") and args[0] in ("-v", "-p", "-P"))
 
 
 def _own_stdin(stage: Simple, st: _State) -> str | None:
