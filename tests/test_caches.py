@@ -8,6 +8,8 @@ empty, ENVIRONMENT.md, so built wheels are the evidence pip gives).
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,9 @@ from tests.test_sandbox import RUNTIMES, Sandbox
 DEBIAN = "vgshell-test/debian:latest"
 
 
-def run(sb: Sandbox, command: str, network: str) -> tuple[int, str]:
-    r = sb.run(command, network=network, extra_env={"VG_IMAGE": DEBIAN, "VG_MODE": "auto"}, timeout=600)
+def run(sb: Sandbox, command: str, network: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    r = sb.run(command, network=network, extra_env={"VG_IMAGE": DEBIAN, "VG_MODE": "auto", **(env or {})},
+               timeout=600)
     return r.returncode, r.stdout + r.stderr
 
 
@@ -39,16 +42,20 @@ def test_npm_cache_serves_an_offline_install(runtime: str, tmp_path: Path) -> No
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_pip_reuses_the_host_wheel_cache(runtime: str, tmp_path: Path) -> None:
     sb = Sandbox(tmp_path, runtime)
-    install = "pip install --no-deps --no-binary six --target ./pkgs{n} six==1.16.0"
-    status, first = run(sb, install.format(n=1), "full")
+    # docopt 0.6.2 is published as a source archive only: every pip builds a wheel and caches it.
+    install = "pip install --no-deps --target ./pkgs{n} docopt==0.6.2"
+    # bubblewrap runs the host's tools: use this interpreter's pip (a pyenv shim would try to rehash).
+    path = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"} if runtime == "bubblewrap" else {}
+    status, first = run(sb, install.format(n=1), "full", path)
     assert status == 0, first
-    assert "Building wheel for six" in first
-    wheels = list((sb.home / ".cache" / "pip" / "wheels").rglob("six-1.16.0-*.whl"))
+    assert "Building wheel for docopt" in first, first
+    wheels = list((sb.home / ".cache" / "pip" / "wheels").rglob("docopt-0.6.2-*.whl"))
     assert wheels, "the built wheel did not land in the host's pip cache"
-    status, second = run(sb, install.format(n=2), "full")
+    assert all(w.stat().st_uid == os.getuid() for w in wheels)
+    status, second = run(sb, install.format(n=2), "full", path)
     assert status == 0, second
-    assert "Building wheel for six" not in second
-    assert (sb.project / "pkgs2" / "six.py").exists()
+    assert "Building wheel for docopt" not in second, second
+    assert (sb.project / "pkgs2" / "docopt.py").exists()
 
 
 def test_notice_names_the_runtime_and_says_cached(tmp_path: Path) -> None:

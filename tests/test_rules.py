@@ -76,5 +76,5 @@ def test_broken_user_pack_errors(text: str, message: str) -> None:
 
 def test_duplicate_rule_ids_are_refused() -> None:
     text = RULE + "      command: [x]\n"
-    with pytest.raises(RuleError, match="rule id 'my.rule' is defined twice"):
+    with pytest.raises(RuleError, match=r"rule id 'my\.rule' is defined twice"):
         build_ruleset([("a.yaml", text), ("b.yaml", text)])

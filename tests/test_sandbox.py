@@ -151,6 +151,21 @@ def test_a_killed_command_reports_its_signal(sandbox: Sandbox) -> None:
     assert r.returncode == 137
 
 
+def test_user_toolchains_in_home_run_but_their_credentials_do_not_show(tmp_path: Path) -> None:
+    sb = Sandbox(tmp_path, "bubblewrap")
+    bin_dir = sb.home / ".mytool" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "mytool").write_text("#!/bin/sh\necho tool-ran\n")
+    (bin_dir / "mytool").chmod(0o755)
+    cargo = sb.home / ".cargo"
+    cargo.mkdir()
+    (cargo / "credentials.toml").write_text("token = 'crates-secret'\n")
+    r = sb.run(f"mytool; cat {cargo}/credentials.toml; touch {bin_dir}/x 2>/dev/null || echo read-only",
+               extra_env={"PATH": f"{bin_dir}:{sb.home / '.cargo' / 'bin'}:{os.environ['PATH']}"})
+    assert r.stdout.split() == ["tool-ran", "read-only"], r.stderr
+    assert "crates-secret" not in r.stdout
+
+
 def test_nothing_is_left_behind_after_the_suite_of_runs(sandbox: Sandbox) -> None:
     sandbox.run("true")
     assert leftovers(sandbox.runtime) == []
@@ -165,6 +180,11 @@ def leftovers(runtime: str) -> list[str]:
         from vgshell.sandbox import podman
 
         return podman.leftovers()
-    procs = subprocess.run(["pgrep", "-f", "bwrap --die-with-parent"], capture_output=True, text=True).stdout
-    groups = [p.name for c in ("memory", "pids", "cpu") for p in Path(f"/sys/fs/cgroup/{c}").glob("vgshell-*")]
-    return procs.split() + groups
+    # A cgroup whose last task the kernel is still reaping is removed by a detached helper within seconds.
+    deadline = time.monotonic() + 10
+    while True:
+        procs = subprocess.run(["pgrep", "-f", "bwrap --die-with-parent"], capture_output=True, text=True).stdout
+        groups = [p.name for c in ("memory", "pids", "cpu") for p in Path(f"/sys/fs/cgroup/{c}").glob("vgshell-*")]
+        if not procs.split() + groups or time.monotonic() > deadline:
+            return procs.split() + groups
+        time.sleep(0.1)

@@ -44,7 +44,7 @@ def test_ctrl_c_reaches_the_sandboxed_process(runtime: str, tmp_path: Path) -> N
     child.expect(pexpect.EOF, timeout=20)
     child.close()
     assert "not-interrupted" not in (child.before or "")
-    assert child.exitstatus == 130 or child.signalstatus is None and child.exitstatus not in (0, None)
+    assert child.exitstatus == 130 or (child.signalstatus is None and child.exitstatus not in (0, None))
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

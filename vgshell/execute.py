@@ -31,7 +31,7 @@ def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False
     if d.action == "block":
         _notice(env, quiet, verdict)
         return BLOCKED
-    target = d.action
+    target: str = d.action
     if d.action == "ask":
         from vgshell.prompt import ask
 

@@ -368,8 +368,8 @@ class _TreeSitterConverter:
         if t in ("comment", "heredoc_body", "heredoc_end", "heredoc_start"):
             return None
         if t == "ERROR" or n.named_child_count:
-            inner = self.sequence(list(n.children), depth)
-            return inner if inner.items else None
+            seq = self.sequence(list(n.children), depth)
+            return seq if seq.items else None
         return None
 
     def compound(self, n: Any, kind: str, depth: int) -> Compound:

@@ -13,7 +13,7 @@ import binascii
 import os.path
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -681,7 +681,7 @@ def _h_chmod(w: _Walker, inv: Invocation, st: _State, ctx: _Ctx, words: list[Wor
     w.emit(inv, ctx)
 
 
-_Handler = type(_h_cd)
+_Handler = Callable[["_Walker", Invocation, "_State", "_Ctx", list[Word]], None]
 _HANDLERS: dict[str, _Handler] = {
     "cd": _h_cd, "pushd": _h_cd, "popd": _h_popd,
     "export": _h_export, "declare": _h_export, "typeset": _h_export, "local": _h_export,
@@ -771,7 +771,7 @@ def _resolve(path: str, cwd: str | None) -> str:
 
 def _strip_options(args: list[str], spec: object) -> tuple[list[str], str | None, str | None]:
     """Drop a wrapper's options (and their values); returns the wrapped argv, a chdir and a split-string."""
-    valued = getattr(spec, "valued", frozenset())
+    valued: frozenset[str] = getattr(spec, "valued", frozenset())
     operands = getattr(spec, "operands", 0)
     assignments = getattr(spec, "assignments", False)
     chdir: str | None = None

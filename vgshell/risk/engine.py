@@ -54,12 +54,12 @@ def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = N
     if error:
         findings.append(Finding("parse.error", "parse", Level.MEDIUM, command[:120],
                                 error if error.startswith("could not parse") else f"could not parse: {error}"))
-    matched = {f.rule for f in findings}
+    fired = {f.rule for f in findings}
     by_id = {r.id: r for r in rules.rules}
-    ecosystems = tuple(dict.fromkeys(e for rid in matched if (r := by_id.get(rid)) and (e := r.ecosystem)))
+    ecosystems = tuple(dict.fromkeys(e for rid in fired if (r := by_id.get(rid)) and (e := r.ecosystem)))
     risk = max((f.level for f in findings), default=Level.LOW)
     return Assessment(command, risk, tuple(findings),
-                      networked_install=any(by_id[m].networked_install for m in matched if m in by_id),
+                      networked_install=any(by_id[m].networked_install for m in fired if m in by_id),
                       ecosystems=ecosystems, state_change=flat.state_change, parse_error=error)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from vgshell.parse import _PLAIN_WORDS as PLAIN_WORDS
-from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
+from vgshell.sandbox.spec import SECRET_DIRS, SECRET_FILES, SandboxSpec
 
 SHELL = "/bin/bash"
 
@@ -24,6 +24,7 @@ def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
              "--tmpfs", "/var/tmp", "--tmpfs", "/run"]
     if spec.home not in ("/", spec.workdir):
         args += ["--tmpfs", spec.home]
+        args += _toolchains(spec)
     for m in spec.mounts:
         if m.target == spec.workdir:
             args += ["--bind", m.host, m.target]
@@ -42,6 +43,20 @@ def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
     if PLAIN_WORDS.fullmatch(spec.command):
         return [*args, "--", *spec.command.split()]  # nothing for a shell to do: skip its start-up
     return [*args, "--", SHELL, "-c", spec.command]
+
+
+def _toolchains(spec: SandboxSpec) -> list[str]:
+    """The user's own tools under $HOME (pyenv, nvm, rustup …), read-only, with their credential files hidden."""
+    out: list[str] = []
+    for d in spec.toolchains:
+        if os.path.isdir(d):
+            out += ["--ro-bind", d, d]
+    home = spec.home.rstrip("/")
+    for f in SECRET_FILES:
+        path = f"{home}/{f}"
+        if any(path.startswith(d + "/") for d in spec.toolchains) and os.path.isfile(path):
+            out += ["--ro-bind", "/dev/null", path]
+    return out
 
 
 def _mask_secrets(spec: SandboxSpec) -> list[str]:

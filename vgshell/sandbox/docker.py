@@ -82,7 +82,8 @@ def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
     ensure_image(c, spec.image)
     try:
         config = api.create_container_config(
-            spec.image, [*(LAUNCH_TTY if spec.tty else LAUNCH), spec.command], working_dir=spec.workdir, environment=dict(spec.env),
+            spec.image, [*(LAUNCH_TTY if spec.tty else LAUNCH), spec.command],
+            working_dir=spec.workdir, environment=dict(spec.env),
             user=f"{spec.uid}:{spec.gid}", tty=spec.tty, stdin_open=True, labels={LABEL: "1"},
             hostname="vgshell", host_config=host_config(api, spec, seccomp))
         config["StdinOnce"] = True  # our half-close of stdin is the container's EOF

@@ -13,6 +13,7 @@ import resource
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,14 +55,56 @@ class Limits:
 
     def __exit__(self, *exc: object) -> None:
         self.kill_all()
-        for d in self.dirs:
-            for attempt in range(500):  # a cgroup is busy until the kernel has reaped its last task
-                try:
-                    d.rmdir()
-                    break
-                except OSError:
-                    self.kill_all()
-                    time.sleep(0.0005 if attempt < 100 else 0.01)
+        left = _remove(self.dirs, self.kill_all, time.monotonic() + 1.0)
+        if left:  # a task the kernel has not reaped yet: finish in the background rather than leave it
+            _remove_later(left)
+        if self.dirs:
+            sweep_stale()
+
+
+def _remove(dirs: list[Path], kill_all: Callable[[], None], deadline: float) -> list[Path]:
+    """rmdir each cgroup, retrying while it is busy (until the kernel has reaped its last task)."""
+    left = list(dirs)
+    pause = 0.0005
+    while left:
+        for d in list(left):
+            try:
+                d.rmdir()
+                left.remove(d)
+            except FileNotFoundError:
+                left.remove(d)
+            except OSError:
+                pass
+        if not left or time.monotonic() > deadline:
+            break
+        kill_all()
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
+    return left
+
+
+def _remove_later(dirs: list[Path]) -> None:
+    """A detached grandchild keeps trying for a minute, so vg returns at once and nothing is left."""
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)
+        return
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            limits = Limits(0, 0, None, dirs)
+            _remove(dirs, limits.kill_all, time.monotonic() + 60)
+    finally:
+        os._exit(0)
+
+
+def sweep_stale(max_age: float = 300.0) -> None:
+    """Remove empty vgshell cgroups that an earlier, killed vg could not (a busy one refuses rmdir)."""
+    now = time.time()
+    for d in (*ROOT.glob("vgshell-*"), *ROOT.glob("*/vgshell-*")):
+        with contextlib.suppress(OSError):
+            if now - d.stat().st_mtime > max_age:
+                d.rmdir()
 
 
 def _pids(d: Path) -> list[int]:

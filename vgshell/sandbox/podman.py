@@ -18,7 +18,6 @@ import uuid
 from vgshell.sandbox.docker import LABEL, LAUNCH, SandboxError
 from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
 
-
 INIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/lib/podman/catatonit")
 
 

@@ -52,7 +52,7 @@ def run(argv: Sequence[str], env: dict[str, str], timeout: float | None,
 
 def _run_pipes(argv: Sequence[str], env: dict[str, str], timeout: float | None,
                in_child: Callable[[], None] | None, on_kill: Callable[[], None] | None) -> int:
-    proc = subprocess.Popen(list(argv), env=env, preexec_fn=in_child, start_new_session=True)  # noqa: PLW1509
+    proc = subprocess.Popen(list(argv), env=env, preexec_fn=in_child, start_new_session=True)
     forwarded = _forward_signals(proc.pid)
     expired = threading.Event()
 

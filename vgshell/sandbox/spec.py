@@ -36,6 +36,11 @@ LEVELS: Mapping[str, Level] = {
 }
 
 SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config/gcloud", ".kube", ".docker", ".azure", ".password-store")
+# Credentials that live inside toolchain directories a sandbox may otherwise see.
+SECRET_FILES = (".cargo/credentials.toml", ".cargo/credentials", ".gem/credentials", ".npmrc", ".pypirc",
+                ".netrc", ".git-credentials")
+# Home directories that hold user data rather than a toolchain: never bound whole, only the PATH entry.
+_NOT_TOOLCHAINS = (".local", ".config", ".cache")
 # Variables that let a sandbox trust what the host trusts and go out the way the host does.
 PROXY_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS",
               "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
@@ -87,6 +92,7 @@ class SandboxSpec:
     gid: int
     tty: bool
     level: str
+    toolchains: tuple[str, ...] = ()  # read-only host dirs under $HOME that PATH needs (bubblewrap only)
 
     @property
     def cached(self) -> bool:
@@ -113,7 +119,27 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
         memory=level.memory, cpus=level.cpus, pids=level.pids, caps=level.caps,
         seccomp_profile=sb.seccomp_profile, timeout=sb.timeout,
         image=_image(sb.image, ecosystems, image_set_by_user), uid=facts.uid, gid=facts.gid, tty=facts.tty,
-        level=sb.security_level)
+        level=sb.security_level, toolchains=toolchain_dirs(facts.env.get("PATH", ""), facts.home))
+
+
+def toolchain_dirs(path: str, home: str) -> tuple[str, ...]:
+    """The directories under $HOME that the host's PATH runs tools from (pyenv, nvm, rustup, ~/.local/bin).
+
+    A sandbox with a fresh $HOME would lose them; a sandbox that shares the host's root binds them
+    read-only so `pip`, `node` and `cargo` are the user's own. A tool's whole top directory is bound
+    (shims need their libexec and versions), except for data directories where only the PATH entry is.
+    """
+    root = home.rstrip("/") + "/"
+    out: dict[str, None] = {}
+    for entry in path.split(":"):
+        if not entry.startswith(root) or "/../" in entry + "/":
+            continue
+        rel = entry[len(root):].rstrip("/")
+        top = rel.split("/", 1)[0]
+        if not top or any(rel == d or rel.startswith(d + "/") for d in SECRET_DIRS):
+            continue
+        out[root + (rel if top in _NOT_TOOLCHAINS or not top.startswith(".") else top)] = None
+    return tuple(out)
 
 
 def _image(configured: str, ecosystems: tuple[str, ...], set_by_user: bool) -> str:
