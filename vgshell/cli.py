@@ -58,9 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     config_sub.add_parser("path", help="the config files in effect, lowest precedence first")
 
-    init = sub.add_parser("init", help="write vectra-guard.yaml from a preset")
-    init.add_argument("--preset", required=True, help="developer, ci-cd or production")
+    init = sub.add_parser("init", help="print the bash/zsh hook, or write vectra-guard.yaml from a preset",
+                          description="'vg init bash' / 'vg init zsh' print the lines for ~/.bashrc / ~/.zshrc "
+                                      "(use: eval \"$(vg init bash)\"); 'vg init --preset NAME' writes "
+                                      "vectra-guard.yaml.")
+    init.add_argument("shell", nargs="?", choices=("bash", "zsh"), help="print the hook for this shell")
+    init.add_argument("--preset", help="developer, ci-cd or production")
     init.add_argument("--force", action="store_true", help="overwrite an existing vectra-guard.yaml")
+
+    analyzer = sub.add_parser("analyzer", help="the long-lived analyzer the shell hooks use",
+                              description="start (in the background unless --foreground), stop, status.")
+    analyzer.add_argument("action", choices=("start", "stop", "status"))
+    analyzer.add_argument("--foreground", action="store_true", help="serve in this process")
     sub.add_parser("version", help="print the version")
     return p
 
@@ -95,6 +104,7 @@ def shell_main() -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
         "check": _cmd_check, "explain": _cmd_explain, "exec": _cmd_exec, "config": _cmd_config, "init": _cmd_init,
+        "analyzer": _cmd_analyzer,
         "version": lambda _a: _print(f"vg {__version__}"),
     }
     if args.cmd is None:
@@ -212,9 +222,40 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
     from vgshell.config import write_preset
 
+    if args.shell:
+        return _print(_hook_lines(args.shell))
+    if not args.preset:
+        raise UsageError("'vg init' needs a shell (bash, zsh) or --preset NAME")
     env = _environment()
     dest = write_preset(args.preset, Path(env.cwd) / "vectra-guard.yaml", force=args.force)
     return _print(f"wrote {dest} from the {args.preset!r} preset")
+
+
+def _hook_lines(shell: str) -> str:
+    """Two lines for the rc file: where `vg` is, and the hook script shipped in the package."""
+    import os
+    import shlex
+    from pathlib import Path
+
+    script = Path(__file__).resolve().with_name("hooks") / f"vg.{shell}"
+    vg = os.path.abspath(sys.argv[0]) if os.path.basename(sys.argv[0]) == "vg" else "vg"
+    return f"VG_BIN={shlex.quote(vg)}\nsource {shlex.quote(str(script))}"
+
+
+def _cmd_analyzer(args: argparse.Namespace) -> int:
+    from vgshell import server
+
+    env = _environment()
+    if args.action == "start":
+        pid = server.start(env, foreground=args.foreground)
+        return _print(f"analyzer running (pid {pid})")
+    if args.action == "stop":
+        return _print("analyzer stopped" if server.stop(env) else "no analyzer was running")
+    st = server.alive(env)
+    if st is None:
+        sys.stdout.write("analyzer: not running\n")
+        return int(ExitStatus.ERROR)
+    return _print(f"analyzer: running (pid {st.get('pid')}, port {st.get('port')}, version {st.get('version')})")
 
 
 if __name__ == "__main__":

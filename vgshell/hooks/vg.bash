@@ -1,0 +1,298 @@
+# shellcheck shell=bash
+# vgshell for bash (SPEC §10): every accepted line is judged, as a whole, before any part of it runs.
+#   ~/.bashrc:  eval "$(vg init bash)"     or     source /path/to/vgshell/hooks/vg.bash
+# Enter runs __vg_judge (bind -x) and then accept-line. The judgement comes from the long-lived analyzer
+# (`vg analyzer`) over one loopback connection kept open by this shell, so no process is forked per line.
+#   host       the line runs unchanged, as bash runs it (history, $?, aliases, jobs, cd, export);
+#   sandbox    history keeps the line, bubblewrap runs it on this terminal (docker/podman: vg exec);
+#   block      nothing runs, the notice, $? = 126, the line is in history for editing;
+#   ask        y / r / n at the terminal;  incomplete: a newline is inserted and editing goes on.
+# VG_DISABLE=1 keeps the hook out; `vg off` / `vg on` / `vg mode M` / `vg status` act on this shell only.
+
+[[ $- == *i* ]] || return 0
+[[ -z ${VG_DISABLE-} ]] || return 0
+[[ -z ${__vg_loaded-} ]] || return 0
+if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4))); then
+  printf 'vgshell: the hook needs bash 4.4 or newer; this shell is not guarded\n' >&2
+  return 0
+fi
+__vg_loaded=1
+VG_BIN=${VG_BIN:-vg}
+VG_SESSION="bash-$$-${EPOCHSECONDS:-0}"
+export VG_SESSION
+__vg_state=${VG_HOME:-$HOME/.vectra-guard}
+__vg_fd=""
+__vg_ctok=""
+__vg_stok=""
+__vg_pid=""
+__vg_off=""
+__vg_mode=""
+__vg_warned=""
+__vg_line=""
+__vg_ps0=""
+__vg_a_action=""
+__vg_a_id=0
+__vg_a_code=0
+__vg_a_nprep=0
+__vg_a_nargs=0
+__vg_a_notice=""
+__vg_a_fields=()
+
+__vg_read_state() {
+  local key value
+  __vg_pid="" __vg_port="" __vg_ctok="" __vg_stok=""
+  [[ -r $__vg_state/analyzer.env ]] || return 1
+  while IFS='=' read -r key value; do
+    case $key in
+      port) __vg_port=$value ;;
+      client) __vg_ctok=$value ;;
+      server) __vg_stok=$value ;;
+      pid) __vg_pid=$value ;;
+    esac
+  done <"$__vg_state/analyzer.env"
+  [[ -n $__vg_port && -n $__vg_ctok && -n $__vg_stok ]]
+}
+
+__vg_start() {
+  (command "$VG_BIN" analyzer start >/dev/null 2>&1 &)
+}
+
+__vg_disconnect() {
+  [[ -n $__vg_fd ]] && exec {__vg_fd}>&-
+  __vg_fd=""
+}
+
+__vg_connect() {
+  __vg_disconnect
+  __vg_read_state || return 1
+  exec {__vg_fd}<>"/dev/tcp/127.0.0.1/$__vg_port" || { __vg_fd=""; return 1; }
+} 2>/dev/null
+
+# One request, one answer; sets __vg_a_*. Lengths are bytes, hence LC_ALL=C.
+__vg_exchange() {
+  local LC_ALL=C line=$1 cwd=$PWD flags=shell=bash tok
+  [[ -t 0 && -t 2 ]] && flags+=,tty
+  [[ -n $__vg_off ]] && flags+=,off
+  [[ -n $__vg_mode ]] && flags+=,mode=$__vg_mode
+  [[ -n $__vg_fd ]] || __vg_connect || return 1
+  printf 'VG1 %s %s %s %d %d\n%s%s' "$__vg_ctok" "$VG_SESSION" "$flags" "${#cwd}" "${#line}" "$cwd" "$line" \
+    >&"$__vg_fd" 2>/dev/null || return 1
+  IFS=' ' read -r -t "${VG_HOOK_TIMEOUT:-5}" -u "$__vg_fd" tok __vg_a_action __vg_a_id __vg_a_code \
+    __vg_a_nprep __vg_a_nargs __vg_a_notice 2>/dev/null || return 1
+  [[ $tok == "$__vg_stok" ]] || return 1
+  __vg_a_fields=()
+  if ((__vg_a_nprep + __vg_a_nargs > 0)); then
+    mapfile -d '' -n $((__vg_a_nprep + __vg_a_nargs)) -u "$__vg_fd" __vg_a_fields
+  fi
+  [[ $__vg_a_notice == - ]] && __vg_a_notice=""
+  [[ $__vg_a_action != error ]]
+}
+
+__vg_query() {
+  __vg_exchange "$1" && { __vg_warned=""; return 0; }
+  if [[ -n $__vg_starting ]]; then  # started with this shell: give it a moment before the first line
+    local i
+    for ((i = 0; i < 60; i++)); do
+      __vg_connect && break
+      command sleep 0.05
+    done
+    __vg_starting=""
+  fi
+  __vg_connect && __vg_exchange "$1" && { __vg_warned=""; return 0; }  # a restarted analyzer
+  __vg_disconnect
+  return 1
+}
+
+# The analyzer did not answer: say so once, restart it, and judge this line with the slower `vg check`.
+__vg_fallback() {
+  local line=$1 status
+  if [[ -z $__vg_warned ]]; then
+    printf 'vgshell: the analyzer is not answering; restarting it (lines are checked the slow way meanwhile)\n' >&2
+    __vg_warned=1
+  fi
+  __vg_start
+  __vg_a_id=0 __vg_a_code=126 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_fields=() __vg_a_notice=""
+  if ! command -v "$VG_BIN" >/dev/null 2>&1; then
+    printf 'vgshell: %s cannot be found; the hook is off in this shell\n' "$VG_BIN" >&2
+    __vg_unhook
+    __vg_a_action=host
+    __vg_last_resort "$line"
+    return
+  fi
+  command "$VG_BIN" --quiet check -- "$line" >/dev/null 2>&1
+  status=$?
+  case $status in
+    0) __vg_a_action=host ;;
+    10 | 20) __vg_a_action=exec ;;
+    30) __vg_a_action=block __vg_a_notice="🛑 Blocked (vg check)" ;;
+    *)
+      printf 'vgshell: vg check failed (status %s); the hook is off in this shell\n' "$status" >&2
+      __vg_unhook
+      __vg_a_action=host
+      __vg_last_resort "$line"
+      ;;
+  esac
+}
+
+# With no working vg at all, the most destructive lines are still refused.
+__vg_last_resort() {
+  local squeezed=${1//[[:space:]]/ }
+  if [[ $squeezed =~ (^|[;&|( ])rm\ +(-[a-zA-Z]*[rRf][a-zA-Z]*\ +)+(/|~|/\*|\$HOME)(\ |$|[;&|)]) ]] ||
+    [[ $squeezed == *':(){'*':|:'* ]] || [[ $squeezed =~ (^|[;&| ])(mkfs[.a-z0-9]*|dd\ .*of=/dev/[sh]d) ]]; then
+    __vg_a_action=block __vg_a_code=126 __vg_a_notice="🛑 Blocked: critical (the hook's last-resort check)"
+  fi
+}
+
+__vg_judge() {
+  local line=$READLINE_LINE expanded
+  bind '"\C-x\C-v9": accept-line'
+  __vg_ps0=""
+  [[ -n ${line//[[:space:]]/} ]] || return 0
+  if [[ $- == *H* && $line == *'!'* ]] && expanded=$(builtin history -p -- "$line" 2>/dev/null); then
+    line=$expanded  # history expansion happens after this hook: judge what will really run
+  fi
+  __vg_query "$line" || __vg_fallback "$line"
+  case $__vg_a_action in
+    host)
+      [[ -n $__vg_a_notice ]] && __vg_ps0="$__vg_a_notice"$'\n'
+      ;;
+    incomplete)
+      READLINE_LINE+=$'\n'
+      READLINE_POINT=${#READLINE_LINE}
+      bind '"\C-x\C-v9": redraw-current-line'
+      ;;
+    block | sandbox | exec | ask)
+      builtin history -s -- "$line"
+      __vg_line=$line
+      case $__vg_a_action in
+        block) READLINE_LINE=__vg_refuse ;;
+        ask) READLINE_LINE=__vg_approve ;;
+        *) READLINE_LINE=__vg_sandbox ;;
+      esac
+      READLINE_POINT=${#READLINE_LINE}
+      ;;
+  esac
+}
+
+__vg_refuse() {
+  [[ -n $__vg_a_notice ]] && printf '%s\n' "$__vg_a_notice" >&2
+  return "${__vg_a_code:-126}"
+}
+
+__vg_sandbox() {
+  [[ -n $__vg_a_notice ]] && printf '%s\n' "$__vg_a_notice" >&2
+  if [[ $__vg_a_action == sandbox ]]; then
+    __vg_run_prepared
+  else
+    command "$VG_BIN" --quiet exec "$__vg_line"
+  fi
+}
+
+# bubblewrap's argv prepared by the analyzer, run on this terminal: cgroup or rlimits first, the seccomp
+# filter that refuses TIOCSTI on fd 87; then tell the analyzer the outcome (records, cgroup removal).
+__vg_run_prepared() {
+  local -a prep=("${__vg_a_fields[@]:0:__vg_a_nprep}") argv=("${__vg_a_fields[@]:__vg_a_nprep}")
+  local p filter=/dev/null status t0=${EPOCHREALTIME/[.,]/} t1
+  for p in "${prep[@]}"; do [[ $p == filter=* ]] && filter=${p#filter=}; done
+  (
+    for p in "${prep[@]}"; do
+      case $p in
+        cg=*) printf '%s' "$BASHPID" >"${p#cg=}" || exit 126 ;;
+        as=*) ulimit -v "${p#as=}" ;;
+        nproc=*) ulimit -u "${p#nproc=}" ;;
+      esac
+    done
+    exec "${argv[@]}" 87<"$filter"
+  )
+  status=$?
+  t1=${EPOCHREALTIME/[.,]/}
+  printf 'DONE %s %s %s %s\n' "$__vg_ctok" "$__vg_a_id" "$status" "$(((t1 - t0) / 1000))" >&"$__vg_fd" 2>/dev/null
+  ((status == 124)) && printf 'vg: the sandboxed command timed out and was killed\n' >&2
+  return "$status"
+}
+
+__vg_approve() {
+  local answer then=${__vg_a_fields[0]#then=} field reply tok
+  [[ -n $__vg_a_notice ]] && printf '%s\n' "$__vg_a_notice" >&2
+  for field in "${__vg_a_fields[@]:1:__vg_a_nprep-1}"; do
+    [[ $field == '  '* ]] && printf '%s\n' "$field" >&2
+  done
+  printf '  y  yes, run once / r  yes, and remember / n  no (default) > ' >&2
+  read -r -t "${VG_PROMPT_TIMEOUT:-120}" answer || { answer=n; printf '\n' >&2; }
+  case ${answer,,} in
+    y | yes) ;;
+    r)
+      local LC_ALL=C
+      printf 'TRUST %s %d\n%s' "$__vg_ctok" "${#__vg_line}" "$__vg_line" >&"$__vg_fd" 2>/dev/null &&
+        IFS=' ' read -r -t 5 -u "$__vg_fd" tok reply 2>/dev/null
+      [[ $tok == "$__vg_stok" && $reply == ok ]] || printf 'vg: could not remember the approval\n' >&2
+      ;;
+    *)
+      printf 'vg: not run\n' >&2
+      ((__vg_a_id > 0)) && printf 'DONE %s %s -1 0\n' "$__vg_ctok" "$__vg_a_id" >&"$__vg_fd" 2>/dev/null
+      return 126
+      ;;
+  esac
+  case $then in
+    host) builtin eval -- "$__vg_line" ;;
+    sandbox) __vg_run_prepared ;;
+    *) VG_GUARD_LEVEL=off command "$VG_BIN" --quiet exec "$__vg_line" ;;
+  esac
+}
+
+vg() {
+  case ${1-} in
+    off)
+      __vg_off=1
+      printf 'vgshell: off in this shell (critical commands stay blocked); "vg on" turns it back on\n' >&2
+      ;;
+    on)
+      __vg_off=""
+      printf 'vgshell: on in this shell\n' >&2
+      ;;
+    mode)
+      case ${2-} in
+        auto | always | risky | never) __vg_mode=$2 ;;
+        "") __vg_mode="" ;;
+        *)
+          printf 'vgshell: mode must be one of auto, always, risky, never (got %s)\n' "$2" >&2
+          return 2
+          ;;
+      esac
+      ;;
+    status)
+      local state=stopped
+      __vg_read_state && kill -0 "$__vg_pid" 2>/dev/null && state="running (pid $__vg_pid)"
+      printf 'vgshell: %s in this shell, mode %s, analyzer %s, session %s\n' "${__vg_off:+off}${__vg_off:-on}" \
+        "${__vg_mode:-from config}" "$state" "$VG_SESSION"
+      ;;
+    *) command "$VG_BIN" "$@" ;;
+  esac
+}
+
+__vg_unhook() {
+  local map
+  for map in emacs vi-insert vi-command; do
+    bind -m "$map" '"\C-m": accept-line'
+    bind -m "$map" '"\C-j": accept-line'
+  done
+}
+
+__vg_hook() {
+  local map
+  for map in emacs vi-insert vi-command; do
+    bind -m "$map" -x '"\C-x\C-v1": __vg_judge'
+    bind -m "$map" '"\C-x\C-v9": accept-line'
+    bind -m "$map" '"\C-m": "\C-x\C-v1\C-x\C-v9"'
+    bind -m "$map" '"\C-j": "\C-x\C-v1\C-x\C-v9"'
+  done
+}
+
+HISTIGNORE="${HISTIGNORE:+$HISTIGNORE:}__vg_refuse:__vg_sandbox:__vg_approve"
+PS0="${PS0-}\${__vg_ps0}"
+__vg_hook
+__vg_starting=""
+if ! { __vg_read_state && kill -0 "$__vg_pid"; } 2>/dev/null; then
+  __vg_starting=1
+  __vg_start
+fi

@@ -1,0 +1,497 @@
+"""The long-lived analyzer the shell hooks talk to: one per user, rules and config loaded once.
+
+A hooked bash or zsh keeps one loopback TCP connection open (bash's `/dev/tcp`, zsh's `ztcp`: no process
+is forked per command) and sends each accepted line; the answer says host, sandbox, ask, block or
+"incomplete" (the shell should let the user keep typing). For bubblewrap the answer carries the
+sandbox's argv, so the shell starts it directly on its own terminal: a sandboxed line costs bubblewrap's
+start-up, not Python's.
+
+Trust between the two ends: `analyzer.env` (0600, in the 0700 state directory) holds the port and two
+random tokens. A client proves itself with the client token; every answer starts with the server token,
+so a process that grabbed the port after the analyzer died cannot answer "host" for everything.
+
+Wire format (bytes; lengths are byte counts):
+  request  `VG1 <client-token> <session> <flags> <cwd-len> <line-len>\n<cwd><line>`
+           flags: comma-separated `tty`, `off`, `shell=bash|zsh`, `mode=<sandbox.mode>`, or `-`
+  answer   `<server-token> <action> <id> <code> <nprep> <nargs> <notice>\n` then nprep+nargs NUL-ended fields
+           action: host | block | sandbox | exec | ask | incomplete | error
+  request  `DONE <client-token> <id> <status> <ms>\n` after a run the server prepared (no answer)
+  request  `TRUST <client-token> <line-len>\n<line>` when the user answered "r" (answer: token ok|error)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from vgshell import __version__
+from vgshell.analyzer import Analyzer, Verdict
+from vgshell.config import Config, config_files, load_config, with_overrides
+from vgshell.context import Environment
+from vgshell.errors import VgError
+
+STATE_FILE = "analyzer.env"
+PROTOCOL = "VG1"
+MAX_LINE = 256 * 1024
+FILTER_FD = "87"
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+_INCOMPLETE_MARKS = ("unexpected end of file", "unexpected EOF", "delimited by end-of-file", "unmatched",
+                     "parse error near end of file")
+
+
+@dataclass(frozen=True)
+class Answer:
+    action: str
+    notice: str = ""
+    code: int = 0
+    prep: tuple[str, ...] = ()
+    argv: tuple[str, ...] = ()
+    run_id: int = 0
+
+    def encode(self, token: str) -> bytes:
+        notice = self.notice.replace("\n", " ") or "-"
+        head = f"{token} {self.action} {self.run_id} {self.code} {len(self.prep)} {len(self.argv)} {notice}\n"
+        fields = "".join(f + "\0" for f in (*self.prep, *self.argv))
+        return (head + fields).encode("utf-8", "surrogateescape")
+
+
+@dataclass
+class _Pending:
+    limits: object | None
+    verdict: Verdict
+    started: float
+
+
+@dataclass
+class _Conn:
+    sock: socket.socket
+    buf: bytearray = field(default_factory=bytearray)
+    pending: dict[int, _Pending] = field(default_factory=dict)
+
+
+def incomplete(line: str, shell: str, parse_error: bool) -> bool:
+    """True when the shell would ask for more input (open quote, heredoc, `if` without `fi`, trailing `|`)."""
+    for m in _HEREDOC.finditer(line):
+        rest = line[m.end():].split("\n")[1:]
+        if not any(r.lstrip("\t") == m.group(2) for r in rest):
+            return True
+    if not parse_error:
+        return False
+    binary = shutil.which(shell) or shutil.which("bash")
+    if binary is None:
+        return False
+    r = subprocess.run([binary, "-n", "-c", line], capture_output=True, text=True, check=False,
+                       stdin=subprocess.DEVNULL)
+    return any(m in r.stderr for m in _INCOMPLETE_MARKS)
+
+
+class Server:
+    def __init__(self, env: Environment, sock: socket.socket) -> None:
+        self.env = env
+        self.sock = sock
+        self.client_token = secrets.token_hex(16)
+        self.server_token = secrets.token_hex(16)
+        self.analyzers: dict[tuple[object, ...], Analyzer] = {}
+        self.next_id = 1
+        self.filter_file = env.state_dir / "cache" / "tty-filter.bpf"
+        self.version = _installed_version()
+
+    # -- analysis -----------------------------------------------------------------------------------------
+
+    def analyzer(self, cwd: str, mode: str | None) -> Analyzer:
+        env = replace(self.env, cwd=cwd)
+        files = config_files(env, None)
+        key = (mode, *((str(f.path), _mtime(f.path)) for f in files))
+        found = self.analyzers.get(key)
+        if found is None:
+            cfg: Config = load_config(env, None)
+            if mode:
+                cfg = with_overrides(cfg, {"sandbox.mode": mode}, "this shell (vg mode)")
+            shared = next(iter(self.analyzers.values()), None)
+            same_rules = shared is not None and shared.cfg.rules == cfg.rules
+            found = Analyzer(self.env, cfg, shared.rules if shared and same_rules else None)
+            if len(self.analyzers) > 64:
+                self.analyzers.clear()
+            self.analyzers[key] = found
+        return found
+
+    def judge(self, line: str, cwd: str, flags: dict[str, str], conn: _Conn) -> Answer:
+        if not line.strip():
+            return Answer("host")
+        try:
+            analyzer = self.analyzer(cwd, flags.get("mode"))
+        except VgError as e:
+            # a broken config must not leave the shell unguarded: judge with the defaults, say why once
+            analyzer = Analyzer(replace(self.env, cwd=cwd), load_config(replace(self.env, cwd="/"), None))
+            return self._answer(analyzer, line, cwd, flags, conn, e.render())
+        return self._answer(analyzer, line, cwd, flags, conn, None)
+
+    def _answer(self, analyzer: Analyzer, line: str, cwd: str, flags: dict[str, str], conn: _Conn,
+                warning: str | None) -> Answer:
+        from vgshell.output import notice
+
+        facts = replace(analyzer.facts, human_present="tty" in flags, guard_off="off" in flags)
+        verdict = analyzer.check(line, cwd=cwd, facts=facts)
+        a, d = verdict.assessment, verdict.decision
+        if a.parse_error and d.action != "block" and incomplete(line, flags.get("shell", "bash"), True):
+            return Answer("incomplete")
+        if a.parse_error is None and "<<" in line and incomplete(line, flags.get("shell", "bash"), False):
+            return Answer("incomplete")
+        text = notice(verdict) or ""
+        if warning:
+            text = f"{warning} | {text}" if text else warning
+        if d.action == "host":
+            return Answer("host", text)
+        if d.action == "block":
+            return Answer("block", text, 126)
+        target = d.on_approve if d.action == "ask" else "sandbox"
+        prepared = Answer("exec", text)
+        if target == "sandbox":
+            prepared = self._prepare(analyzer, verdict, cwd, conn, text)
+        elif d.action == "ask":
+            prepared = Answer("host", text)
+        if d.action != "ask":
+            return prepared
+        lines = [f"  command: {a.command}", f"  risk:    {a.risk}",
+                 *(f"  - {f.reason} ({f.rule})" for f in a.findings[:5])]
+        return Answer("ask", text, prepared.code, (f"then={prepared.action}", *lines, *prepared.prep),
+                      prepared.argv, prepared.run_id)
+
+    def _prepare(self, analyzer: Analyzer, verdict: Verdict, cwd: str, conn: _Conn, text: str) -> Answer:
+        """bubblewrap: the argv the shell runs itself; other runtimes: `vg exec` in the shell."""
+        if verdict.decision.runtime != "bubblewrap":
+            return Answer("exec", text)
+        from vgshell.execute import _check_binds, host_facts
+        from vgshell.sandbox import bubblewrap, limits
+        from vgshell.sandbox.spec import build_spec
+        from vgshell.sandbox.ttyfilter import tty_filter
+
+        env = replace(analyzer.env, cwd=cwd)
+        a, cfg = verdict.assessment, analyzer.cfg
+        try:
+            by_user = cfg.sources.get("sandbox.image", "default") != "default"
+            spec = build_spec(a.command, cfg, replace(host_facts(env, cfg, a.ecosystems), tty=True),
+                              a.ecosystems, by_user)
+            if spec.network == "restricted":
+                return Answer("block", "vg: network_mode 'restricted' (the egress allowlist) is not available "
+                              "in this release; set sandbox.network_mode to 'none' or 'full'", 126)
+            _check_binds(cfg)
+        except VgError as e:
+            return Answer("block", e.render(), 126)
+        argv = bubblewrap.argv(spec, shutil.which("bwrap") or "bwrap")
+        filt = self._filter(tty_filter)
+        if filt is not None:
+            argv = [x for x in argv if x != "--new-session"]
+            argv[1:1] = ["--seccomp", FILTER_FD]
+        lim = limits.Limits(spec.memory, spec.cpus, spec.pids).__enter__()
+        prep = [f"cg={d / 'cgroup.procs'}" for d in lim.dirs]
+        if not lim.dirs:
+            prep.append(f"as={spec.memory // 1024}")
+            if spec.pids is not None and os.getuid() != 0:
+                prep.append(f"nproc={spec.pids}")
+        if filt is not None:
+            prep.append(f"filter={filt}")
+        if spec.timeout:
+            timeout = shutil.which("timeout")
+            if timeout:
+                argv = [timeout, "--foreground", "-k", "2", str(spec.timeout), *argv]
+        run_id = self.next_id
+        self.next_id += 1
+        conn.pending[run_id] = _Pending(lim, verdict, time.monotonic())
+        return Answer("sandbox", text, 0, tuple(prep), tuple(argv), run_id)
+
+    def _filter(self, build: object) -> str | None:
+        if self.filter_file.is_file():
+            return str(self.filter_file)
+        data = build() if callable(build) else None
+        if data is None:
+            return None
+        self.filter_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.filter_file.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, self.filter_file)
+        return str(self.filter_file)
+
+    def finish(self, conn: _Conn, run_id: int, status: int, ms: int) -> None:
+        pending = conn.pending.pop(run_id, None)
+        if pending is None:
+            return
+        if pending.limits is not None:
+            pending.limits.__exit__(None, None, None)  # type: ignore[attr-defined]
+        self._record(pending.verdict, status, ms)
+
+    def _record(self, verdict: Verdict, status: int, ms: int) -> None:
+        """Hand the run to the records database when that module is present; never fail the shell."""
+        with contextlib.suppress(Exception):
+            from vgshell import records  # type: ignore[attr-defined]
+
+            records.record_hook_run(self.env, verdict, status, ms)  # pragma: no cover - optional
+
+    def trust(self, line: str) -> bool:
+        try:
+            from vgshell import trust  # type: ignore[attr-defined]
+
+            trust.add_from_prompt(self.env, line)  # pragma: no cover - optional
+            return True
+        except Exception:
+            return False
+
+    # -- the loop -------------------------------------------------------------------------------------------
+
+    def serve(self, idle_exit: float | None = None) -> None:
+        sel = selectors.DefaultSelector()
+        self.sock.setblocking(False)
+        sel.register(self.sock, selectors.EVENT_READ, None)
+        conns: dict[int, _Conn] = {}
+        last = time.monotonic()
+        while True:
+            events = sel.select(timeout=5.0)
+            if not events and idle_exit is not None and not conns and time.monotonic() - last > idle_exit:
+                return
+            if not events and self.version != _installed_version():
+                return  # an upgraded vg: the hooks start the new analyzer on their next line
+            for key, _ in events:
+                last = time.monotonic()
+                if key.data is None:
+                    with contextlib.suppress(BlockingIOError):
+                        s, _addr = self.sock.accept()
+                        s.setblocking(True)
+                        conn = _Conn(s)
+                        conns[s.fileno()] = conn
+                        sel.register(s, selectors.EVENT_READ, conn)
+                    continue
+                conn = key.data
+                try:
+                    chunk = conn.sock.recv(65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._close(sel, conns, conn)
+                    continue
+                conn.buf += chunk
+                if len(conn.buf) > MAX_LINE + 4096 or not self._drain(conn):
+                    self._close(sel, conns, conn)
+
+    def _close(self, sel: selectors.BaseSelector, conns: dict[int, _Conn], conn: _Conn) -> None:
+        for run_id in list(conn.pending):
+            self.finish(conn, run_id, -1, 0)
+        with contextlib.suppress(KeyError, ValueError):
+            sel.unregister(conn.sock)
+        conns.pop(conn.sock.fileno(), None)
+        conn.sock.close()
+
+    def _drain(self, conn: _Conn) -> bool:
+        """Handle every complete request in the buffer; False drops the connection (a bad client)."""
+        while True:
+            nl = conn.buf.find(b"\n")
+            if nl < 0:
+                return True
+            head = conn.buf[:nl].decode("utf-8", "surrogateescape").split(" ")
+            if len(head) < 2 or head[1] != self.client_token:
+                return False
+            kind = head[0]
+            if kind == "DONE" and len(head) == 5:
+                del conn.buf[:nl + 1]
+                self.finish(conn, _int(head[2]), _int(head[3]), _int(head[4]))
+                continue
+            if kind == "TRUST" and len(head) == 3:
+                size = _int(head[2])
+                if len(conn.buf) < nl + 1 + size:
+                    return True
+                line = bytes(conn.buf[nl + 1:nl + 1 + size]).decode("utf-8", "surrogateescape")
+                del conn.buf[:nl + 1 + size]
+                ok = self.trust(line)
+                conn.sock.sendall(f"{self.server_token} {'ok' if ok else 'error'}\n".encode())
+                continue
+            if kind != PROTOCOL or len(head) != 6:
+                return False
+            cwd_len, line_len = _int(head[4]), _int(head[5])
+            if cwd_len < 0 or line_len < 0 or line_len > MAX_LINE:
+                return False
+            end = nl + 1 + cwd_len + line_len
+            if len(conn.buf) < end:
+                return True
+            cwd = bytes(conn.buf[nl + 1:nl + 1 + cwd_len]).decode("utf-8", "surrogateescape")
+            line = bytes(conn.buf[nl + 1 + cwd_len:end]).decode("utf-8", "surrogateescape")
+            del conn.buf[:end]
+            flags = _flags(head[3])
+            try:
+                answer = self.judge(line, cwd or "/", flags, conn)
+            except Exception as e:  # the analyzer must answer; a bug here must not open the gate
+                answer = _fail_closed(line, f"vg: analyzer error: {type(e).__name__}: {e}")
+            conn.sock.sendall(answer.encode(self.server_token))
+
+
+def _fail_closed(line: str, why: str) -> Answer:
+    return Answer("error", why)
+
+
+def _flags(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if part and part != "-":
+            k, _, v = part.partition("=")
+            out[k] = v
+    return out
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return -1
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _installed_version() -> str:
+    """The version of the vgshell on disk now (not the one this process imported)."""
+    init = Path(__file__).with_name("__init__.py")
+    try:
+        text = init.read_text()
+    except OSError:
+        return __version__
+    m = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", text)
+    return m.group(1) if m else __version__
+
+
+# -- lifecycle --------------------------------------------------------------------------------------------
+
+
+def state_file(env: Environment) -> Path:
+    return env.state_dir / STATE_FILE
+
+
+def read_state(env: Environment) -> dict[str, str]:
+    try:
+        text = state_file(env).read_text()
+    except OSError:
+        return {}
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def alive(env: Environment) -> dict[str, str] | None:
+    """The running analyzer's state (port, tokens, pid, version) if it answers a connection, else None."""
+    st = read_state(env)
+    port = _int(st.get("port", ""))
+    if port <= 0:
+        return None
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return st
+    return None
+
+
+def start(env: Environment, foreground: bool = False, idle_exit: float | None = None) -> int:
+    """Start the analyzer unless one of this version is running; returns its pid."""
+    st = alive(env)
+    if st and st.get("version") == __version__:
+        return _int(st.get("pid", ""))
+    if st:
+        stop(env)
+    from filelock import FileLock
+
+    env.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with FileLock(str(env.state_dir / "analyzer.lock"), timeout=10):
+        st = alive(env)
+        if st and st.get("version") == __version__:
+            return _int(st.get("pid", ""))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        if not foreground:
+            pid = _daemonize()
+            if pid:
+                sock.close()
+                _wait_for(env, pid)
+                return pid
+        server = Server(env, sock)
+        _write_state(env, server, sock.getsockname()[1])
+    _serve_until_signalled(env, server, idle_exit)
+    return os.getpid()
+
+
+def _daemonize() -> int:
+    """Fork a detached grandchild; the parent gets its pid, the grandchild gets 0."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(w)
+        data = os.read(r, 32)
+        os.close(r)
+        os.waitpid(pid, 0)
+        return int(data or b"0")
+    os.close(r)
+    os.setsid()
+    grandchild = os.fork()
+    if grandchild:
+        os.write(w, str(grandchild).encode())
+        os._exit(0)
+    os.close(w)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.chdir("/")
+    return 0
+
+
+def _wait_for(env: Environment, pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if read_state(env).get("pid") == str(pid):
+            return
+        time.sleep(0.01)
+
+
+def _write_state(env: Environment, server: Server, port: int) -> None:
+    path = state_file(env)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"port={port}\nclient={server.client_token}\nserver={server.server_token}\npid={os.getpid()}\n"
+                f"version={__version__}\n")
+    os.replace(tmp, path)
+
+
+def _serve_until_signalled(env: Environment, server: Server, idle_exit: float | None) -> None:
+    def bye(_sig: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, bye)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        server.serve(idle_exit)
+    finally:
+        if read_state(env).get("pid") == str(os.getpid()):
+            with contextlib.suppress(OSError):
+                state_file(env).unlink()
+        if not sys.flags.interactive:
+            os._exit(0)
+
+
+def stop(env: Environment) -> bool:
+    pid = _int(read_state(env).get("pid", ""))
+    if pid <= 0:
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            os.kill(pid, 0)
+            time.sleep(0.01)
+    return True
