@@ -43,9 +43,11 @@ def test_npm_cache_serves_an_offline_install(runtime: str, tmp_path: Path) -> No
 def test_pip_reuses_the_host_wheel_cache(runtime: str, tmp_path: Path) -> None:
     sb = Sandbox(tmp_path, runtime)
     # docopt 0.6.2 is published as a source archive only: every pip builds a wheel and caches it.
-    install = "pip install --no-deps --target ./pkgs{n} docopt==0.6.2"
-    # bubblewrap runs the host's tools: use this interpreter's pip (a pyenv shim would try to rehash).
-    path = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"} if runtime == "bubblewrap" else {}
+    # bubblewrap runs the host's tools: the base interpreter's pip (a pyenv shim would try to rehash, and a
+    # virtualenv under /tmp is hidden by the sandbox's own /tmp).
+    python = f"{sys.base_prefix}/bin/python3" if runtime == "bubblewrap" else "python3"
+    install = python + " -m pip install --no-deps --target ./pkgs{n} docopt==0.6.2"
+    path: dict[str, str] = {}
     status, first = run(sb, install.format(n=1), "full", path)
     assert status == 0, first
     assert "Building wheel for docopt" in first, first

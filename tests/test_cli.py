@@ -48,7 +48,7 @@ def test_check_sandbox_status_when_a_runtime_exists(tmp_path: Path) -> None:
     bwrap = fake_bin / "bwrap"
     bwrap.write_text("#!/bin/sh\nexit 0\n")
     bwrap.chmod(0o755)
-    r = vg("check", "--json", "npm install express", env={"PATH": str(fake_bin)})
+    r = vg("check", "--json", "npm install express", env={"PATH": str(fake_bin), "VG_RUNTIME": "bubblewrap"})
     assert r.returncode == 10
     data = json.loads(r.stdout)
     assert data["runtime"] == "bubblewrap" and data["networked_install"] is True
