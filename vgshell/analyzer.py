@@ -5,7 +5,7 @@ the hooks' analyzer server and the interactive shell all call. Load once, call m
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,17 @@ from vgshell.risk.model import Assessment
 from vgshell.risk.rules import Rule, RuleSet, load_default_ruleset
 from vgshell.sandbox.caches import cache_paths
 from vgshell.sandbox.detect import available_runtimes
+from vgshell.trust import Entry, TrustIndex, ago, store_path
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """`trusted` is the trust-store entry the decision rests on ("trusted (approved … ago)"), if any."""
+
     assessment: Assessment
     decision: Decision
     cache_mounts: tuple[str, ...]
+    trusted: Entry | None = None
 
     def to_json(self) -> dict[str, Any]:
         a, d = self.assessment, self.decision
@@ -54,15 +58,24 @@ class Analyzer:
             self.rules = _without(self.rules, cfg.rules.disabled)
         self.facts = Facts(human_present=env.human_present,
                            available_runtimes=available_runtimes(env.env), in_ci=env.in_ci)
+        self.trust = TrustIndex(store_path(env.state_dir, cfg.trust.store_path, env.home), env.stderr)
 
     def check(self, command: str, cwd: str | None = None, env: Mapping[str, str] | None = None,
               facts: Facts | None = None) -> Verdict:
         a = assess(command, cwd or self.env.cwd, self.env.home, self.rules)
-        d = decide(a, self.cfg, facts or self.facts)
+        facts = facts or self.facts
+        entry = None
+        if facts.trusted_since is None:
+            now = self.env.clock()
+            entry = self.trust.lookup(command, now)
+            if entry is not None:
+                facts = replace(facts, trusted_since=ago(now - entry.approved_at))
+        d = decide(a, self.cfg, facts)
         mounts: tuple[str, ...] = ()
         if self.cfg.sandbox.enable_cache and d.where not in ("host", "none") and a.ecosystems:
             mounts = cache_paths(a.ecosystems, self.env.home, self.env.env)
-        return Verdict(a, d, mounts)
+        used = entry if entry is not None and d.why.startswith("trusted (") else None
+        return Verdict(a, d, mounts, used)
 
 
 def _path(p: str, env: Environment) -> Path:

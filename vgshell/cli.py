@@ -70,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
                               description="start (in the background unless --foreground), stop, status.")
     analyzer.add_argument("action", choices=("start", "stop", "status"))
     analyzer.add_argument("--foreground", action="store_true", help="serve in this process")
+    trust = sub.add_parser("trust", help="the store of approved-and-remembered commands")
+    trust_sub = trust.add_subparsers(dest="trust_cmd", metavar="ACTION", parser_class=_Parser)
+    trust_list = trust_sub.add_parser("list", help="every remembered command, its uses and expiry")
+    trust_list.add_argument("--json", action="store_true")
+    trust_add = trust_sub.add_parser("add", help="remember a command (never a critical one)")
+    trust_add.add_argument("command", nargs="+", help="the command line (quote it, or put it after --)")
+    trust_add.add_argument("--note", default="", help="why it is trusted")
+    trust_add.add_argument("--expires", metavar="DURATION", help="forget it after 30m, 12h, 7d, 2w …")
+    trust_remove = trust_sub.add_parser("remove", help="forget a command")
+    trust_remove.add_argument("command", nargs="+")
+    trust_sub.add_parser("clean", help="drop expired entries")
+    trust_sub.add_parser("path", help="print the trust store's path")
     sub.add_parser("version", help="print the version")
     return p
 
@@ -106,6 +118,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "check": _cmd_check, "explain": _cmd_explain, "exec": _cmd_exec, "config": _cmd_config, "init": _cmd_init,
         "analyzer": _cmd_analyzer,
         "version": lambda _a: _print(f"vg {__version__}"),
+        "trust": _cmd_trust,
     }
     if args.cmd is None:
         build_parser().print_help()
@@ -256,6 +269,63 @@ def _cmd_analyzer(args: argparse.Namespace) -> int:
         sys.stdout.write("analyzer: not running\n")
         return int(ExitStatus.ERROR)
     return _print(f"analyzer: running (pid {st.get('pid')}, port {st.get('port')}, version {st.get('version')})")
+
+
+def _cmd_trust(args: argparse.Namespace) -> int:
+    from vgshell import trust
+    from vgshell.config import load_config
+
+    env = _environment()
+    cfg = load_config(env, args.config)
+    path = trust.store_path(env.state_dir, cfg.trust.store_path, env.home)
+    action = args.trust_cmd
+    if action == "path":
+        return _print(str(path))
+    if action == "list":
+        return _trust_list(env, path, args.json)
+    if action == "clean":
+        n = trust.clean(path, env.clock(), sys.stderr)
+        return _print(f"removed {n} expired entr{'y' if n == 1 else 'ies'}")
+    if action not in ("add", "remove"):
+        raise UsageError("'vg trust' needs an action: list, add, remove, clean or path")
+    command = " ".join(args.command)
+    if action == "remove":
+        if not trust.remove(path, command, sys.stderr):
+            raise trust.TrustError(f"{command!r} is not in the trust store (see 'vg trust list')")
+        return _print(f"removed {command!r}")
+    expires = None
+    if args.expires is not None:
+        from vgshell.schema import duration_seconds
+
+        expires = duration_seconds(args.expires)
+        if expires is None:
+            raise UsageError(f"--expires must be a duration like 30m, 12h, 7d or 2w; got {args.expires!r}")
+    entry = trust.remember(env, cfg, command, "vg trust add", args.note, expires)
+    until = f" until {trust.iso(entry.expires_at)}" if entry.expires_at else ""
+    return _print(f"trusted {entry.command!r}{until}")
+
+
+def _trust_list(env: Environment, path: object, as_json: bool) -> int:
+    from pathlib import Path
+
+    from vgshell import trust
+    from vgshell.output import table
+
+    assert isinstance(path, Path)
+    now = env.clock()
+    entries = sorted(trust.read(path, sys.stderr)[0].values(), key=lambda e: e.approved_at)
+    if as_json:
+        data = {"version": trust.FORMAT_VERSION, "path": str(path),
+                "entries": [{**e.to_json(), "expired": e.expired(now)} for e in entries]}
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return int(ExitStatus.OK)
+    if not entries:
+        return _print(f"no trusted commands ({path})")
+    rows = [(e.command, trust.ago(now - e.approved_at), str(e.use_count),
+             "never" if e.last_used is None else trust.ago(now - e.last_used),
+             "expired" if e.expired(now) else (trust.iso(e.expires_at) or "never"), e.note) for e in entries]
+    table(env, sys.stdout, ("COMMAND", "APPROVED", "USES", "LAST USED", "EXPIRES", "NOTE"), rows)
+    return int(ExitStatus.OK)
 
 
 if __name__ == "__main__":

@@ -90,3 +90,22 @@ def _explain_rich(v: Verdict, out: TextIO) -> None:
     for r in rows:
         table.add_row(f"[{colors[r[0]]}]{r[0]}[/]", *r[1:])
     console.print(table)
+
+
+def table(env: Environment, out: TextIO, header: tuple[str, ...], rows: list[tuple[str, ...]],
+          title: str | None = None) -> None:
+    """A table of strings: rich on a terminal, aligned plain text under NO_COLOR or into a pipe."""
+    if env.isatty(out) and "NO_COLOR" not in env.env:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*header, title=title, header_style="bold", title_justify="left")
+        for r in rows:
+            t.add_row(*r)
+        Console(file=out, highlight=False).print(t)
+        return
+    if title:
+        out.write(title + "\n")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
