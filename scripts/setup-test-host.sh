@@ -6,8 +6,14 @@ set -euo pipefail
 
 need=()
 for pair in bwrap:bubblewrap dockerd:docker.io podman:podman runc:runc catatonit:catatonit zsh:zsh \
-            socat:socat debootstrap:debootstrap tmux:tmux; do
+            socat:socat debootstrap:debootstrap tmux:tmux shellcheck:shellcheck; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+# Shell add-ons the hook must coexist with (tests/test_hooks.py sources them).
+for pair in /usr/share/zsh-autosuggestions:zsh-autosuggestions \
+            /usr/share/zsh-syntax-highlighting:zsh-syntax-highlighting \
+            /usr/share/bash-completion/bash_completion:bash-completion; do
+  [ -e "${pair%%:*}" ] || need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

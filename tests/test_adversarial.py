@@ -433,6 +433,13 @@ COMMAND_VALUES = [
 ]
 
 OTHER_CATEGORIES = [
+    # switching the shell hook off from inside the shell it guards
+    ("bind '\"\\C-m\": accept-line'", H),
+    ("bind -m emacs '\"\\C-j\": accept-line'", H),
+    ("unset -f __vg_judge", H),
+    ("zle -N accept-line my-widget", H),
+    ("bindkey '^M' accept-line", H),
+    ("unfunction __vg_accept_line", H),
     ("dd if=/dev/zero of=/dev/sda", C),
     ("sudo dd if=/dev/urandom of=/dev/nvme0n1 bs=1M", C),
     ("mkfs.ext4 /dev/sda1", C),

@@ -76,7 +76,7 @@ __vg_exchange() {
   [[ -n $__vg_mode ]] && flags+=,mode=$__vg_mode
   [[ -n $__vg_fd ]] || __vg_connect || return 1
   printf 'VG1 %s %s %s %d %d\n%s%s' "$__vg_ctok" "$VG_SESSION" "$flags" "${#cwd}" "${#line}" "$cwd" "$line" \
-    >&"$__vg_fd" 2>/dev/null || return 1
+    1>&"$__vg_fd" 2>/dev/null || return 1
   IFS=' ' read -r -t "${VG_HOOK_TIMEOUT:-5}" -u "$__vg_fd" tok __vg_a_action __vg_a_id __vg_a_code \
     __vg_a_nprep __vg_a_nargs __vg_a_notice 2>/dev/null || return 1
   [[ $tok == "$__vg_stok" ]] || return 1
@@ -123,7 +123,7 @@ __vg_fallback() {
   status=$?
   case $status in
     0) __vg_a_action=host ;;
-    10 | 20) __vg_a_action=exec ;;
+    10 | 20) __vg_a_action="exec" ;;
     30) __vg_a_action=block __vg_a_notice="🛑 Blocked (vg check)" ;;
     *)
       printf 'vgshell: vg check failed (status %s); the hook is off in this shell\n' "$status" >&2
@@ -206,7 +206,7 @@ __vg_run_prepared() {
   )
   status=$?
   t1=${EPOCHREALTIME/[.,]/}
-  printf 'DONE %s %s %s %s\n' "$__vg_ctok" "$__vg_a_id" "$status" "$(((t1 - t0) / 1000))" >&"$__vg_fd" 2>/dev/null
+  printf 'DONE %s %s %s %s\n' "$__vg_ctok" "$__vg_a_id" "$status" "$(((t1 - t0) / 1000))" 1>&"$__vg_fd" 2>/dev/null
   ((status == 124)) && printf 'vg: the sandboxed command timed out and was killed\n' >&2
   return "$status"
 }
@@ -223,13 +223,13 @@ __vg_approve() {
     y | yes) ;;
     r)
       local LC_ALL=C
-      printf 'TRUST %s %d\n%s' "$__vg_ctok" "${#__vg_line}" "$__vg_line" >&"$__vg_fd" 2>/dev/null &&
+      printf 'TRUST %s %d\n%s' "$__vg_ctok" "${#__vg_line}" "$__vg_line" 1>&"$__vg_fd" 2>/dev/null &&
         IFS=' ' read -r -t 5 -u "$__vg_fd" tok reply 2>/dev/null
       [[ $tok == "$__vg_stok" && $reply == ok ]] || printf 'vg: could not remember the approval\n' >&2
       ;;
     *)
       printf 'vg: not run\n' >&2
-      ((__vg_a_id > 0)) && printf 'DONE %s %s -1 0\n' "$__vg_ctok" "$__vg_a_id" >&"$__vg_fd" 2>/dev/null
+      ((__vg_a_id > 0)) && printf 'DONE %s %s -1 0\n' "$__vg_ctok" "$__vg_a_id" 1>&"$__vg_fd" 2>/dev/null
       return 126
       ;;
   esac

@@ -1,0 +1,294 @@
+# vgshell for zsh (SPEC §10): every accepted buffer is judged, as a whole, before any part of it runs.
+#   ~/.zshrc:  eval "$(vg init zsh)"     or     source /path/to/vgshell/hooks/vg.zsh
+# The accept-line widget asks the long-lived analyzer (`vg analyzer`) over one loopback connection kept
+# open by this shell (zsh/net/tcp: no process is forked per line), then:
+#   host       the buffer runs unchanged (history, $?, aliases, jobs, cd, export);
+#   sandbox    history keeps the buffer, bubblewrap runs it on this terminal (docker/podman: vg exec);
+#   block      nothing runs, the notice, $? = 126, the buffer is in history for editing;
+#   ask        y / r / n at the terminal;  incomplete: a newline is inserted and editing goes on.
+# VG_DISABLE=1 keeps the hook out; `vg off` / `vg on` / `vg mode M` / `vg status` act on this shell only.
+
+[[ -o interactive ]] || return 0
+[[ -z ${VG_DISABLE-} ]] || return 0
+[[ -z ${__vg_loaded-} ]] || return 0
+if ! zmodload zsh/net/tcp 2>/dev/null || ! zmodload zsh/datetime 2>/dev/null; then
+  print -u2 'vgshell: zsh/net/tcp or zsh/datetime is missing; this shell is not guarded'
+  return 0
+fi
+typeset -g __vg_loaded=1
+typeset -g VG_BIN=${VG_BIN:-vg}
+typeset -gx VG_SESSION="zsh-$$-${EPOCHSECONDS}"
+typeset -g __vg_state=${VG_HOME:-$HOME/.vectra-guard}
+typeset -g __vg_fd="" __vg_port="" __vg_ctok="" __vg_stok="" __vg_pid="" __vg_off="" __vg_mode=""
+typeset -g __vg_warned="" __vg_line="" __vg_starting=""
+typeset -g __vg_a_action="" __vg_a_id=0 __vg_a_code=0 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_notice=""
+typeset -ga __vg_a_fields
+
+__vg_read_state() {
+  local key value
+  __vg_pid="" __vg_port="" __vg_ctok="" __vg_stok=""
+  [[ -r $__vg_state/analyzer.env ]] || return 1
+  while IFS='=' read -r key value; do
+    case $key in
+      port) __vg_port=$value ;;
+      client) __vg_ctok=$value ;;
+      server) __vg_stok=$value ;;
+      pid) __vg_pid=$value ;;
+    esac
+  done <"$__vg_state/analyzer.env"
+  [[ -n $__vg_port && -n $__vg_ctok && -n $__vg_stok ]]
+}
+
+__vg_start() {
+  (command "$VG_BIN" analyzer start >/dev/null 2>&1 &)
+}
+
+__vg_disconnect() {
+  [[ -n $__vg_fd ]] && ztcp -c "$__vg_fd" 2>/dev/null
+  __vg_fd=""
+}
+
+__vg_connect() {
+  __vg_disconnect
+  __vg_read_state || return 1
+  ztcp 127.0.0.1 "$__vg_port" 2>/dev/null || return 1
+  __vg_fd=$REPLY
+}
+
+# One request, one answer; sets __vg_a_*. Lengths are bytes, hence no multibyte counting.
+__vg_exchange() {
+  setopt localoptions nomultibyte
+  local line=$1 cwd=$PWD flags=shell=zsh tok field i
+  [[ -t 0 && -t 2 ]] && flags+=,tty
+  [[ -n $__vg_off ]] && flags+=,off
+  [[ -n $__vg_mode ]] && flags+=,mode=$__vg_mode
+  [[ -n $__vg_fd ]] || __vg_connect || return 1
+  print -rn -u "$__vg_fd" -- "VG1 $__vg_ctok $VG_SESSION $flags ${#cwd} ${#line}"$'\n'"$cwd$line" 2>/dev/null || return 1
+  IFS=' ' read -r -t "${VG_HOOK_TIMEOUT:-5}" -u "$__vg_fd" tok __vg_a_action __vg_a_id __vg_a_code \
+    __vg_a_nprep __vg_a_nargs __vg_a_notice 2>/dev/null || return 1
+  [[ $tok == "$__vg_stok" ]] || return 1
+  __vg_a_fields=()
+  for ((i = 0; i < __vg_a_nprep + __vg_a_nargs; i++)); do
+    IFS= read -r -d $'\0' -u "$__vg_fd" field || return 1
+    __vg_a_fields+=("$field")
+  done
+  [[ $__vg_a_notice == - ]] && __vg_a_notice=""
+  [[ $__vg_a_action != error ]]
+}
+
+__vg_query() {
+  __vg_exchange "$1" && { __vg_warned=""; return 0; }
+  if [[ -n $__vg_starting ]]; then  # started with this shell: give it a moment before the first line
+    local i
+    for ((i = 0; i < 60; i++)); do
+      __vg_connect && break
+      sleep 0.05
+    done
+    __vg_starting=""
+  fi
+  __vg_connect && __vg_exchange "$1" && { __vg_warned=""; return 0; }  # a restarted analyzer
+  __vg_disconnect
+  return 1
+}
+
+__vg_fallback() {
+  local line=$1 st
+  if [[ -z $__vg_warned ]]; then
+    print -u2 'vgshell: the analyzer is not answering; restarting it (lines are checked the slow way meanwhile)'
+    __vg_warned=1
+  fi
+  __vg_start
+  __vg_a_id=0 __vg_a_code=126 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_notice=""
+  __vg_a_fields=()
+  if ! (( $+commands[$VG_BIN] )) && [[ ! -x $VG_BIN ]]; then
+    print -u2 "vgshell: $VG_BIN cannot be found; the hook is off in this shell"
+    __vg_unhook
+    __vg_a_action=host
+    __vg_last_resort "$line"
+    return
+  fi
+  command "$VG_BIN" --quiet check -- "$line" >/dev/null 2>&1
+  st=$?
+  case $st in
+    0) __vg_a_action=host ;;
+    10 | 20) __vg_a_action="exec" ;;
+    30) __vg_a_action=block __vg_a_notice="🛑 Blocked (vg check)" ;;
+    *)
+      print -u2 "vgshell: vg check failed (status $st); the hook is off in this shell"
+      __vg_unhook
+      __vg_a_action=host
+      __vg_last_resort "$line"
+      ;;
+  esac
+}
+
+__vg_last_resort() {
+  local squeezed=${1//[[:space:]]/ }
+  if [[ $squeezed =~ '(^|[;&|( ])rm +(-[a-zA-Z]*[rRf][a-zA-Z]* +)+(/|~|/\*|\$HOME)( |$|[;&|)])' ]] ||
+    [[ $squeezed == *':(){'*':|:'* ]] || [[ $squeezed =~ '(^|[;&| ])(mkfs[.a-z0-9]*|dd .*of=/dev/[sh]d)' ]]; then
+    __vg_a_action=block __vg_a_code=126 __vg_a_notice="🛑 Blocked: critical (the hook's last-resort check)"
+  fi
+}
+
+__vg_accept_line() {
+  local line=$BUFFER
+  if [[ -z ${line//[[:space:]]/} ]]; then
+    zle __vg_orig_accept_line
+    return
+  fi
+  if [[ -o banghist && $line == *'!'* ]]; then
+    zle expand-history  # history expansion happens after this widget: judge what will really run
+    line=$BUFFER
+  fi
+  __vg_query "$line" || __vg_fallback "$line"
+  case $__vg_a_action in
+    host)
+      [[ -n $__vg_a_notice ]] && { zle -I; print -u2 -r -- "$__vg_a_notice"; }
+      zle __vg_orig_accept_line
+      ;;
+    incomplete)
+      BUFFER+=$'\n'
+      CURSOR=${#BUFFER}
+      ;;
+    *)
+      print -s -r -- "$line"
+      __vg_line=$line
+      BUFFER="__vg_do ${(q-)line}"
+      zle __vg_orig_accept_line
+      ;;
+  esac
+}
+
+# What the accepted buffer became. zsh keeps it in the history list until the next line (never in the
+# history file); repeated from there with !! or the arrow keys, it judges its argument afresh.
+__vg_do() {
+  if [[ $1 != "$__vg_line" ]]; then
+    __vg_line=$1
+    __vg_query "$1" || __vg_fallback "$1"
+  fi
+  __vg_line=""
+  case $__vg_a_action in
+    block) __vg_refuse ;;
+    ask) __vg_line=$1 __vg_approve ;;
+    sandbox | exec) __vg_line=$1 __vg_sandbox ;;
+    incomplete) print -u2 'vgshell: the line is incomplete'; return 2 ;;
+    *) builtin eval -- "$1" ;;
+  esac
+}
+
+__vg_refuse() {
+  [[ -n $__vg_a_notice ]] && print -u2 -r -- "$__vg_a_notice"
+  return ${__vg_a_code:-126}
+}
+
+__vg_sandbox() {
+  [[ -n $__vg_a_notice ]] && print -u2 -r -- "$__vg_a_notice"
+  if [[ $__vg_a_action == sandbox ]]; then
+    __vg_run_prepared
+  else
+    command "$VG_BIN" --quiet exec "$__vg_line"
+  fi
+}
+
+__vg_run_prepared() {
+  local -a prep argv
+  prep=("${(@)__vg_a_fields[1,__vg_a_nprep]}")
+  argv=("${(@)__vg_a_fields[__vg_a_nprep+1,-1]}")
+  local p filter=/dev/null st t0=$EPOCHREALTIME
+  for p in "${prep[@]}"; do [[ $p == filter=* ]] && filter=${p#filter=}; done
+  (
+    for p in "${prep[@]}"; do
+      case $p in
+        cg=*) print -rn -- "$sysparams[pid]" >"${p#cg=}" || exit 126 ;;
+        as=*) ulimit -v "${p#as=}" ;;
+        nproc=*) ulimit -u "${p#nproc=}" ;;
+      esac
+    done
+    exec "${argv[@]}" 87<"$filter"
+  )
+  st=$?
+  print -rn -u "$__vg_fd" -- "DONE $__vg_ctok $__vg_a_id $st $(( int((EPOCHREALTIME - t0) * 1000) ))"$'\n' 2>/dev/null
+  (( st == 124 )) && print -u2 'vg: the sandboxed command timed out and was killed'
+  return $st
+}
+
+__vg_approve() {
+  local answer field reply tok
+  local then=${__vg_a_fields[1]#then=}
+  [[ -n $__vg_a_notice ]] && print -u2 -r -- "$__vg_a_notice"
+  for field in "${(@)__vg_a_fields[2,__vg_a_nprep]}"; do
+    [[ $field == '  '* ]] && print -u2 -r -- "$field"
+  done
+  print -u2 -n '  y  yes, run once / r  yes, and remember / n  no (default) > '
+  read -r -t "${VG_PROMPT_TIMEOUT:-120}" answer || { answer=n; print -u2; }
+  case ${answer:l} in
+    y | yes) ;;
+    r)
+      setopt localoptions nomultibyte
+      print -rn -u "$__vg_fd" -- "TRUST $__vg_ctok ${#__vg_line}"$'\n'"$__vg_line" 2>/dev/null &&
+        IFS=' ' read -r -t 5 -u "$__vg_fd" tok reply 2>/dev/null
+      [[ $tok == "$__vg_stok" && $reply == ok ]] || print -u2 'vg: could not remember the approval'
+      ;;
+    *)
+      print -u2 'vg: not run'
+      (( __vg_a_id > 0 )) && print -rn -u "$__vg_fd" -- "DONE $__vg_ctok $__vg_a_id -1 0"$'\n' 2>/dev/null
+      return 126
+      ;;
+  esac
+  case $then in
+    host) builtin eval -- "$__vg_line" ;;
+    sandbox) __vg_run_prepared ;;
+    *) VG_GUARD_LEVEL=off command "$VG_BIN" --quiet exec "$__vg_line" ;;
+  esac
+}
+
+vg() {
+  case ${1-} in
+    off)
+      __vg_off=1
+      print -u2 'vgshell: off in this shell (critical commands stay blocked); "vg on" turns it back on'
+      ;;
+    on)
+      __vg_off=""
+      print -u2 'vgshell: on in this shell'
+      ;;
+    mode)
+      case ${2-} in
+        auto | always | risky | never) __vg_mode=$2 ;;
+        "") __vg_mode="" ;;
+        *)
+          print -u2 "vgshell: mode must be one of auto, always, risky, never (got $2)"
+          return 2
+          ;;
+      esac
+      ;;
+    status)
+      local state=stopped
+      __vg_read_state && kill -0 "$__vg_pid" 2>/dev/null && state="running (pid $__vg_pid)"
+      print -u2 "vgshell: ${__vg_off:+off}${__vg_off:-on} in this shell, mode ${__vg_mode:-from config}, analyzer $state, session $VG_SESSION"
+      ;;
+    *) command "$VG_BIN" "$@" ;;
+  esac
+}
+
+__vg_addhistory() {
+  [[ $1 != '__vg_do '* ]]
+}
+
+__vg_unhook() {
+  zle -A __vg_orig_accept_line accept-line 2>/dev/null
+}
+
+# Keep whatever accept-line was (zsh-autosuggestions and zsh-syntax-highlighting wrap it) and call it.
+if zle -l accept-line 2>/dev/null; then
+  zle -A accept-line __vg_orig_accept_line
+else
+  zle -A .accept-line __vg_orig_accept_line
+fi
+zle -N accept-line __vg_accept_line
+autoload -Uz add-zsh-hook 2>/dev/null
+zshaddhistory_functions+=(__vg_addhistory)
+if ! { __vg_read_state && kill -0 "$__vg_pid"; } 2>/dev/null; then
+  __vg_starting=1
+  __vg_start
+fi
