@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from vgshell.analyzer import Analyzer, Verdict
 from vgshell.config import Config
 from vgshell.context import Environment
-from vgshell.errors import ExitStatus, VgError
+from vgshell.errors import VgError
 from vgshell.sandbox import caches
 from vgshell.sandbox.docker import SandboxError
 from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout
@@ -27,24 +28,83 @@ SECCOMP_DEFAULT = Path(__file__).parent / "sandbox" / "seccomp-profile.json"
 def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False) -> int:
     analyzer = Analyzer(env, cfg)
     verdict = analyzer.check(command)
+    rec = _Record(env, cfg, verdict)
     d = verdict.decision
     if d.action == "block":
         _notice(env, quiet, verdict)
-        return BLOCKED
+        return rec.done("blocked", exit_status=BLOCKED)
     target: str = d.action
     if d.action == "ask":
         from vgshell.prompt import ask
 
         _notice(env, quiet, verdict)
-        if not ask(env, verdict):
+        rec.answer = ask(env, verdict, cfg.prompt.timeout)
+        if rec.answer == "n":
             env.stderr.write("vg: not run\n")
-            return BLOCKED
+            return rec.done("refused", exit_status=BLOCKED)
+        if rec.answer == "r":
+            _remember(env, cfg, command)
         target = d.on_approve or "host"
     if target == "host":
         if d.action != "ask":
             _notice(env, quiet, verdict)
-        return _run_on_host(command, env)
-    return run_sandboxed(verdict, env, cfg, quiet, announce=d.action != "ask")
+        if verdict.trusted is not None:
+            _mark_used(env, analyzer, command)
+        return _run_on_host(command, env, rec)
+    used: dict[str, object] = {}
+    rec.begin()
+    try:
+        status = run_sandboxed(verdict, env, cfg, quiet, announce=d.action != "ask", used=used)
+    except VgError:
+        rec.done("failed", runtime=str(used.get("runtime") or d.runtime))
+        raise
+    return rec.done("sandbox", exit_status=status, runtime=str(used.get("runtime") or d.runtime),
+                    cached=bool(used.get("cached")))
+
+
+class _Record:
+    """The record of one `vg exec` (SPEC §7), written once the outcome is known; a no-op when metrics are off."""
+
+    def __init__(self, env: Environment, cfg: Config, verdict: Verdict) -> None:
+        self.env, self.verdict, self.enabled = env, verdict, cfg.metrics.enabled
+        self.answer: str | None = None
+        self.start: float | None = None
+
+    def begin(self) -> None:
+        """The command starts now: its duration is measured from here (not from the prompt)."""
+        self.start = time.monotonic()
+
+    def done(self, outcome: str, exit_status: int | None = None, runtime: str | None = None,
+             cached: bool = False) -> int:
+        if self.enabled:
+            from vgshell import records
+
+            ms = None if self.start is None else (time.monotonic() - self.start) * 1000
+            run = records.Run("exec", outcome, self.answer, runtime, cached, ms, exit_status)
+            records.record_decision(self.env.state_dir, self.verdict, run, session=records.session_id(self.env.env),
+                                    cwd=self.env.cwd, warn=self.env.stderr)
+        return BLOCKED if exit_status is None else exit_status
+
+
+def _remember(env: Environment, cfg: Config, command: str) -> None:
+    from vgshell import trust
+
+    try:
+        entry = trust.remember(env, cfg, command, "prompt")
+    except VgError as e:
+        env.stderr.write(f"{e.render()}; running it once\n")
+        return
+    until = f" until {trust.iso(entry.expires_at)}" if entry.expires_at else ""
+    env.stderr.write(f"vg: trust: remembered {entry.command!r}{until} (vg trust remove to forget)\n")
+
+
+def _mark_used(env: Environment, analyzer: Analyzer, command: str) -> None:
+    from vgshell import trust
+
+    try:
+        trust.mark_used(analyzer.trust.path, command, env.clock(), env.stderr)
+    except (OSError, VgError) as e:
+        env.stderr.write(f"vg: trust: could not count this use ({e})\n")
 
 
 def _notice(env: Environment, quiet: bool, verdict: Verdict, runtime: str | None = None) -> None:
@@ -60,11 +120,25 @@ def _notice(env: Environment, quiet: bool, verdict: Verdict, runtime: str | None
         env.stderr.flush()
 
 
-def _run_on_host(command: str, env: Environment) -> int:
+def _run_on_host(command: str, env: Environment, rec: _Record) -> int:
+    """Run the line with bash. Recording off: exec, so vg leaves no trace. On: wait, to record how it ended."""
     env.stderr.flush()
     bash = shutil.which("bash") or "/bin/sh"
-    os.execve(bash, [bash, "-c", command], dict(env.env))
-    return int(ExitStatus.ERROR)  # not reached
+    if not rec.enabled:
+        os.execve(bash, [bash, "-c", command], dict(env.env))
+    import signal
+    import subprocess
+
+    # The terminal's Ctrl-C / Ctrl-\ are the command's: vg only waits (a Python handler, unlike SIG_IGN, is
+    # not inherited by the child).
+    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGQUIT)}
+    rec.begin()
+    try:
+        status = subprocess.Popen([bash, "-c", command], env=dict(env.env), cwd=env.cwd).wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return rec.done("host", exit_status=128 - status if status < 0 else status, runtime="host")
 
 
 def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...]) -> HostFacts:
@@ -81,7 +155,9 @@ def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...]) -> Ho
                      cache_dirs=cache_dirs, cache_env=cache_env)
 
 
-def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, announce: bool = True) -> int:
+def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, announce: bool = True,
+                  used: dict[str, object] | None = None) -> int:
+    """Run in a sandbox; `used`, when given, receives the runtime chosen and whether caches were mounted."""
     a = verdict.assessment
     image_by_user = cfg.sources.get("sandbox.image", "default") != "default"
     spec = build_spec(a.command, cfg, host_facts(env, cfg, a.ecosystems), a.ecosystems, image_by_user)
@@ -90,10 +166,12 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
                            "set sandbox.network_mode to 'none' or 'full', or security_level to 'permissive'")
     _check_binds(cfg)
     runtime, note = choose_runtime(cfg, env, verdict.decision.runtime)
+    cache_mounts = tuple(m.host for m in spec.mounts if m.target != spec.workdir and m.host not in (SYSTEM_CA_BUNDLE,)
+                         and not m.host.endswith((".crt", ".pem")))
+    if used is not None:
+        used.update(runtime=runtime, cached=bool(cache_mounts))
     if announce:
-        v = replace(verdict, cache_mounts=tuple(m.host for m in spec.mounts if m.target != spec.workdir
-                                               and m.host not in (SYSTEM_CA_BUNDLE,)
-                                               and not m.host.endswith((".crt", ".pem"))))
+        v = replace(verdict, cache_mounts=cache_mounts)
         v = replace(v, decision=replace(v.decision, fallback_note=note or v.decision.fallback_note))
         _notice(env, quiet, v, runtime)
     try:

@@ -6,6 +6,7 @@ the plain path stays fast and its text is what pipes and tests see.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TextIO
 
 from vgshell.analyzer import Verdict
@@ -92,7 +93,7 @@ def _explain_rich(v: Verdict, out: TextIO) -> None:
     console.print(table)
 
 
-def table(env: Environment, out: TextIO, header: tuple[str, ...], rows: list[tuple[str, ...]],
+def table(env: Environment, out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]],
           title: str | None = None) -> None:
     """A table of strings: rich on a terminal, aligned plain text under NO_COLOR or into a pipe."""
     if env.isatty(out) and "NO_COLOR" not in env.env:
