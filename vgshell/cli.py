@@ -82,6 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
     trust_remove.add_argument("command", nargs="+")
     trust_sub.add_parser("clean", help="drop expired entries")
     trust_sub.add_parser("path", help="print the trust store's path")
+    metrics = sub.add_parser("metrics", help="what vgshell decided and ran: totals, durations, time saved")
+    metrics_sub = metrics.add_subparsers(dest="metrics_cmd", metavar="ACTION", parser_class=_Parser)
+    metrics_show = metrics_sub.add_parser("show", help="totals by outcome, risk and runtime")
+    metrics_show.add_argument("--json", action="store_true")
+    metrics_reset = metrics_sub.add_parser("reset", help="delete every record (asks first)")
+    metrics_reset.add_argument("--yes", action="store_true", help="do not ask")
+    audit = sub.add_parser("audit", help="what ran, what was blocked, and why")
+    audit.add_argument("--since", metavar="DURATION", help="only the last 30m, 12h, 1d, 2w …")
+    audit.add_argument("--decision", choices=("host", "sandbox", "ask", "block"), help="only this decision")
+    audit.add_argument("--risk", choices=("low", "medium", "high", "critical"), help="only this level or above")
+    audit.add_argument("--limit", type=int, default=200, help="the newest N records (default 200; 0 = all)")
+    audit.add_argument("--json", action="store_true")
+    session = sub.add_parser("session", help="the recorded shells and processes (VG_SESSION)")
+    session_sub = session.add_subparsers(dest="session_cmd", metavar="ACTION", parser_class=_Parser)
+    session_list = session_sub.add_parser("list", help="every session, newest first")
+    session_list.add_argument("--json", action="store_true")
+    session_show = session_sub.add_parser("show", help="the records of one session")
+    session_show.add_argument("id", help="a session id or a unique prefix of one")
+    session_show.add_argument("--json", action="store_true")
     sub.add_parser("version", help="print the version")
     return p
 
@@ -118,7 +137,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "check": _cmd_check, "explain": _cmd_explain, "exec": _cmd_exec, "config": _cmd_config, "init": _cmd_init,
         "analyzer": _cmd_analyzer,
         "version": lambda _a: _print(f"vg {__version__}"),
-        "trust": _cmd_trust,
+        "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
     }
     if args.cmd is None:
         build_parser().print_help()
@@ -169,6 +188,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         from vgshell.output import check_line
 
         sys.stdout.write(check_line(verdict) + "\n")
+    _record_check(analyzer, verdict)
     return int(STATUS_BY_ACTION[verdict.decision.action])
 
 
@@ -325,6 +345,84 @@ def _trust_list(env: Environment, path: object, as_json: bool) -> int:
              "never" if e.last_used is None else trust.ago(now - e.last_used),
              "expired" if e.expired(now) else (trust.iso(e.expires_at) or "never"), e.note) for e in entries]
     table(env, sys.stdout, ("COMMAND", "APPROVED", "USES", "LAST USED", "EXPIRES", "NOTE"), rows)
+    return int(ExitStatus.OK)
+
+
+def _record_check(analyzer: Analyzer, verdict: Verdict) -> None:
+    """A `vg check` decision joins the records, after the answer is out (sqlite3 loads only now)."""
+    if analyzer.cfg.metrics.enabled:
+        from vgshell import records
+
+        sys.stdout.flush()
+        env = analyzer.env
+        records.record_decision(env.state_dir, verdict, session=records.session_id(env.env), cwd=env.cwd,
+                                warn=sys.stderr)
+
+
+def _json_out(data: object) -> int:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return int(ExitStatus.OK)
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from vgshell import metrics, records
+
+    env = _environment()
+    if args.metrics_cmd == "show":
+        data = metrics.summary(env.state_dir)
+        if args.json:
+            return _json_out(data)
+        metrics.show_summary(env, sys.stdout, data)
+        return int(ExitStatus.OK)
+    if args.metrics_cmd != "reset":
+        raise UsageError("'vg metrics' needs an action: show or reset")
+    path = records.db_path(env.state_dir)
+    if not args.yes:
+        if not env.human_present:
+            raise UsageError("'vg metrics reset' deletes every record; pass --yes to confirm without a terminal")
+        sys.stderr.write(f"delete every record in {path}? [y/N] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return _print("kept the records")
+    n = records.reset(env.state_dir)
+    return _print(f"deleted {n} record{'s' if n != 1 else ''}")
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from vgshell import metrics
+
+    env = _environment()
+    since = None
+    if args.since is not None:
+        from vgshell.schema import duration_seconds
+
+        seconds = duration_seconds(args.since)
+        if seconds is None:
+            raise UsageError(f"--since must be a duration like 30m, 12h, 1d or 2w; got {args.since!r}")
+        since = env.clock() - seconds
+    rows = metrics.audit(env.state_dir, since, args.decision, args.risk, args.limit or None)
+    if args.json:
+        return _json_out(rows)
+    metrics.show_records(env, sys.stdout, rows)
+    return int(ExitStatus.OK)
+
+
+def _cmd_session(args: argparse.Namespace) -> int:
+    from vgshell import metrics
+
+    env = _environment()
+    if args.session_cmd == "list":
+        rows = metrics.sessions(env.state_dir)
+        if args.json:
+            return _json_out(rows)
+        metrics.show_sessions(env, sys.stdout, rows)
+        return int(ExitStatus.OK)
+    if args.session_cmd != "show":
+        raise UsageError("'vg session' needs an action: list or show ID")
+    records = metrics.session(env.state_dir, args.id)
+    if args.json:
+        return _json_out(records)
+    metrics.show_records(env, sys.stdout, records)
     return int(ExitStatus.OK)
 
 

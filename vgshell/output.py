@@ -7,10 +7,11 @@ the plain path stays fast and its text is what pipes and tests see.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from vgshell.analyzer import Verdict
-from vgshell.context import Environment
+if TYPE_CHECKING:
+    from vgshell.analyzer import Verdict
+    from vgshell.context import Environment
 
 ICONS = {"block": "🛑", "sandbox": "📦", "ask": "❓", "host": "✅"}
 

@@ -35,31 +35,64 @@ BUSY_TIMEOUT = 5.0  # seconds a writer waits for another; past that the record i
 KINDS = ("exec", "check", "hook")
 OUTCOMES = ("host", "sandbox", "blocked", "refused", "failed")
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: the first schema
-    """
-    CREATE TABLE records (
-        id INTEGER PRIMARY KEY,
-        ts REAL NOT NULL,
-        session TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        cwd TEXT NOT NULL,
-        command TEXT NOT NULL,
-        risk TEXT NOT NULL,
-        findings TEXT NOT NULL,
-        decision TEXT NOT NULL,
-        answer TEXT,
-        outcome TEXT,
-        runtime TEXT,
-        cached INTEGER NOT NULL DEFAULT 0,
-        duration_ms REAL,
-        exit_status INTEGER,
-        why TEXT NOT NULL,
-        refused_connections TEXT
-    );
-    CREATE INDEX records_ts ON records (ts);
-    CREATE INDEX records_session ON records (session, ts);
-    """,
+# Each migration is a list of statements, run in order in one transaction; a database at version k runs
+# migrations k+1 … SCHEMA_VERSION. Never edit a released migration: add the next one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: the records
+        """CREATE TABLE records (
+            id INTEGER PRIMARY KEY,
+            ts REAL NOT NULL,
+            session TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            cwd TEXT NOT NULL,
+            command TEXT NOT NULL,
+            risk TEXT NOT NULL,
+            findings TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            answer TEXT,
+            outcome TEXT,
+            runtime TEXT,
+            cached INTEGER NOT NULL DEFAULT 0,
+            duration_ms REAL,
+            exit_status INTEGER,
+            why TEXT NOT NULL,
+            refused_connections TEXT
+        )""",
+        "CREATE INDEX records_ts ON records (ts)",
+        "CREATE INDEX records_session ON records (session, ts)",
+    ),
+    (  # 2: running totals kept by triggers, so `vg metrics show` reads a few rows instead of every record
+        """CREATE TABLE rollup (
+            kind TEXT NOT NULL, risk TEXT NOT NULL, decision TEXT NOT NULL, outcome TEXT NOT NULL,
+            runtime TEXT NOT NULL, cached INTEGER NOT NULL,
+            n INTEGER NOT NULL, timed INTEGER NOT NULL, total_ms REAL NOT NULL, first REAL NOT NULL,
+            last REAL NOT NULL,
+            PRIMARY KEY (kind, risk, decision, outcome, runtime, cached)
+        )""",
+        """CREATE TABLE sandbox_rollup (
+            command TEXT NOT NULL, cached INTEGER NOT NULL, n INTEGER NOT NULL, total_ms REAL NOT NULL,
+            PRIMARY KEY (command, cached)
+        )""",
+        """INSERT INTO rollup
+           SELECT kind, risk, decision, COALESCE(outcome, ''), COALESCE(runtime, ''), cached, COUNT(*),
+                  COUNT(duration_ms), TOTAL(duration_ms), MIN(ts), MAX(ts)
+           FROM records GROUP BY 1, 2, 3, 4, 5, 6""",
+        """INSERT INTO sandbox_rollup
+           SELECT command, cached, COUNT(*), TOTAL(duration_ms) FROM records
+           WHERE outcome = 'sandbox' AND duration_ms IS NOT NULL AND kind != 'check' GROUP BY 1, 2""",
+        """CREATE TRIGGER records_rollup AFTER INSERT ON records BEGIN
+             INSERT INTO rollup VALUES (NEW.kind, NEW.risk, NEW.decision, COALESCE(NEW.outcome, ''),
+                 COALESCE(NEW.runtime, ''), NEW.cached, 1, NEW.duration_ms IS NOT NULL,
+                 COALESCE(NEW.duration_ms, 0), NEW.ts, NEW.ts)
+             ON CONFLICT DO UPDATE SET n = n + 1, timed = timed + excluded.timed,
+                 total_ms = total_ms + excluded.total_ms, first = MIN(first, excluded.first),
+                 last = MAX(last, excluded.last);
+             INSERT INTO sandbox_rollup SELECT NEW.command, NEW.cached, 1, NEW.duration_ms
+             WHERE NEW.outcome = 'sandbox' AND NEW.duration_ms IS NOT NULL AND NEW.kind != 'check'
+             ON CONFLICT DO UPDATE SET n = n + 1, total_ms = total_ms + excluded.total_ms;
+           END""",
+        "CREATE INDEX records_duration ON records (duration_ms, kind) WHERE duration_ms IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -143,9 +176,8 @@ def _migrate(conn: sqlite3.Connection, version: int, path: Path) -> None:
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
         for step in range(version, SCHEMA_VERSION):
-            for statement in MIGRATIONS[step].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -265,6 +297,9 @@ def reset(state_dir: Path) -> int:
         return 0
     conn = connect(path)
     n = int(conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
-    conn.execute("DELETE FROM records")
+    conn.execute("BEGIN IMMEDIATE")
+    for name in ("records", "rollup", "sandbox_rollup"):
+        conn.execute(f"DELETE FROM {name}")
+    conn.execute("COMMIT")
     conn.execute("VACUUM")
     return n
