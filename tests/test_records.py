@@ -265,3 +265,12 @@ def test_session_id_from_env_or_one_per_process() -> None:
     code = "from vgshell import records; print(records.session_id({}))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
     assert other != first and len(other) == 12
+
+
+def test_record_hook_run_is_what_the_analyzer_server_calls(vg_home: Path, db: Path) -> None:
+    env = Environment(env={"VG_HOME": str(vg_home), "HOME": str(vg_home.parent)}, cwd="/srv")
+    verdict = Analyzer(env, DEFAULT_CONFIG).check("make test")
+    assert records.record_hook_run(env, verdict, 2, 42.5, session="zsh-7", cwd="/home/dev/project")
+    [rec] = rows(db)
+    assert (rec["kind"], rec["session"], rec["cwd"], rec["outcome"], rec["runtime"], rec["exit_status"],
+            rec["duration_ms"]) == ("hook", "zsh-7", "/home/dev/project", "host", "host", 2, 42.5)
