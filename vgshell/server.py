@@ -44,7 +44,7 @@ from vgshell.errors import VgError
 STATE_FILE = "analyzer.env"
 PROTOCOL = "VG1"
 MAX_LINE = 256 * 1024
-FILTER_FD = "87"
+FILTER_FD = "9"
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 _INCOMPLETE_MARKS = ("unexpected end of file", "unexpected EOF", "delimited by end-of-file", "unmatched",
                      "parse error near end of file")
@@ -71,6 +71,8 @@ class _Pending:
     limits: object | None
     verdict: Verdict
     started: float
+    session: str = ""
+    cwd: str = ""
 
 
 @dataclass
@@ -78,6 +80,9 @@ class _Conn:
     sock: socket.socket
     buf: bytearray = field(default_factory=bytearray)
     pending: dict[int, _Pending] = field(default_factory=dict)
+    session: str = ""
+    cwd: str = ""
+    verdict: Verdict | None = None  # of the last line judged, recorded once the answer is sent
 
 
 def incomplete(line: str, shell: str, parse_error: bool) -> bool:
@@ -143,6 +148,7 @@ class Server:
 
         facts = replace(analyzer.facts, human_present="tty" in flags, guard_off="off" in flags)
         verdict = analyzer.check(line, cwd=cwd, facts=facts)
+        conn.verdict = verdict
         a, d = verdict.assessment, verdict.decision
         if a.parse_error and d.action != "block" and incomplete(line, flags.get("shell", "bash"), True):
             return Answer("incomplete")
@@ -208,7 +214,7 @@ class Server:
                 argv = [timeout, "--foreground", "-k", "2", str(spec.timeout), *argv]
         run_id = self.next_id
         self.next_id += 1
-        conn.pending[run_id] = _Pending(lim, verdict, time.monotonic())
+        conn.pending[run_id] = _Pending(lim, verdict, time.monotonic(), conn.session, conn.cwd)
         return Answer("sandbox", text, 0, tuple(prep), tuple(argv), run_id)
 
     def _filter(self, build: object) -> str | None:
@@ -229,20 +235,29 @@ class Server:
             return
         if pending.limits is not None:
             pending.limits.__exit__(None, None, None)  # type: ignore[attr-defined]
-        self._record(pending.verdict, status, ms)
+        self._record(pending.verdict, pending.session, pending.cwd, status, ms,
+                     "refused" if status == -1 else None)
 
-    def _record(self, verdict: Verdict, status: int, ms: int) -> None:
-        """Hand the run to the records database when that module is present; never fail the shell."""
+    def _record(self, verdict: Verdict, session: str, cwd: str, status: int | None, ms: float,
+                outcome: str | None = None) -> None:
+        """Into the records database, after the shell has its answer; a failure never reaches the shell."""
         with contextlib.suppress(Exception):
-            from vgshell import records  # type: ignore[attr-defined]
+            from vgshell import records
 
-            records.record_hook_run(self.env, verdict, status, ms)  # pragma: no cover - optional
+            if status is None:  # a host line runs in the shell itself: its decision, not its exit status
+                d = verdict.decision
+                records.record_decision(self.env.state_dir, verdict, records.Run("hook", outcome, None, d.where),
+                                        session=session or records.session_id(self.env.env),
+                                        cwd=cwd or self.env.cwd, warn=None)
+                return
+            records.record_hook_run(self.env, verdict, status, ms, session=session or None, cwd=cwd or None,
+                                    outcome=outcome)
 
     def trust(self, line: str) -> bool:
-        try:
-            from vgshell import trust  # type: ignore[attr-defined]
+        from vgshell import trust
 
-            trust.add_from_prompt(self.env, line)  # pragma: no cover - optional
+        try:
+            trust.add_from_prompt(self.env, line)
             return True
         except Exception:
             return False
@@ -326,11 +341,16 @@ class Server:
             line = bytes(conn.buf[nl + 1 + cwd_len:end]).decode("utf-8", "surrogateescape")
             del conn.buf[:end]
             flags = _flags(head[3])
+            conn.session, conn.cwd, conn.verdict = head[2], cwd, None
             try:
                 answer = self.judge(line, cwd or "/", flags, conn)
             except Exception as e:  # the analyzer must answer; a bug here must not open the gate
                 answer = _fail_closed(line, f"vg: analyzer error: {type(e).__name__}: {e}")
             conn.sock.sendall(answer.encode(self.server_token))
+            if conn.verdict is not None and answer.action in ("host", "block"):
+                # host lines run in the shell itself: their decision is recorded, not their exit status
+                self._record(conn.verdict, conn.session, cwd, None if answer.action == "host" else 126, 0,
+                             "host" if answer.action == "host" else "blocked")
 
 
 def _fail_closed(line: str, why: str) -> Answer:
@@ -361,14 +381,15 @@ def _mtime(path: Path) -> float:
 
 
 def _installed_version() -> str:
-    """The version of the vgshell on disk now (not the one this process imported)."""
-    init = Path(__file__).with_name("__init__.py")
+    """The vgshell on disk now (not the one this process imported): its version and when it was installed."""
+    here = Path(__file__)
     try:
-        text = init.read_text()
+        text = here.with_name("__init__.py").read_text()
+        stamp = int(max(p.stat().st_mtime for p in (here, here.with_name("analyzer.py"))))
     except OSError:
         return __version__
     m = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", text)
-    return m.group(1) if m else __version__
+    return f"{m.group(1) if m else __version__}+{stamp}"
 
 
 # -- lifecycle --------------------------------------------------------------------------------------------
@@ -400,7 +421,7 @@ def alive(env: Environment) -> dict[str, str] | None:
 def start(env: Environment, foreground: bool = False, idle_exit: float | None = None) -> int:
     """Start the analyzer unless one of this version is running; returns its pid."""
     st = alive(env)
-    if st and st.get("version") == __version__:
+    if st and st.get("version") == _installed_version():
         return _int(st.get("pid", ""))
     if st:
         stop(env)
@@ -409,7 +430,7 @@ def start(env: Environment, foreground: bool = False, idle_exit: float | None = 
     env.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with FileLock(str(env.state_dir / "analyzer.lock"), timeout=10):
         st = alive(env)
-        if st and st.get("version") == __version__:
+        if st and st.get("version") == _installed_version():
             return _int(st.get("pid", ""))
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -465,7 +486,7 @@ def _write_state(env: Environment, server: Server, port: int) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(f"port={port}\nclient={server.client_token}\nserver={server.server_token}\npid={os.getpid()}\n"
-                f"version={__version__}\n")
+                f"version={server.version}\n")
     os.replace(tmp, path)
 
 

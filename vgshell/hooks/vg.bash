@@ -68,6 +68,18 @@ __vg_connect() {
   exec {__vg_fd}<>"/dev/tcp/127.0.0.1/$__vg_port" || { __vg_fd=""; return 1; }
 } 2>/dev/null
 
+# Write to the analyzer. A dead analyzer must not kill this shell with SIGPIPE: ignore it while writing
+# only (an ignored SIGPIPE would be inherited by every command the user runs), then put back the user's.
+__vg_send() {
+  local st
+  trap '' PIPE
+  # shellcheck disable=SC2059
+  printf "$@" 1>&"$__vg_fd" 2>/dev/null
+  st=$?
+  if [[ -n $__vg_pipe_trap ]]; then eval "$__vg_pipe_trap"; else trap - PIPE; fi
+  return "$st"
+}
+
 # One request, one answer; sets __vg_a_*. Lengths are bytes, hence LC_ALL=C.
 __vg_exchange() {
   local LC_ALL=C line=$1 cwd=$PWD flags=shell=bash tok
@@ -75,8 +87,8 @@ __vg_exchange() {
   [[ -n $__vg_off ]] && flags+=,off
   [[ -n $__vg_mode ]] && flags+=,mode=$__vg_mode
   [[ -n $__vg_fd ]] || __vg_connect || return 1
-  printf 'VG1 %s %s %s %d %d\n%s%s' "$__vg_ctok" "$VG_SESSION" "$flags" "${#cwd}" "${#line}" "$cwd" "$line" \
-    1>&"$__vg_fd" 2>/dev/null || return 1
+  __vg_send 'VG1 %s %s %s %d %d\n%s%s' "$__vg_ctok" "$VG_SESSION" "$flags" "${#cwd}" "${#line}" "$cwd" "$line" ||
+    return 1
   IFS=' ' read -r -t "${VG_HOOK_TIMEOUT:-5}" -u "$__vg_fd" tok __vg_a_action __vg_a_id __vg_a_code \
     __vg_a_nprep __vg_a_nargs __vg_a_notice 2>/dev/null || return 1
   [[ $tok == "$__vg_stok" ]] || return 1
@@ -119,12 +131,13 @@ __vg_fallback() {
     __vg_last_resort "$line"
     return
   fi
-  command "$VG_BIN" --quiet check -- "$line" >/dev/null 2>&1
+  local said
+  said=$(command "$VG_BIN" --quiet check -- "$line" 2>/dev/null)
   status=$?
   case $status in
     0) __vg_a_action=host ;;
     10 | 20) __vg_a_action="exec" ;;
-    30) __vg_a_action=block __vg_a_notice="🛑 Blocked (vg check)" ;;
+    30) __vg_a_action=block __vg_a_notice="🛑 Blocked: ${said#*: }" ;;
     *)
       printf 'vgshell: vg check failed (status %s); the hook is off in this shell\n' "$status" >&2
       __vg_unhook
@@ -148,6 +161,7 @@ __vg_judge() {
   bind '"\C-x\C-v9": accept-line'
   __vg_ps0=""
   [[ -n ${line//[[:space:]]/} ]] || return 0
+  [[ $line =~ ^[[:space:]]*vg[[:space:]]+(on|off|status|mode([[:space:]]+[a-z]*)?)[[:space:]]*$ ]] && return 0
   if [[ $- == *H* && $line == *'!'* ]] && expanded=$(builtin history -p -- "$line" 2>/dev/null); then
     line=$expanded  # history expansion happens after this hook: judge what will really run
   fi
@@ -189,7 +203,7 @@ __vg_sandbox() {
 }
 
 # bubblewrap's argv prepared by the analyzer, run on this terminal: cgroup or rlimits first, the seccomp
-# filter that refuses TIOCSTI on fd 87; then tell the analyzer the outcome (records, cgroup removal).
+# filter that refuses TIOCSTI on fd 9; then tell the analyzer the outcome (records, cgroup removal).
 __vg_run_prepared() {
   local -a prep=("${__vg_a_fields[@]:0:__vg_a_nprep}") argv=("${__vg_a_fields[@]:__vg_a_nprep}")
   local p filter=/dev/null status t0=${EPOCHREALTIME/[.,]/} t1
@@ -202,11 +216,11 @@ __vg_run_prepared() {
         nproc=*) ulimit -u "${p#nproc=}" ;;
       esac
     done
-    exec "${argv[@]}" 87<"$filter"
+    exec "${argv[@]}" 9<"$filter"
   )
   status=$?
   t1=${EPOCHREALTIME/[.,]/}
-  printf 'DONE %s %s %s %s\n' "$__vg_ctok" "$__vg_a_id" "$status" "$(((t1 - t0) / 1000))" 1>&"$__vg_fd" 2>/dev/null
+  __vg_send 'DONE %s %s %s %s\n' "$__vg_ctok" "$__vg_a_id" "$status" "$(((t1 - t0) / 1000))"
   ((status == 124)) && printf 'vg: the sandboxed command timed out and was killed\n' >&2
   return "$status"
 }
@@ -223,13 +237,13 @@ __vg_approve() {
     y | yes) ;;
     r)
       local LC_ALL=C
-      printf 'TRUST %s %d\n%s' "$__vg_ctok" "${#__vg_line}" "$__vg_line" 1>&"$__vg_fd" 2>/dev/null &&
+      __vg_send 'TRUST %s %d\n%s' "$__vg_ctok" "${#__vg_line}" "$__vg_line" &&
         IFS=' ' read -r -t 5 -u "$__vg_fd" tok reply 2>/dev/null
       [[ $tok == "$__vg_stok" && $reply == ok ]] || printf 'vg: could not remember the approval\n' >&2
       ;;
     *)
       printf 'vg: not run\n' >&2
-      ((__vg_a_id > 0)) && printf 'DONE %s %s -1 0\n' "$__vg_ctok" "$__vg_a_id" 1>&"$__vg_fd" 2>/dev/null
+      ((__vg_a_id > 0)) && __vg_send 'DONE %s %s -1 0\n' "$__vg_ctok" "$__vg_a_id"
       return 126
       ;;
   esac
@@ -288,6 +302,7 @@ __vg_hook() {
   done
 }
 
+__vg_pipe_trap=$(trap -p PIPE)
 HISTIGNORE="${HISTIGNORE:+$HISTIGNORE:}__vg_refuse:__vg_sandbox:__vg_approve"
 PS0="${PS0-}\${__vg_ps0}"
 __vg_hook

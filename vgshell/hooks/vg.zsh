@@ -55,15 +55,22 @@ __vg_connect() {
   __vg_fd=$REPLY
 }
 
+# Write to the analyzer; a dead analyzer must not kill this shell with SIGPIPE (localtraps restores it).
+__vg_send() {
+  setopt localoptions localtraps
+  trap '' PIPE
+  print -rn -u "$__vg_fd" -- "$1" 2>/dev/null
+}
+
 # One request, one answer; sets __vg_a_*. Lengths are bytes, hence no multibyte counting.
 __vg_exchange() {
   setopt localoptions nomultibyte
   local line=$1 cwd=$PWD flags=shell=zsh tok field i
-  [[ -t 0 && -t 2 ]] && flags+=,tty
+  [[ -n $TTY && -t 2 ]] && flags+=,tty  # a widget's stdin is not the terminal: zsh names it in $TTY
   [[ -n $__vg_off ]] && flags+=,off
   [[ -n $__vg_mode ]] && flags+=,mode=$__vg_mode
   [[ -n $__vg_fd ]] || __vg_connect || return 1
-  print -rn -u "$__vg_fd" -- "VG1 $__vg_ctok $VG_SESSION $flags ${#cwd} ${#line}"$'\n'"$cwd$line" 2>/dev/null || return 1
+  __vg_send "VG1 $__vg_ctok $VG_SESSION $flags ${#cwd} ${#line}"$'\n'"$cwd$line" || return 1
   IFS=' ' read -r -t "${VG_HOOK_TIMEOUT:-5}" -u "$__vg_fd" tok __vg_a_action __vg_a_id __vg_a_code \
     __vg_a_nprep __vg_a_nargs __vg_a_notice 2>/dev/null || return 1
   [[ $tok == "$__vg_stok" ]] || return 1
@@ -107,12 +114,13 @@ __vg_fallback() {
     __vg_last_resort "$line"
     return
   fi
-  command "$VG_BIN" --quiet check -- "$line" >/dev/null 2>&1
+  local said
+  said=$(command "$VG_BIN" --quiet check -- "$line" 2>/dev/null)
   st=$?
   case $st in
     0) __vg_a_action=host ;;
     10 | 20) __vg_a_action="exec" ;;
-    30) __vg_a_action=block __vg_a_notice="🛑 Blocked (vg check)" ;;
+    30) __vg_a_action=block __vg_a_notice="🛑 Blocked: ${said#*: }" ;;
     *)
       print -u2 "vgshell: vg check failed (status $st); the hook is off in this shell"
       __vg_unhook
@@ -132,7 +140,7 @@ __vg_last_resort() {
 
 __vg_accept_line() {
   local line=$BUFFER
-  if [[ -z ${line//[[:space:]]/} ]]; then
+  if [[ -z ${line//[[:space:]]/} || $line =~ '^[[:space:]]*vg[[:space:]]+(on|off|status|mode([[:space:]]+[a-z]*)?)[[:space:]]*$' ]]; then
     zle __vg_orig_accept_line
     return
   fi
@@ -204,10 +212,11 @@ __vg_run_prepared() {
         nproc=*) ulimit -u "${p#nproc=}" ;;
       esac
     done
-    exec "${argv[@]}" 87<"$filter"
+    exec "${argv[@]}" 9<"$filter"
   )
   st=$?
-  print -rn -u "$__vg_fd" -- "DONE $__vg_ctok $__vg_a_id $st $(( int((EPOCHREALTIME - t0) * 1000) ))"$'\n' 2>/dev/null
+  local ms=$(( (EPOCHREALTIME - t0) * 1000 ))
+  __vg_send "DONE $__vg_ctok $__vg_a_id $st ${ms%.*}"$'\n'
   (( st == 124 )) && print -u2 'vg: the sandboxed command timed out and was killed'
   return $st
 }
@@ -225,13 +234,13 @@ __vg_approve() {
     y | yes) ;;
     r)
       setopt localoptions nomultibyte
-      print -rn -u "$__vg_fd" -- "TRUST $__vg_ctok ${#__vg_line}"$'\n'"$__vg_line" 2>/dev/null &&
+      __vg_send "TRUST $__vg_ctok ${#__vg_line}"$'\n'"$__vg_line" &&
         IFS=' ' read -r -t 5 -u "$__vg_fd" tok reply 2>/dev/null
       [[ $tok == "$__vg_stok" && $reply == ok ]] || print -u2 'vg: could not remember the approval'
       ;;
     *)
       print -u2 'vg: not run'
-      (( __vg_a_id > 0 )) && print -rn -u "$__vg_fd" -- "DONE $__vg_ctok $__vg_a_id -1 0"$'\n' 2>/dev/null
+      (( __vg_a_id > 0 )) && __vg_send "DONE $__vg_ctok $__vg_a_id -1 0"$'\n'
       return 126
       ;;
   esac
