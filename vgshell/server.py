@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import secrets
 import selectors
@@ -31,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,6 +47,7 @@ STATE_FILE = "analyzer.env"
 PROTOCOL = "VG1"
 MAX_LINE = 256 * 1024
 FILTER_FD = "9"
+_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 _INCOMPLETE_MARKS = ("unexpected end of file", "unexpected EOF", "delimited by end-of-file", "unmatched",
                      "parse error near end of file")
@@ -111,6 +114,9 @@ class Server:
         self.next_id = 1
         self.filter_file = env.state_dir / "cache" / "tty-filter.bpf"
         self.version = _installed_version()
+        self._queue: queue.SimpleQueue[tuple[Verdict, str, str, int | None, float, str | None] | None] = (
+            queue.SimpleQueue())
+        self._writer: threading.Thread | None = None
 
     # -- analysis -----------------------------------------------------------------------------------------
 
@@ -190,8 +196,7 @@ class Server:
             spec = build_spec(a.command, cfg, replace(host_facts(env, cfg, a.ecosystems), tty=True),
                               a.ecosystems, by_user)
             if spec.network == "restricted":
-                return Answer("block", "vg: network_mode 'restricted' (the egress allowlist) is not available "
-                              "in this release; set sandbox.network_mode to 'none' or 'full'", 126)
+                return Answer("exec", text)  # the egress proxy's lifecycle belongs to `vg exec`
             _check_binds(cfg)
         except VgError as e:
             return Answer("block", e.render(), 126)
@@ -240,7 +245,27 @@ class Server:
 
     def _record(self, verdict: Verdict, session: str, cwd: str, status: int | None, ms: float,
                 outcome: str | None = None) -> None:
-        """Into the records database, after the shell has its answer; a failure never reaches the shell."""
+        """Queue it for the writer thread: the next line must not wait for SQLite."""
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="vg-records", daemon=True)
+            self._writer.start()
+        self._queue.put((verdict, session, cwd, status, ms, outcome))
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._write(*item)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=5)
+
+    def _write(self, verdict: Verdict, session: str, cwd: str, status: int | None, ms: float,
+               outcome: str | None = None) -> None:
+        """Into the records database; a failure never reaches the shell."""
         with contextlib.suppress(Exception):
             from vgshell import records
 
@@ -282,6 +307,7 @@ class Server:
                     with contextlib.suppress(BlockingIOError):
                         s, _addr = self.sock.accept()
                         s.setblocking(True)
+                        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                         conn = _Conn(s)
                         conns[s.fileno()] = conn
                         sel.register(s, selectors.EVENT_READ, conn)
@@ -289,6 +315,9 @@ class Server:
                 conn = key.data
                 try:
                     chunk = conn.sock.recv(65536)
+                    # bash writes a request in pieces (its stdout is line-buffered): acknowledge at once,
+                    # or the client's Nagle waits out our delayed ACK, 40 ms a line
+                    conn.sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
                 except OSError:
                     chunk = b""
                 if not chunk:
@@ -499,6 +528,7 @@ def _serve_until_signalled(env: Environment, server: Server, idle_exit: float | 
     try:
         server.serve(idle_exit)
     finally:
+        server.flush()
         if read_state(env).get("pid") == str(os.getpid()):
             with contextlib.suppress(OSError):
                 state_file(env).unlink()

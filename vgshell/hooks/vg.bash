@@ -71,10 +71,11 @@ __vg_connect() {
 # Write to the analyzer. A dead analyzer must not kill this shell with SIGPIPE: ignore it while writing
 # only (an ignored SIGPIPE would be inherited by every command the user runs), then put back the user's.
 __vg_send() {
-  local st
-  trap '' PIPE
+  local st msg
   # shellcheck disable=SC2059
-  printf "$@" 1>&"$__vg_fd" 2>/dev/null
+  printf -v msg "$@"
+  trap '' PIPE
+  printf '%s' "$msg" 1>&"$__vg_fd" 2>/dev/null
   st=$?
   if [[ -n $__vg_pipe_trap ]]; then eval "$__vg_pipe_trap"; else trap - PIPE; fi
   return "$st"
