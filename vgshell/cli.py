@@ -178,6 +178,10 @@ def _command_text(args: argparse.Namespace) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    if args.command != ["-"] and args.config is None:
+        answer = _check_with_analyzer(args)
+        if answer is not None:
+            return answer
     analyzer = _analyzer(args)
     if args.command == ["-"]:
         return _check_stream(analyzer)
@@ -190,6 +194,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
         sys.stdout.write(check_line(verdict) + "\n")
     _record_check(analyzer, verdict)
     return int(STATUS_BY_ACTION[verdict.decision.action])
+
+
+def _check_with_analyzer(args: argparse.Namespace) -> int | None:
+    """The running analyzer's answer (a hooked shell keeps one alive), without loading the rules here."""
+    import os
+
+    from vgshell import client
+
+    env = os.environ
+    human = sys.stdin.isatty() and sys.stderr.isatty()
+    cwd = os.path.abspath(args.cwd) if args.cwd else os.getcwd()
+    data = client.check(_command_text(args), cwd, env, human)
+    if data is None:
+        return None
+    if args.json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(f"{data['decision']} ({data['risk']}): {data['reason']}\n")
+    return int(STATUS_BY_ACTION[data["decision"]])
 
 
 def _check_stream(analyzer: Analyzer) -> int:

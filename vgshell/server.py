@@ -39,6 +39,7 @@ from pathlib import Path
 
 from vgshell import __version__
 from vgshell.analyzer import Analyzer, Verdict
+from vgshell.client import env_key
 from vgshell.config import Config, config_files, load_config, with_overrides
 from vgshell.context import Environment
 from vgshell.errors import VgError
@@ -123,7 +124,8 @@ class Server:
     def analyzer(self, cwd: str, mode: str | None) -> Analyzer:
         env = replace(self.env, cwd=cwd)
         files = config_files(env, None)
-        key = (mode, *((str(f.path), _mtime(f.path)) for f in files))
+        rules = sorted((env.state_dir / "rules").glob("*.yaml"))  # user packs added while we run
+        key = (mode, *((str(f.path), _mtime(f.path)) for f in files), *((str(r), _mtime(r)) for r in rules))
         found = self.analyzers.get(key)
         if found is None:
             cfg: Config = load_config(env, None)
@@ -148,13 +150,28 @@ class Server:
             return self._answer(analyzer, line, cwd, flags, conn, e.render())
         return self._answer(analyzer, line, cwd, flags, conn, None)
 
+    def check_json(self, line: str, cwd: str, flags: dict[str, str], session: str) -> bytes:
+        """`vg check --json` for a client that shares this analyzer's configuration (vgshell.client)."""
+        import json
+
+        try:
+            analyzer = self.analyzer(cwd, None)
+            facts = replace(analyzer.facts, human_present="tty" in flags)
+            verdict = analyzer.check(line, cwd=cwd, facts=facts)
+            data = json.dumps(verdict.to_json(), ensure_ascii=False)
+            if analyzer.cfg.metrics.enabled:
+                self._record(verdict, session, cwd, None, 0, "check")
+        except Exception:  # the client judges in-process instead
+            data = "null"
+        return f"{self.server_token} {data}\n".encode("utf-8", "surrogateescape")
+
     def _answer(self, analyzer: Analyzer, line: str, cwd: str, flags: dict[str, str], conn: _Conn,
                 warning: str | None) -> Answer:
         from vgshell.output import notice
 
         facts = replace(analyzer.facts, human_present="tty" in flags, guard_off="off" in flags)
         verdict = analyzer.check(line, cwd=cwd, facts=facts)
-        conn.verdict = verdict
+        conn.verdict = verdict if analyzer.cfg.metrics.enabled else None
         a, d = verdict.assessment, verdict.decision
         if a.parse_error and d.action != "block" and incomplete(line, flags.get("shell", "bash"), True):
             return Answer("incomplete")
@@ -269,6 +286,9 @@ class Server:
         with contextlib.suppress(Exception):
             from vgshell import records
 
+            if outcome == "check":
+                records.record_decision(self.env.state_dir, verdict, None, session=session, cwd=cwd, warn=None)
+                return
             if status is None:  # a host line runs in the shell itself: its decision, not its exit status
                 d = verdict.decision
                 records.record_decision(self.env.state_dir, verdict, records.Run("hook", outcome, None, d.where),
@@ -358,7 +378,7 @@ class Server:
                 ok = self.trust(line)
                 conn.sock.sendall(f"{self.server_token} {'ok' if ok else 'error'}\n".encode())
                 continue
-            if kind != PROTOCOL or len(head) != 6:
+            if kind not in (PROTOCOL, "JSON") or len(head) != 6:
                 return False
             cwd_len, line_len = _int(head[4]), _int(head[5])
             if cwd_len < 0 or line_len < 0 or line_len > MAX_LINE:
@@ -371,6 +391,9 @@ class Server:
             del conn.buf[:end]
             flags = _flags(head[3])
             conn.session, conn.cwd, conn.verdict = head[2], cwd, None
+            if kind == "JSON":
+                conn.sock.sendall(self.check_json(line, cwd or "/", flags, head[2]))
+                continue
             try:
                 answer = self.judge(line, cwd or "/", flags, conn)
             except Exception as e:  # the analyzer must answer; a bug here must not open the gate
@@ -515,7 +538,7 @@ def _write_state(env: Environment, server: Server, port: int) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(f"port={port}\nclient={server.client_token}\nserver={server.server_token}\npid={os.getpid()}\n"
-                f"version={server.version}\n")
+                f"version={server.version}\nenvkey={env_key(env.env)}\n")
     os.replace(tmp, path)
 
 

@@ -1,0 +1,53 @@
+"""Ask the running analyzer (vgshell.server) from a `vg` process: `vg check` without loading the rules.
+
+Deliberately light (no yaml, bashlex or rules imported): it is the fast path of `vg check`. It is used only
+when the analyzer would judge exactly as this process would — same VG_* environment, no `--config` — and
+any failure (no analyzer, a stale one, a timeout) returns None so the caller judges in-process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+
+def env_key(env: Mapping[str, str]) -> str:
+    """A fingerprint of what can change a decision from the environment: every VG_* variable and CI."""
+    items = sorted((k, v) for k, v in env.items() if (k.startswith("VG_") and k != "VG_SESSION") or k == "CI")
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
+
+
+def state_dir(env: Mapping[str, str]) -> str:
+    return env.get("VG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".vectra-guard")
+
+
+def check(line: str, cwd: str, env: Mapping[str, str], human: bool, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The analyzer's verdict as `vg check --json` prints it, or None when it cannot answer for us."""
+    try:
+        with open(os.path.join(state_dir(env), "analyzer.env")) as f:
+            st = dict(x.rstrip("\n").split("=", 1) for x in f if "=" in x)
+        if st.get("envkey") != env_key(env):
+            return None
+        body = cwd.encode("utf-8", "surrogateescape"), line.encode("utf-8", "surrogateescape")
+        flags = "shell=bash,tty" if human else "shell=bash"
+        session = env.get("VG_SESSION") or f"vg-{os.getpid()}"
+        head = f"JSON {st['client']} {session} {flags} {len(body[0])} {len(body[1])}\n"
+        with socket.create_connection(("127.0.0.1", int(st["port"])), timeout=timeout) as s:
+            s.sendall(head.encode() + body[0] + body[1])
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    return None
+                data += chunk
+        token, _, payload = data.decode("utf-8", "surrogateescape").partition(" ")
+        if token != st["server"]:
+            return None
+        result: dict[str, Any] = json.loads(payload)
+        return result
+    except (OSError, KeyError, ValueError):
+        return None
