@@ -67,3 +67,19 @@ def test_notice_names_the_runtime_and_says_cached(tmp_path: Path) -> None:
     assert r.stderr.splitlines()[0] == ("📦 Running in sandbox (bubblewrap, cached). Why: medium risk + "
                                         "networked install (pkg.npm-install)")
     assert (sb.home / ".npm").is_dir()  # a missing cache directory is created, not skipped
+
+
+def test_cache_locations_follow_home_and_the_users_npmrc(tmp_path: Path) -> None:
+    """The tools are asked once and remembered, but never across homes or after the user's config changed."""
+    from vgshell.sandbox.caches import locate
+
+    memo = tmp_path / "state" / "tools.json"
+    homes = [tmp_path / "a", tmp_path / "b"]
+    for h in homes:
+        h.mkdir()
+    found = [locate(("npm",), str(h), {"PATH": os.environ["PATH"], "HOME": str(h)}, memo)[0] for h in homes]
+    assert found[0] != found[1]
+    assert all(str(h) in dirs[0][0] for h, dirs in zip(homes, found, strict=True))
+    (homes[0] / ".npmrc").write_text(f"cache={tmp_path / 'elsewhere'}\n")
+    moved = locate(("npm",), str(homes[0]), {"PATH": os.environ["PATH"], "HOME": str(homes[0])}, memo)[0]
+    assert moved[0][0] == str(tmp_path / "elsewhere")

@@ -8,6 +8,8 @@ move it. `locate()` (at the edge) also asks the tool itself when it is installed
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -96,6 +98,22 @@ def locate(ecosystems: tuple[str, ...], home: str, env: Mapping[str, str],
     return tuple(dict.fromkeys(dirs)), tuple(sandbox.items())
 
 
+_CONTEXT_PREFIXES = ("npm_config_", "NPM_CONFIG_", "PIP_", "UV_", "POETRY_", "CARGO_", "GO", "GEM_", "BUNDLE_",
+                     "MAVEN_", "GRADLE_", "XDG_", "YARN_", "PNPM_")
+_USER_CONFIGS = (".npmrc", ".yarnrc", ".yarnrc.yml", ".config/pip/pip.conf", ".pip/pip.conf", ".config/uv/uv.toml",
+                 ".cargo/config.toml", ".config/go/env", ".gemrc", ".m2/settings.xml", ".gradle/gradle.properties")
+
+
+def _context_key(env: Mapping[str, str]) -> str:
+    """What can change a tool's answer besides the tool: $HOME, its variables, the user's config files."""
+    home = env.get("HOME", "")
+    parts = [home, *sorted(f"{k}={v}" for k, v in env.items() if k.startswith(_CONTEXT_PREFIXES) or "CACHE" in k)]
+    for name in _USER_CONFIGS:
+        with contextlib.suppress(OSError):
+            parts.append(f"{name}:{os.stat(os.path.join(home, name)).st_mtime_ns}")
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
 def _ask_tools(ecosystems: tuple[str, ...], env: Mapping[str, str], memo: Path | None) -> dict[str, str]:
     """Ask each installed tool where its cache is; answers are remembered per tool binary in `memo`."""
     known: dict[str, str] = {}
@@ -106,6 +124,7 @@ def _ask_tools(ecosystems: tuple[str, ...], env: Mapping[str, str], memo: Path |
             known = {}
     changed = False
     answers: dict[str, str] = {}
+    context = _context_key(env)
     for eco in ecosystems:
         for spec in CACHES.get(eco, ()):
             if not spec.ask:
@@ -113,7 +132,7 @@ def _ask_tools(ecosystems: tuple[str, ...], env: Mapping[str, str], memo: Path |
             binary = shutil.which(spec.ask[0], path=env.get("PATH"))
             if binary is None:
                 continue
-            key = f"{' '.join(spec.ask)}@{binary}:{os.stat(binary).st_mtime_ns}"
+            key = f"{' '.join(spec.ask)}@{binary}:{os.stat(binary).st_mtime_ns}:{context}"
             if key not in known:
                 known[key] = _run_quietly(spec.ask, env)
                 changed = True
