@@ -350,7 +350,9 @@ def with_overrides(cfg: Config, overrides: Mapping[str, object], source: str = "
 _CORE_TAG: Final = "tag:yaml.org,2002:"
 _NULL_TAG: Final = _CORE_TAG + "null"
 _PLAIN_TAGS: Final = frozenset(_CORE_TAG + name for name in ("str", "bool", "int", "float", "timestamp"))
-_TEXT_TYPES: Final = frozenset({"str", "enum", "path", "duration", "list[str]", "list[enum]", "map[str,str]"})
+_TEXT_TYPES: Final = frozenset(
+    {"str", "enum", "path", "duration", "list[str]", "list[enum]", "list[host]", "map[str,str]"}
+)
 
 
 def _line(node: yaml.Node) -> int:

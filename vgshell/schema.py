@@ -8,6 +8,7 @@ act on yet are still accepted (and validated) and say so in their description (`
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ class Key:
 
 TYPES: Final = (
     "bool", "int", "str", "enum", "path", "duration",
-    "list[str]", "list[enum]", "list[bind_mount]", "map[str,str]",
+    "list[str]", "list[enum]", "list[host]", "list[bind_mount]", "map[str,str]",
 )  # fmt: skip
 
 GUARD_LEVELS: Final = ("off", "low", "medium", "high", "paranoid")
@@ -119,8 +120,10 @@ SCHEMA: Final[tuple[Key, ...]] = (
     Key("sandbox.network_mode", "enum", None,
         "Overrides the security level's network; null = the level's (permissive full, balanced and "
         "strict restricted, paranoid none).", choices=NETWORK_MODES, nullable=True),
-    Key("sandbox.network_allowlist", "list[str]", (),
-        "Extra host names reachable in `restricted` network mode, besides the package registries."),
+    Key("sandbox.network_allowlist", "list[host]", (),
+        "Extra hosts reachable in `restricted` network mode, besides the registries of the detected "
+        "package managers: exact names (`git.example.com`), `*.domain` for its subdomains, or IP "
+        "addresses (only reachable when listed)."),
     Key("sandbox.seccomp_profile", "path", None,
         "JSON seccomp profile for docker/podman; null = the runtime's default.", nullable=True),
     Key("sandbox.env_whitelist", "list[str]", DEFAULT_ENV_WHITELIST,
@@ -288,6 +291,7 @@ def _expected(key: Key) -> str:
         "duration": "a duration like 30m, 12h or 7d",
         "list[str]": "a list of strings",
         "list[enum]": f"a list of {choices}",
+        "list[host]": "a list of host names like git.example.com or *.example.com",
         "list[bind_mount]": "a list of mounts like {host_path: ~/data, read_only: true}",
         "map[str,str]": "a mapping of names to strings",
     }
@@ -322,7 +326,29 @@ def _scalar(key: Key, value: object) -> object:
         return key.value_aliases.get(value, value)
     if kind == "duration" and isinstance(value, str) and duration_seconds(value) is not None:
         return value.strip()
+    if kind == "host" and isinstance(value, str) and host_pattern(value) is not None:
+        return host_pattern(value)
     raise _fail(key, value)
+
+
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOST_NAME = re.compile(rf"(\*\.)?({_LABEL}\.)*{_LABEL}")
+
+
+def host_pattern(text: str) -> str | None:
+    """`text` as an allowlist entry (lower case, no trailing dot), or None when it is not one.
+
+    A wildcard needs at least two labels after `*.` (`*.example.com`, not `*.com`); IPv6 addresses
+    may be written with or without brackets.
+    """
+    value = text.strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(value.removeprefix("[").removesuffix("]")))
+    except ValueError:
+        pass
+    if len(value) > 253 or not _HOST_NAME.fullmatch(value):
+        return None
+    return None if value.startswith("*.") and value.count(".") < 2 else value
 
 
 def _items(key: Key, value: object) -> list[object]:
@@ -342,7 +368,9 @@ def _list(key: Key, value: object) -> tuple[object, ...]:
 
 
 def _bad_item(key: Key, index: int, item: object) -> Invalid:
-    kind = "a string" if key.type == "list[str]" else "one of " + ", ".join(key.choices)
+    kinds = {"list[str]": "a string", "list[host]": "a host name like git.example.com or *.example.com "
+             "(no scheme, port or path)"}
+    kind = kinds.get(key.type) or "one of " + ", ".join(key.choices)
     return Invalid(f"'{key.name}[{index}]' must be {kind}; got {show(item)}", index)
 
 
@@ -383,7 +411,7 @@ def check(key: Key, value: object) -> object:
     """The normalized value of `key` (lists → tuples, aliases resolved), or Invalid."""
     if value is None and key.nullable:
         return None
-    if key.type in ("list[str]", "list[enum]"):
+    if key.type in ("list[str]", "list[enum]", "list[host]"):
         return _list(key, value)
     if key.type == "list[bind_mount]":
         return _bind_mounts(key, value)
