@@ -296,6 +296,10 @@ def test_r_is_remembered_and_the_same_line_then_runs_without_asking(kind: str, t
         assert status == 0
         assert "yes, and remember" not in out and "trusted (approved" in out
         assert (sh.project / "approved").exists()
+        time.sleep(0.5)
+        listed = subprocess.run([vg_bin(), "trust", "list", "--json"], env=sh.env, capture_output=True, text=True,
+                                check=True)
+        assert [e["use_count"] for e in json.loads(listed.stdout)["entries"]] == [1]  # the trusted run counted
     finally:
         sh.close()
 

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -70,6 +71,9 @@ class Answer:
         return (head + fields).encode("utf-8", "surrogateescape")
 
 
+_Job = tuple[Verdict, str, str, int | None, float, str | None]
+
+
 @dataclass
 class _Pending:
     limits: object | None
@@ -87,6 +91,9 @@ class _Conn:
     session: str = ""
     cwd: str = ""
     verdict: Verdict | None = None  # of the last line judged, recorded once the answer is sent
+    trusted: bool = False
+    trust_path: Path | None = None
+    verdict_command: str = ""
 
 
 def incomplete(line: str, shell: str, parse_error: bool) -> bool:
@@ -115,8 +122,7 @@ class Server:
         self.next_id = 1
         self.filter_file = env.state_dir / "cache" / "tty-filter.bpf"
         self.version = _installed_version()
-        self._queue: queue.SimpleQueue[tuple[Verdict, str, str, int | None, float, str | None] | None] = (
-            queue.SimpleQueue())
+        self._queue: queue.SimpleQueue[_Job | Callable[[], object] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
 
     # -- analysis -----------------------------------------------------------------------------------------
@@ -172,6 +178,8 @@ class Server:
         facts = replace(analyzer.facts, human_present="tty" in flags, guard_off="off" in flags)
         verdict = analyzer.check(line, cwd=cwd, facts=facts)
         conn.verdict = verdict if analyzer.cfg.metrics.enabled else None
+        conn.trusted = verdict.trusted is not None
+        conn.trust_path, conn.verdict_command = analyzer.trust.path, line
         a, d = verdict.assessment, verdict.decision
         if a.parse_error and d.action != "block" and incomplete(line, flags.get("shell", "bash"), True):
             return Answer("incomplete")
@@ -263,9 +271,7 @@ class Server:
     def _record(self, verdict: Verdict, session: str, cwd: str, status: int | None, ms: float,
                 outcome: str | None = None) -> None:
         """Queue it for the writer thread: the next line must not wait for SQLite."""
-        if self._writer is None:
-            self._writer = threading.Thread(target=self._write_loop, name="vg-records", daemon=True)
-            self._writer.start()
+        self._start_writer()
         self._queue.put((verdict, session, cwd, status, ms, outcome))
 
     def _write_loop(self) -> None:
@@ -273,7 +279,30 @@ class Server:
             item = self._queue.get()
             if item is None:
                 return
+            if callable(item):
+                with contextlib.suppress(Exception):
+                    item()
+                continue
             self._write(*item)
+
+    @staticmethod
+    def _trusted_host(conn: _Conn, answer: Answer) -> bool:
+        return conn.trusted and answer.action == "host" and conn.trust_path is not None
+
+    def _queue_trust_use(self, path: Path | None, command: str) -> None:
+        """A trusted line ran in the shell: count the use, off the answer path."""
+        from vgshell import trust
+
+        if path is None:
+            return
+        now = time.time()
+        self._start_writer()
+        self._queue.put(lambda: trust.mark_used(path, command, now, None))
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="vg-records", daemon=True)
+            self._writer.start()
 
     def flush(self) -> None:
         if self._writer is not None:
@@ -390,7 +419,7 @@ class Server:
             line = bytes(conn.buf[nl + 1 + cwd_len:end]).decode("utf-8", "surrogateescape")
             del conn.buf[:end]
             flags = _flags(head[3])
-            conn.session, conn.cwd, conn.verdict = head[2], cwd, None
+            conn.session, conn.cwd, conn.verdict, conn.trusted = head[2], cwd, None, False
             if kind == "JSON":
                 conn.sock.sendall(self.check_json(line, cwd or "/", flags, head[2]))
                 continue
@@ -399,6 +428,8 @@ class Server:
             except Exception as e:  # the analyzer must answer; a bug here must not open the gate
                 answer = _fail_closed(line, f"vg: analyzer error: {type(e).__name__}: {e}")
             conn.sock.sendall(answer.encode(self.server_token))
+            if self._trusted_host(conn, answer):
+                self._queue_trust_use(conn.trust_path, conn.verdict_command)
             if conn.verdict is not None and answer.action in ("host", "block"):
                 # host lines run in the shell itself: their decision is recorded, not their exit status
                 self._record(conn.verdict, conn.session, cwd, None if answer.action == "host" else 126, 0,
