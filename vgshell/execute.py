@@ -16,7 +16,7 @@ from vgshell.analyzer import Analyzer, Verdict
 from vgshell.config import Config
 from vgshell.context import Environment
 from vgshell.errors import VgError
-from vgshell.sandbox import caches
+from vgshell.sandbox import caches, egress
 from vgshell.sandbox.docker import SandboxError
 from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout
 from vgshell.sandbox.spec import PROXY_VARS, SYSTEM_CA_BUNDLE, HostFacts, SandboxSpec, build_spec
@@ -58,8 +58,9 @@ def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False
     except VgError:
         rec.done("failed", runtime=str(used.get("runtime") or d.runtime))
         raise
+    refused = used.get("refused")
     return rec.done("sandbox", exit_status=status, runtime=str(used.get("runtime") or d.runtime),
-                    cached=bool(used.get("cached")))
+                    cached=bool(used.get("cached")), refused=refused if isinstance(refused, tuple) else None)
 
 
 class _Record:
@@ -75,12 +76,13 @@ class _Record:
         self.start = time.monotonic()
 
     def done(self, outcome: str, exit_status: int | None = None, runtime: str | None = None,
-             cached: bool = False) -> int:
+             cached: bool = False, refused: tuple[str, ...] | None = None) -> int:
         if self.enabled:
             from vgshell import records
 
             ms = None if self.start is None else (time.monotonic() - self.start) * 1000
-            run = records.Run("exec", outcome, self.answer, runtime, cached, ms, exit_status)
+            run = records.Run("exec", outcome, self.answer, runtime, cached, ms, exit_status,
+                              refused_connections=refused)
             records.record_decision(self.env.state_dir, self.verdict, run, session=records.session_id(self.env.env),
                                     cwd=self.env.cwd, warn=self.env.stderr)
         return BLOCKED if exit_status is None else exit_status
@@ -161,9 +163,6 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
     a = verdict.assessment
     image_by_user = cfg.sources.get("sandbox.image", "default") != "default"
     spec = build_spec(a.command, cfg, host_facts(env, cfg, a.ecosystems), a.ecosystems, image_by_user)
-    if spec.network == "restricted":
-        raise SandboxError("network_mode 'restricted' (the egress allowlist) is not available in this release; "
-                           "set sandbox.network_mode to 'none' or 'full', or security_level to 'permissive'")
     _check_binds(cfg)
     runtime, note = choose_runtime(cfg, env, verdict.decision.runtime)
     cache_mounts = tuple(m.host for m in spec.mounts if m.target != spec.workdir and m.host not in (SYSTEM_CA_BUNDLE,)
@@ -174,12 +173,33 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
         v = replace(verdict, cache_mounts=cache_mounts)
         v = replace(v, decision=replace(v.decision, fallback_note=note or v.decision.fallback_note))
         _notice(env, quiet, v, runtime)
+    proxy = _egress(spec, env)
     try:
-        return _dispatch(runtime, spec, cfg)
+        return _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory), cfg)
     except Timeout:
         env.stderr.write(f"vg: sandbox: timed out after {spec.timeout}s (sandbox.timeout); the sandbox was "
                          f"killed\n")
         return TIMEOUT_STATUS
+    finally:
+        if proxy is not None:
+            _egress_done(proxy, env, used)
+
+
+def _egress(spec: SandboxSpec, env: Environment) -> egress.Proxy | None:
+    """restricted: this run's egress proxy, listening before the sandbox starts (stopped by the caller)."""
+    if spec.network != "restricted":
+        return None
+    return egress.Proxy(spec.allowlist, env.env).start(env.env.get("TMPDIR") or None)
+
+
+def _egress_done(proxy: egress.Proxy, env: Environment, used: dict[str, object] | None) -> None:
+    """Stop the proxy, say what it refused, and append its connections to the egress log in the state dir."""
+    proxy.stop()
+    if used is not None:
+        used["refused"] = proxy.refused
+    if proxy.refused:
+        env.stderr.write(egress.summary(proxy.refused) + "\n")
+    egress.write_log(env.state_dir / "egress.log", proxy.events, env.clock())
 
 
 def _check_binds(cfg: Config) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from vgshell.parse import _PLAIN_WORDS as PLAIN_WORDS
-from vgshell.sandbox.spec import SECRET_DIRS, SECRET_FILES, SandboxSpec
+from vgshell.sandbox.spec import EGRESS_DIR, SECRET_DIRS, SECRET_FILES, SandboxSpec
 
 SHELL = "/bin/bash"
 
@@ -32,6 +32,8 @@ def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
     for m in spec.mounts:
         if m.target != spec.workdir:
             args += ["--ro-bind" if m.read_only else "--bind", m.host, m.target]
+    if spec.egress_dir is not None:  # restricted: the proxy's socket is the only way out (under the tmpfs /run)
+        args += ["--bind", spec.egress_dir, EGRESS_DIR]
     args += ["--uid", str(spec.uid), "--gid", str(spec.gid)]
     if spec.caps is not None and spec.uid == 0:
         args += ["--cap-drop", "ALL"]
@@ -40,6 +42,12 @@ def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
     args += ["--chdir", spec.workdir, "--clearenv"]
     for name, value in spec.env:
         args += ["--setenv", name, value]
+    if spec.egress_dir is not None:
+        from vgshell.sandbox import egress
+
+        # The forwarder first (the host's socat, visible through the read-only root), then the line as $0.
+        launch = egress.forwarder_command(egress.host_socat()) + f'exec {SHELL} -c "$0"'
+        return [*args, "--", "/bin/sh", "-c", launch, spec.command]
     if PLAIN_WORDS.fullmatch(spec.command):
         return [*args, "--", *spec.command.split()]  # nothing for a shell to do: skip its start-up
     return [*args, "--", SHELL, "-c", spec.command]

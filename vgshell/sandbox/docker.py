@@ -55,6 +55,7 @@ def _short(e: BaseException) -> str:
 
 def host_config(api: Any, spec: SandboxSpec, seccomp: str | None) -> Any:
     binds = {m.host: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts}
+    binds.update({h: {"bind": t, "mode": "ro" if ro else "rw"} for h, t, ro in egress_mounts(spec)})
     tmpfs = {"/tmp": "rw,exec,mode=1777", "/var/tmp": "rw,exec,mode=1777"}
     if spec.home not in ("/", spec.workdir):
         tmpfs[spec.home] = f"rw,exec,uid={spec.uid},gid={spec.gid},mode=0700"
@@ -68,9 +69,27 @@ def host_config(api: Any, spec: SandboxSpec, seccomp: str | None) -> Any:
     return api.create_host_config(
         binds=binds, tmpfs=tmpfs, mem_limit=spec.memory, memswap_limit=spec.memory,
         nano_cpus=int(spec.cpus * 1e9), pids_limit=spec.pids, read_only=spec.read_only_root,
-        network_mode="none" if spec.network == "none" else "bridge",
+        network_mode="bridge" if spec.network == "full" else "none",  # restricted: the proxy's socket only
         cap_drop=["ALL"] if spec.caps is not None else None,
         cap_add=list(spec.caps) if spec.caps else None, security_opt=security, init=True)
+
+
+def egress_mounts(spec: SandboxSpec) -> list[tuple[str, str, bool]]:
+    if spec.egress_dir is None:
+        return []
+    from vgshell.sandbox import egress
+
+    return egress.container_mounts(spec.egress_dir)
+
+
+def launch(spec: SandboxSpec, wait_size: bool) -> list[str]:
+    """The container's command: `sh -c SCRIPT LINE`, the forwarder first in restricted mode."""
+    shell, flag, script = LAUNCH_TTY if wait_size else LAUNCH
+    if spec.egress_dir is not None:
+        from vgshell.sandbox import egress
+
+        script = egress.container_launch(script)
+    return [shell, flag, script, spec.command]
 
 
 def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
@@ -82,7 +101,7 @@ def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
     ensure_image(c, spec.image)
     try:
         config = api.create_container_config(
-            spec.image, [*(LAUNCH_TTY if spec.tty else LAUNCH), spec.command],
+            spec.image, launch(spec, spec.tty),
             working_dir=spec.workdir, environment=dict(spec.env),
             user=f"{spec.uid}:{spec.gid}", tty=spec.tty, stdin_open=True, labels={LABEL: "1"},
             hostname="vgshell", host_config=host_config(api, spec, seccomp))

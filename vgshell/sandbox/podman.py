@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import uuid
 
-from vgshell.sandbox.docker import LABEL, LAUNCH, SandboxError
+from vgshell.sandbox.docker import LABEL, SandboxError, egress_mounts, launch
 from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
 
 INIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/lib/podman/catatonit")
@@ -51,6 +51,8 @@ def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None) ->
     args += ["-w", spec.workdir, "--user", f"{spec.uid}:{spec.gid}"]
     for m in spec.mounts:
         args += ["-v", f"{m.host}:{m.target}:{'ro' if m.read_only else 'rw'}"]
+    for host, target, ro in egress_mounts(spec):
+        args += ["-v", f"{host}:{target}:{'ro' if ro else 'rw'}"]
     args += ["--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/var/tmp:rw,exec,mode=1777"]
     if spec.home not in ("/", spec.workdir):
         args += ["--tmpfs", f"{spec.home}:rw,exec,mode=1777"]
@@ -63,7 +65,7 @@ def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None) ->
         args += ["--pids-limit", str(spec.pids)]
     if spec.read_only_root:
         args += ["--read-only", "--read-only-tmpfs=false"]
-    args += ["--network", "none" if spec.network == "none" else "bridge"]
+    args += ["--network", "bridge" if spec.network == "full" else "none"]  # restricted: the proxy's socket only
     if spec.caps is not None:
         args += ["--cap-drop", "ALL", *(x for cap in spec.caps for x in ("--cap-add", cap))]
     args += ["--security-opt", "no-new-privileges"]
@@ -76,7 +78,7 @@ def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None) ->
              "--ulimit", f"nproc={_lim(min(nproc[0], 4096))}:{_lim(min(nproc[1], 4096))}"]
     for key, value in spec.env:
         args += ["--env", f"{key}={value}"]
-    return [*args, spec.image, *LAUNCH, spec.command]
+    return [*args, spec.image, *launch(spec, wait_size=False)]
 
 
 def _lim(value: int) -> str:

@@ -47,6 +47,42 @@ PROXY_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT",
               "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy")
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
+# network_mode: restricted — the egress proxy as the sandbox sees it (see egress.py).
+EGRESS_PORT = 3128
+EGRESS_DIR = "/run/vgshell-egress"  # the host's socket directory, bound in
+EGRESS_URL = f"http://127.0.0.1:{EGRESS_PORT}"
+# The registries each ecosystem's package manager fetches from by default: reachable in restricted mode.
+_PYPI = ("pypi.org", "files.pythonhosted.org")
+_NPM = ("registry.npmjs.org",)
+_MAVEN = ("repo.maven.apache.org", "repo1.maven.org")
+_RUBYGEMS = ("rubygems.org", "index.rubygems.org")
+REGISTRY_HOSTS: Mapping[str, tuple[str, ...]] = {
+    "pip": _PYPI, "poetry": (*_PYPI, "install.python-poetry.org"), "uv": _PYPI,
+    "npm": _NPM, "yarn": (*_NPM, "registry.yarnpkg.com", "repo.yarnpkg.com"), "pnpm": _NPM,
+    "cargo": ("crates.io", "static.crates.io", "index.crates.io"),
+    "go": ("proxy.golang.org", "sum.golang.org"),
+    "gem": _RUBYGEMS, "bundler": _RUBYGEMS,
+    "maven": _MAVEN,
+    "gradle": (*_MAVEN, "plugins.gradle.org", "plugins-artifacts.gradle.org", "services.gradle.org",
+               "downloads.gradle.org"),
+    "conda": ("conda.anaconda.org", "repo.anaconda.com"),
+    "system": ("deb.debian.org", "security.debian.org", "*.debian.org", "archive.ubuntu.com",
+               "security.ubuntu.com", "*.archive.ubuntu.com", "ports.ubuntu.com", "dl-cdn.alpinelinux.org"),
+}
+# The package managers' own proxy settings, for tools that do not read HTTP(S)_PROXY.
+_JAVA_PROXY = (f"-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort={EGRESS_PORT} -Dhttps.proxyHost=127.0.0.1 "
+               f"-Dhttps.proxyPort={EGRESS_PORT} -Dhttp.nonProxyHosts=localhost|127.0.0.1")
+EGRESS_ENV: Mapping[str, str] = {
+    **dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), EGRESS_URL),
+    "NO_PROXY": "localhost,127.0.0.1,::1", "no_proxy": "localhost,127.0.0.1,::1",
+    "PIP_PROXY": EGRESS_URL,
+    **dict.fromkeys(("npm_config_proxy", "npm_config_https_proxy"), EGRESS_URL),  # npm, pnpm, yarn 1
+    **dict.fromkeys(("YARN_HTTP_PROXY", "YARN_HTTPS_PROXY"), EGRESS_URL),  # yarn 2+
+    "CARGO_HTTP_PROXY": EGRESS_URL,
+    # go, gem, bundler, uv, poetry, apt and curl read the variables above
+}
+_JAVA_OPTS = ("MAVEN_OPTS", "GRADLE_OPTS")
+
 
 @dataclass(frozen=True)
 class Mount:
@@ -93,6 +129,8 @@ class SandboxSpec:
     tty: bool
     level: str
     toolchains: tuple[str, ...] = ()  # read-only host dirs under $HOME that PATH needs (bubblewrap only)
+    allowlist: tuple[str, ...] = ()  # restricted: the host names the egress proxy lets through
+    egress_dir: str | None = None  # restricted: the host directory holding the proxy's socket, once started
 
     @property
     def cached(self) -> bool:
@@ -115,11 +153,17 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
               *(Mount(f, f, True) for f in facts.ca_files))
     return SandboxSpec(
         command=command, workdir=facts.cwd, home=facts.home, mounts=_dedupe(mounts),
-        env=_environment(cfg, facts), network=network, read_only_root=level.read_only_root,
+        env=_environment(cfg, facts, network), network=network, read_only_root=level.read_only_root,
         memory=level.memory, cpus=level.cpus, pids=level.pids, caps=level.caps,
         seccomp_profile=sb.seccomp_profile, timeout=sb.timeout,
         image=_image(sb.image, ecosystems, image_set_by_user), uid=facts.uid, gid=facts.gid, tty=facts.tty,
-        level=sb.security_level, toolchains=toolchain_dirs(facts.env.get("PATH", ""), facts.home))
+        level=sb.security_level, toolchains=toolchain_dirs(facts.env.get("PATH", ""), facts.home),
+        allowlist=egress_allowlist(ecosystems, sb.network_allowlist) if network == "restricted" else ())
+
+
+def egress_allowlist(ecosystems: tuple[str, ...], extra: tuple[str, ...]) -> tuple[str, ...]:
+    """The registries of the detected ecosystems, then the configured hosts (already validated)."""
+    return tuple(dict.fromkeys((*(h for e in ecosystems for h in REGISTRY_HOSTS.get(e, ())), *extra)))
 
 
 def toolchain_dirs(path: str, home: str) -> tuple[str, ...]:
@@ -175,12 +219,18 @@ def _dedupe(mounts: tuple[Mount, ...]) -> tuple[Mount, ...]:
     return tuple(seen.values())
 
 
-def _environment(cfg: Config, facts: HostFacts) -> tuple[tuple[str, str], ...]:
+def _environment(cfg: Config, facts: HostFacts, network: str) -> tuple[tuple[str, str], ...]:
     env: dict[str, str] = {}
     for name in (*cfg.sandbox.env_whitelist, *PROXY_VARS):
         if name in facts.env:
             env[name] = facts.env[name]
     env.update(facts.cache_env)
+    if network == "restricted":  # the host's own proxy is the egress proxy's business, not the sandbox's
+        for name in ("ALL_PROXY", "all_proxy"):
+            env.pop(name, None)
+        env.update(EGRESS_ENV)
+        for name in _JAVA_OPTS:
+            env[name] = f"{env[name]} {_JAVA_PROXY}" if env.get(name) else _JAVA_PROXY
     env["HOME"] = facts.home
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     if facts.tty:
