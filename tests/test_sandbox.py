@@ -120,10 +120,11 @@ def test_strict_root_is_read_only_with_a_writable_tmp(sandbox: Sandbox) -> None:
     assert r.stdout.split() == ["t"], r.stderr
 
 
-def test_restricted_network_refuses_clearly_until_it_exists(sandbox: Sandbox) -> None:
-    r = sandbox.run("true", level="balanced", network=None)
-    assert r.returncode == 1
-    assert "network_mode 'restricted'" in r.stderr and "not available" in r.stderr
+def test_restricted_network_has_only_loopback_and_the_egress_proxy(sandbox: Sandbox) -> None:
+    # balanced means restricted (tests/test_egress.py has the installs, refusals and lifecycle)
+    r = sandbox.run(f"{INTERFACES}; echo $HTTPS_PROXY", level="balanced", network=None)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["lo", "http://127.0.0.1:3128"]
 
 
 def test_timeout_gives_124_and_leaves_nothing_behind(sandbox: Sandbox) -> None:
