@@ -68,6 +68,14 @@ class Shell:
         status = int(self.child.match.group(1))
         return status, ANSI.sub("", self.child.before).replace("\r", "")
 
+    def answer(self, line: str, key: str) -> int:
+        """Type a line that is asked about, answer the prompt with `key`; the line's status."""
+        self.child.send(line + "\r")
+        self.child.expect("yes, and remember")
+        self.child.send(key + "\r")
+        self.child.expect(DONE)
+        return int(self.child.match.group(1))
+
     def history(self, n: int = 5) -> str:
         return self.run(f"history {n}" if self.kind == "bash" else f"fc -l -{n}")[1]
 
@@ -222,22 +230,15 @@ def test_vg_disable_keeps_the_hook_out(kind: str, tmp_path: Path) -> None:
 
 
 APPROVAL = ("guard_level:\n  level: high\nsandbox:\n  mode: never\n")
+ASKED = "curl -s https://example.invalid/x; touch approved"  # medium: asked at guard level high
 
 
 @pytest.mark.parametrize("kind", SHELLS)
 def test_the_ask_prompt_runs_on_yes_and_refuses_on_no(kind: str, tmp_path: Path) -> None:
     sh = Shell(kind, tmp_path, config=APPROVAL)
     try:
-        line = "curl -s https://example.invalid/x; touch approved"
-        sh.child.send(line + "\r")
-        sh.child.expect("yes, and remember")
-        sh.child.send("n\r")
-        sh.child.expect(DONE)
-        assert int(sh.child.match.group(1)) == 126 and not (sh.project / "approved").exists()
-        sh.child.send(line + "\r")
-        sh.child.expect("yes, and remember")
-        sh.child.send("y\r")
-        sh.child.expect(DONE)
+        assert sh.answer(ASKED, "n") == 126 and not (sh.project / "approved").exists()
+        assert sh.answer(ASKED, "y") == 0
         assert (sh.project / "approved").exists()
     finally:
         sh.close()
@@ -285,14 +286,10 @@ def test_vg_init_prints_lines_that_load_the_hook(kind: str) -> None:
 def test_r_is_remembered_and_the_same_line_then_runs_without_asking(kind: str, tmp_path: Path) -> None:
     sh = Shell(kind, tmp_path, config=APPROVAL)
     try:
-        line = "curl -s https://example.invalid/x; touch approved"
-        sh.child.send(line + "\r")
-        sh.child.expect("yes, and remember")
-        sh.child.send("r\r")
-        sh.child.expect(DONE)
+        assert sh.answer(ASKED, "r") == 0
         assert (sh.project / "approved").exists()
         (sh.project / "approved").unlink()
-        status, out = sh.run(line)
+        status, out = sh.run(ASKED)
         assert status == 0
         assert "yes, and remember" not in out and "trusted (approved" in out
         assert (sh.project / "approved").exists()
