@@ -433,6 +433,12 @@ COMMAND_VALUES = [
 ]
 
 OTHER_CATEGORIES = [
+    # a program named by a variable set on an earlier line of the same shell (the hook sees one line)
+    ("$x", M),
+    ("$x -rf /tmp/y", M),
+    ("${cmd} --force", M),
+    ("bash -c \"$x\"", H),
+    ("sh -c \"$payload $args\"", H),
     # switching the shell hook off from inside the shell it guards
     ("bind '\"\\C-m\": accept-line'", H),
     ("bind -m emacs '\"\\C-j\": accept-line'", H),
@@ -469,6 +475,12 @@ DANGEROUS = (RM_ROOT_SPELLINGS + QUOTING + LEADING_ASSIGNMENTS + WRAPPERS + SHEL
 # --------------------------------------------------------------------------------------------- safe
 
 DATA_ONLY = [
+    # tool variables in command position, and shells given code that names its program
+    ('"$EDITOR" notes.md', L),
+    ("${VISUAL} README.md", L),
+    ("$PAGER CHANGELOG.md", L),
+    ("bash -c 'echo $1' _ hello", L),
+    ('bash -c "cd $dir && make"', L),
     'echo "rm -rf /"',
     "echo rm -rf /",
     "echo 'rm -rf ~'",

@@ -56,6 +56,7 @@ class Invocation:
     self_spawning: bool = False
     glob_name: bool = False
     home: str = "/"
+    hidden_name: tuple[str, ...] = ()  # the word as written when the program's name is only known at run time
 
     @cached_property
     def name(self) -> str:
@@ -227,7 +228,9 @@ class _Walker:
         argv = tuple(f for f, _ in fields)
         params = tuple(p for e, _ in expanded for p in e.params)
         glob_name = expanded[0][0].glob
-        base = Invocation(argv, st.cwd, redirects, assigns, params, home=st.home, glob_name=glob_name)
+        hidden = (_bare(fields[0][1].raw),) if argv[0].startswith(UNKNOWN) else ()
+        base = Invocation(argv, st.cwd, redirects, assigns, params, home=st.home, glob_name=glob_name,
+                          hidden_name=hidden)
         self.command(base, st, replace(ctx, stdin_text=stdin_text if stdin_text is not None else ctx.stdin_text),
                      [w for _, w in fields])
 
@@ -767,6 +770,12 @@ def _resolve(path: str, cwd: str | None) -> str:
         path = cwd.rstrip("/") + "/" + path
     normal = os.path.normpath(path)
     return "/" + normal.lstrip("/") if normal.startswith("//") else normal
+
+
+def _bare(raw: str) -> str:
+    """`"${EDITOR}"` → `$EDITOR`: the written form of a command word without quotes or braces."""
+    text = raw.replace('"', "").replace("'", "")
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", r"$\1", text)
 
 
 def _strip_options(args: list[str], spec: object) -> tuple[list[str], str | None, str | None]:

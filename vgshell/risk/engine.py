@@ -157,7 +157,8 @@ def _matches(rule: Rule, v: _View) -> bool:
     return all(_PREDICATES[key](v, want) for key, want in _ordered(rule))
 
 
-_COST = {"self_spawning": 0, "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0,
+_COST = {"self_spawning": 0, "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0, "hidden_name": 0,
+         "hidden_name_not": 1,
          "command": 1, "command_not": 1, "assigns": 1, "fed_by": 1, "upstream": 1, "params": 1, "via": 1,
          "redirects": 2, "code": 2, "subcommand": 3, "verb": 3, "flags": 3, "positional_count": 3,
          "args": 4, "remote_target": 4, "text": 5, "paths": 6}
@@ -440,5 +441,7 @@ _PREDICATES: dict[str, Callable[[_View, Any], bool]] = {
     "runs_downloaded": _p_bool("runs_downloaded"),
     "self_spawning": _p_bool("self_spawning"),
     "glob_name": _p_bool("glob_name"),
+    "hidden_name": _p_names("hidden_name"),
+    "hidden_name_not": lambda v, names: not _p_names("hidden_name")(v, names),
     "remote_target": _p_remote_target,
 }
