@@ -476,11 +476,11 @@ DANGEROUS = (RM_ROOT_SPELLINGS + QUOTING + LEADING_ASSIGNMENTS + WRAPPERS + SHEL
 
 DATA_ONLY = [
     # tool variables in command position, and shells given code that names its program
-    ('"$EDITOR" notes.md', L),
-    ("${VISUAL} README.md", L),
-    ("$PAGER CHANGELOG.md", L),
-    ("bash -c 'echo $1' _ hello", L),
-    ('bash -c "cd $dir && make"', L),
+    '"$EDITOR" notes.md',
+    "${VISUAL} README.md",
+    "$PAGER CHANGELOG.md",
+    "bash -c 'echo $1' _ hello",
+    'bash -c "cd $dir && make"',
     'echo "rm -rf /"',
     "echo rm -rf /",
     "echo 'rm -rf ~'",
