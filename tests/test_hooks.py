@@ -203,6 +203,7 @@ def test_the_analyzer_killed_mid_session_warns_once_and_still_blocks(shell: Shel
 
 def test_vg_off_keeps_critical_blocked_and_vg_on_restores(shell: Shell) -> None:
     shell.run("vg off")
+    assert "vgshell: off in this shell" in shell.run("vg status")[1]
     out = shell.run("curl -s https://example.invalid/x; echo host-ran=${VG_SANDBOX:-yes}")[1]
     assert "host-ran=yes" in out and "guard off" in out
     assert shell.run("rm -rf ~")[0] == 126
@@ -270,7 +271,8 @@ def test_coexists_with_other_prompt_and_preexec_hooks(kind: str, tmp_path: Path)
 def test_the_hook_scripts_pass_their_linters() -> None:
     if shutil.which("shellcheck") is None:
         pytest.fail("shellcheck is not installed: scripts/setup-test-host.sh installs it")
-    r = subprocess.run(["shellcheck", "-s", "bash", str(HOOKS / "vg.bash")], capture_output=True, text=True)
+    r = subprocess.run(["shellcheck", "-x", "-s", "bash", str(HOOKS / "vg.bash")], capture_output=True, text=True,
+                       cwd=HOOKS)
     assert r.returncode == 0, r.stdout
     r = subprocess.run(["zsh", "-n", str(HOOKS / "vg.zsh")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash source-path=SCRIPTDIR
 # vgshell for bash (SPEC §10): every accepted line is judged, as a whole, before any part of it runs.
 #   ~/.bashrc:  eval "$(vg init bash)"     or     source /path/to/vgshell/hooks/vg.bash
 # Enter runs __vg_judge (bind -x) and then accept-line. The judgement comes from the long-lived analyzer
@@ -37,25 +37,11 @@ __vg_a_nprep=0
 __vg_a_nargs=0
 __vg_a_notice=""
 __vg_a_fields=()
-
-__vg_read_state() {
-  local key value
-  __vg_pid="" __vg_port="" __vg_ctok="" __vg_stok=""
-  [[ -r $__vg_state/analyzer.env ]] || return 1
-  while IFS='=' read -r key value; do
-    case $key in
-      port) __vg_port=$value ;;
-      client) __vg_ctok=$value ;;
-      server) __vg_stok=$value ;;
-      pid) __vg_pid=$value ;;
-    esac
-  done <"$__vg_state/analyzer.env"
-  [[ -n $__vg_port && -n $__vg_ctok && -n $__vg_stok ]]
-}
-
-__vg_start() {
-  (command "$VG_BIN" analyzer start >/dev/null 2>&1 &)
-}
+# shellcheck source=vg.common.sh
+if ! source "${BASH_SOURCE[0]%/*}/vg.common.sh"; then
+  printf 'vgshell: %s is missing; this shell is not guarded\n' "${BASH_SOURCE[0]%/*}/vg.common.sh" >&2
+  return 0
+fi
 
 __vg_disconnect() {
   [[ -n $__vg_fd ]] && exec {__vg_fd}>&-
@@ -99,62 +85,6 @@ __vg_exchange() {
   fi
   [[ $__vg_a_notice == - ]] && __vg_a_notice=""
   [[ $__vg_a_action != error ]]
-}
-
-__vg_query() {
-  __vg_exchange "$1" && { __vg_warned=""; return 0; }
-  if [[ -n $__vg_starting ]]; then  # started with this shell: give it a moment before the first line
-    local i
-    for ((i = 0; i < 60; i++)); do
-      __vg_connect && break
-      command sleep 0.05
-    done
-    __vg_starting=""
-  fi
-  __vg_connect && __vg_exchange "$1" && { __vg_warned=""; return 0; }  # a restarted analyzer
-  __vg_disconnect
-  return 1
-}
-
-# The analyzer did not answer: say so once, restart it, and judge this line with the slower `vg check`.
-__vg_fallback() {
-  local line=$1 status
-  if [[ -z $__vg_warned ]]; then
-    printf 'vgshell: the analyzer is not answering; restarting it (lines are checked the slow way meanwhile)\n' >&2
-    __vg_warned=1
-  fi
-  __vg_start
-  __vg_a_id=0 __vg_a_code=126 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_fields=() __vg_a_notice=""
-  if ! command -v "$VG_BIN" >/dev/null 2>&1; then
-    printf 'vgshell: %s cannot be found; the hook is off in this shell\n' "$VG_BIN" >&2
-    __vg_unhook
-    __vg_a_action=host
-    __vg_last_resort "$line"
-    return
-  fi
-  local said
-  said=$(command "$VG_BIN" --quiet check -- "$line" 2>/dev/null)
-  status=$?
-  case $status in
-    0) __vg_a_action=host ;;
-    10 | 20) __vg_a_action="exec" ;;
-    30) __vg_a_action=block __vg_a_notice="🛑 Blocked: ${said#*: }" ;;
-    *)
-      printf 'vgshell: vg check failed (status %s); the hook is off in this shell\n' "$status" >&2
-      __vg_unhook
-      __vg_a_action=host
-      __vg_last_resort "$line"
-      ;;
-  esac
-}
-
-# With no working vg at all, the most destructive lines are still refused.
-__vg_last_resort() {
-  local squeezed=${1//[[:space:]]/ }
-  if [[ $squeezed =~ (^|[;&|( ])rm\ +(-[a-zA-Z]*[rRf][a-zA-Z]*\ +)+(/|~|/\*|\$HOME)(\ |$|[;&|)]) ]] ||
-    [[ $squeezed == *':(){'*':|:'* ]] || [[ $squeezed =~ (^|[;&| ])(mkfs[.a-z0-9]*|dd\ .*of=/dev/[sh]d) ]]; then
-    __vg_a_action=block __vg_a_code=126 __vg_a_notice="🛑 Blocked: critical (the hook's last-resort check)"
-  fi
 }
 
 __vg_judge() {
@@ -252,36 +182,6 @@ __vg_approve() {
     host) builtin eval -- "$__vg_line" ;;
     sandbox) __vg_run_prepared ;;
     *) VG_GUARD_LEVEL=off command "$VG_BIN" --quiet exec "$__vg_line" ;;
-  esac
-}
-
-vg() {
-  case ${1-} in
-    off)
-      __vg_off=1
-      printf 'vgshell: off in this shell (critical commands stay blocked); "vg on" turns it back on\n' >&2
-      ;;
-    on)
-      __vg_off=""
-      printf 'vgshell: on in this shell\n' >&2
-      ;;
-    mode)
-      case ${2-} in
-        auto | always | risky | never) __vg_mode=$2 ;;
-        "") __vg_mode="" ;;
-        *)
-          printf 'vgshell: mode must be one of auto, always, risky, never (got %s)\n' "$2" >&2
-          return 2
-          ;;
-      esac
-      ;;
-    status)
-      local state=stopped
-      __vg_read_state && kill -0 "$__vg_pid" 2>/dev/null && state="running (pid $__vg_pid)"
-      printf 'vgshell: %s in this shell, mode %s, analyzer %s, session %s\n' "${__vg_off:+off}${__vg_off:-on}" \
-        "${__vg_mode:-from config}" "$state" "$VG_SESSION"
-      ;;
-    *) command "$VG_BIN" "$@" ;;
   esac
 }
 

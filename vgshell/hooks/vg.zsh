@@ -23,25 +23,10 @@ typeset -g __vg_fd="" __vg_port="" __vg_ctok="" __vg_stok="" __vg_pid="" __vg_of
 typeset -g __vg_warned="" __vg_line="" __vg_starting=""
 typeset -g __vg_a_action="" __vg_a_id=0 __vg_a_code=0 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_notice=""
 typeset -ga __vg_a_fields
-
-__vg_read_state() {
-  local key value
-  __vg_pid="" __vg_port="" __vg_ctok="" __vg_stok=""
-  [[ -r $__vg_state/analyzer.env ]] || return 1
-  while IFS='=' read -r key value; do
-    case $key in
-      port) __vg_port=$value ;;
-      client) __vg_ctok=$value ;;
-      server) __vg_stok=$value ;;
-      pid) __vg_pid=$value ;;
-    esac
-  done <"$__vg_state/analyzer.env"
-  [[ -n $__vg_port && -n $__vg_ctok && -n $__vg_stok ]]
-}
-
-__vg_start() {
-  (command "$VG_BIN" analyzer start >/dev/null 2>&1 &)
-}
+if ! source "${${(%):-%x}:A:h}/vg.common.sh"; then
+  print -u2 "vgshell: ${${(%):-%x}:A:h}/vg.common.sh is missing; this shell is not guarded"
+  return 0
+fi
 
 __vg_disconnect() {
   [[ -n $__vg_fd ]] && ztcp -c "$__vg_fd" 2>/dev/null
@@ -81,61 +66,6 @@ __vg_exchange() {
   done
   [[ $__vg_a_notice == - ]] && __vg_a_notice=""
   [[ $__vg_a_action != error ]]
-}
-
-__vg_query() {
-  __vg_exchange "$1" && { __vg_warned=""; return 0; }
-  if [[ -n $__vg_starting ]]; then  # started with this shell: give it a moment before the first line
-    local i
-    for ((i = 0; i < 60; i++)); do
-      __vg_connect && break
-      sleep 0.05
-    done
-    __vg_starting=""
-  fi
-  __vg_connect && __vg_exchange "$1" && { __vg_warned=""; return 0; }  # a restarted analyzer
-  __vg_disconnect
-  return 1
-}
-
-__vg_fallback() {
-  local line=$1 st
-  if [[ -z $__vg_warned ]]; then
-    print -u2 'vgshell: the analyzer is not answering; restarting it (lines are checked the slow way meanwhile)'
-    __vg_warned=1
-  fi
-  __vg_start
-  __vg_a_id=0 __vg_a_code=126 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_notice=""
-  __vg_a_fields=()
-  if ! (( $+commands[$VG_BIN] )) && [[ ! -x $VG_BIN ]]; then
-    print -u2 "vgshell: $VG_BIN cannot be found; the hook is off in this shell"
-    __vg_unhook
-    __vg_a_action=host
-    __vg_last_resort "$line"
-    return
-  fi
-  local said
-  said=$(command "$VG_BIN" --quiet check -- "$line" 2>/dev/null)
-  st=$?
-  case $st in
-    0) __vg_a_action=host ;;
-    10 | 20) __vg_a_action="exec" ;;
-    30) __vg_a_action=block __vg_a_notice="🛑 Blocked: ${said#*: }" ;;
-    *)
-      print -u2 "vgshell: vg check failed (status $st); the hook is off in this shell"
-      __vg_unhook
-      __vg_a_action=host
-      __vg_last_resort "$line"
-      ;;
-  esac
-}
-
-__vg_last_resort() {
-  local squeezed=${1//[[:space:]]/ }
-  if [[ $squeezed =~ '(^|[;&|( ])rm +(-[a-zA-Z]*[rRf][a-zA-Z]* +)+(/|~|/\*|\$HOME)( |$|[;&|)])' ]] ||
-    [[ $squeezed == *':(){'*':|:'* ]] || [[ $squeezed =~ '(^|[;&| ])(mkfs[.a-z0-9]*|dd .*of=/dev/[sh]d)' ]]; then
-    __vg_a_action=block __vg_a_code=126 __vg_a_notice="🛑 Blocked: critical (the hook's last-resort check)"
-  fi
 }
 
 __vg_accept_line() {
@@ -248,35 +178,6 @@ __vg_approve() {
     host) builtin eval -- "$__vg_line" ;;
     sandbox) __vg_run_prepared ;;
     *) VG_GUARD_LEVEL=off command "$VG_BIN" --quiet exec "$__vg_line" ;;
-  esac
-}
-
-vg() {
-  case ${1-} in
-    off)
-      __vg_off=1
-      print -u2 'vgshell: off in this shell (critical commands stay blocked); "vg on" turns it back on'
-      ;;
-    on)
-      __vg_off=""
-      print -u2 'vgshell: on in this shell'
-      ;;
-    mode)
-      case ${2-} in
-        auto | always | risky | never) __vg_mode=$2 ;;
-        "") __vg_mode="" ;;
-        *)
-          print -u2 "vgshell: mode must be one of auto, always, risky, never (got $2)"
-          return 2
-          ;;
-      esac
-      ;;
-    status)
-      local state=stopped
-      __vg_read_state && kill -0 "$__vg_pid" 2>/dev/null && state="running (pid $__vg_pid)"
-      print -u2 "vgshell: ${__vg_off:+off}${__vg_off:-on} in this shell, mode ${__vg_mode:-from config}, analyzer $state, session $VG_SESSION"
-      ;;
-    *) command "$VG_BIN" "$@" ;;
   esac
 }
 
