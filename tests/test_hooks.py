@@ -339,3 +339,14 @@ def test_vg_check_uses_the_running_analyzer_and_answers_the_same(tmp_path: Path)
         assert "vgshell.risk.engine" in other.stderr  # a different VG_* environment is judged in-process
     finally:
         subprocess.run([vg_bin(), "analyzer", "stop"], env=env, capture_output=True)
+
+
+def test_a_broken_install_leaves_a_plain_shell_that_still_refuses_the_worst(shell: Shell) -> None:
+    shell.run("VG_BIN=/nonexistent/vg")
+    os.kill(shell.analyzer_pid(), signal.SIGKILL)
+    status, out = shell.run("rm -rf ~")
+    assert status == 126 and "last-resort" in out
+    assert "cannot be found; the hook is off" in out
+    status, out = shell.run("echo plain-shell")
+    assert status == 0 and "plain-shell" in out and "vgshell" not in out
+    assert (shell.home / "project").exists()
