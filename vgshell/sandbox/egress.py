@@ -388,13 +388,15 @@ def _alive(pid: int) -> bool:
 
 def forwarder_command(socat: str) -> str:
     """Shell text: start the forwarder in the background and wait (builtins only) until it listens."""
-    listen = f"TCP-LISTEN:{EGRESS_PORT},bind=127.0.0.1,reuseaddr,fork"
+    listen = f"TCP-LISTEN:{EGRESS_PORT},bind=127.0.0.1,reuseaddr,fork,backlog=128"
     local = f"0100007F:{EGRESS_PORT:04X}"
+    # `sleep 0.002` (about 2 ms with its own start-up) yields the CPU to socat, whose start-up is mostly
+    # loading its libraries; the loop gives up after about 3 s and lets the command see the failure itself.
     return (f"{socat} {listen} UNIX-CONNECT:{EGRESS_DIR}/{SOCKET} 2>/dev/null & "
-            f"__vg_up() {{ while read -r _ a _ s _; do [ \"$a\" = {local} ] && [ \"$s\" = 0A ] && return 0; "
-            f"done </proc/net/tcp; return 1; }}; __vg_i=0; "
-            f"until __vg_up; do __vg_i=$((__vg_i+1)); [ $__vg_i -gt 500 ] && break; "
-            f"[ $__vg_i -gt 20 ] && {{ sleep 0.01 2>/dev/null || :; }}; done; unset -f __vg_up; unset __vg_i; ")
+            f"__vg_up() {{ while read -r _ __vg_a _ __vg_s _; do [ \"$__vg_a\" = {local} ] && "
+            f"[ \"$__vg_s\" = 0A ] && return 0; done </proc/net/tcp; return 1; }}; __vg_i=0; "
+            f"until __vg_up; do __vg_i=$((__vg_i+1)); [ $__vg_i -gt 1500 ] && break; "
+            f"sleep 0.002 2>/dev/null || :; done; unset -f __vg_up; unset __vg_i __vg_a __vg_s; ")
 
 
 def host_socat() -> str:
