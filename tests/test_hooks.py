@@ -7,6 +7,7 @@ hooks the vgshell hook must live with.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -39,7 +40,7 @@ class Shell:
     """An interactive bash or zsh with the hook loaded, in a temporary $HOME."""
 
     def __init__(self, kind: str, tmp: Path, *, extra_rc: str = "", env: dict[str, str] | None = None,
-                 config: str = SANDBOX_CONFIG) -> None:
+                 config: str = SANDBOX_CONFIG, vg: str | None = None) -> None:
         self.kind = kind
         self.home = tmp / "home"
         self.project = self.home / "project"
@@ -53,7 +54,7 @@ class Shell:
         marker = ("PROMPT_COMMAND='printf \"@@DONE %s@@\\n\" $?'" if kind == "bash"
                   else "precmd() { print \"@@DONE $?@@\" }")
         rc.write_text(f"PS1='$ '\n{marker}\nHISTSIZE=1000\n{extra_rc}\n"
-                      f"VG_BIN={vg_bin()}\nsource {HOOKS / ('vg.' + kind)}\n")
+                      f"VG_BIN={vg or vg_bin()}\nsource {HOOKS / ('vg.' + kind)}\n")
         argv = ["bash", "--rcfile", str(rc), "-i"] if kind == "bash" else ["zsh", "-i"]
         if kind == "zsh":
             self.env["ZDOTDIR"] = str(self.home)
@@ -147,8 +148,13 @@ def test_critical_lines_run_nothing_and_stay_in_history(shell: Shell, line: str)
 
 def test_the_repeated_line_is_judged_again(shell: Shell) -> None:
     shell.run("FOO=1 rm -rf /")
-    status, out = shell.run("!!")
-    assert status == 126 and "Blocked" in out
+    shell.child.send("!!\r")  # history expansion is shown for editing first …
+    shell.child.expect_exact("rm -rf /")
+    time.sleep(0.3)
+    shell.child.send("\r")  # … and judged on the next Enter
+    shell.child.expect("Blocked")
+    shell.child.expect(DONE)
+    assert int(shell.child.match.group(1)) == 126
 
 
 def test_multi_line_input_and_heredocs_are_judged_whole(shell: Shell) -> None:
@@ -341,8 +347,21 @@ def test_vg_check_uses_the_running_analyzer_and_answers_the_same(tmp_path: Path)
         subprocess.run([vg_bin(), "analyzer", "stop"], env=env, capture_output=True)
 
 
-def test_a_broken_install_leaves_a_plain_shell_that_still_refuses_the_worst(shell: Shell) -> None:
-    shell.run("VG_BIN=/nonexistent/vg")
+@pytest.mark.parametrize("kind", SHELLS)
+def test_a_broken_install_leaves_a_plain_shell_that_still_refuses_the_worst(kind: str, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "vg").symlink_to(vg_bin())
+    shell = Shell(kind, tmp_path, vg=str(bin_dir / "vg"))
+    try:
+        _broken_install(shell, bin_dir / "vg")
+    finally:
+        shell.close()
+
+
+def _broken_install(shell: Shell, vg: Path) -> None:
+    shell.run("true")
+    vg.unlink()  # vg uninstalled under a running shell
     os.kill(shell.analyzer_pid(), signal.SIGKILL)
     status, out = shell.run("rm -rf ~")
     assert status == 126 and "last-resort" in out
@@ -350,3 +369,129 @@ def test_a_broken_install_leaves_a_plain_shell_that_still_refuses_the_worst(shel
     status, out = shell.run("echo plain-shell")
     assert status == 0 and "plain-shell" in out and "vgshell" not in out
     assert (shell.home / "project").exists()
+
+
+# --------------------------------------------------------------------------------------- under attack
+# Rows found by an adversarial review of the hooks: each is a way a typed line got past the judge.
+
+def settle(shell: Shell) -> None:
+    """Clear whatever is left on the line and wait for a fresh prompt."""
+    time.sleep(0.8)
+    shell.child.send("\x03")
+    shell.run("true")
+
+
+def home_survived(shell: Shell) -> bool:
+    return (shell.home / "sentinel").exists()
+
+
+OTHER_ACCEPT_KEYS = {
+    "bash": ["\x18\x169", "\x0f", "\x18\x05"],  # the hook's own second key, operate-and-get-next, edit-and-run
+    "zsh": ["\x1ba", "\x0f"],  # accept-and-hold, accept-line-and-down-history
+}
+
+
+@pytest.mark.parametrize(("kind", "key"), [(k, key) for k, keys in OTHER_ACCEPT_KEYS.items() for key in keys])
+def test_keys_that_accept_a_line_go_through_the_judge_too(kind: str, key: str, tmp_path: Path) -> None:
+    sh = Shell(kind, tmp_path, extra_rc="export VISUAL=true EDITOR=true")
+    try:
+        (sh.home / "sentinel").write_text("keep")
+        sh.child.send("rm -rf ~" + key)
+        settle(sh)
+        assert home_survived(sh)
+    finally:
+        sh.close()
+
+
+REPLAYS = [
+    ["echo rm -rf ~", "!!:1-3"],
+    ["echo rm -rf ~", "^echo ^"],
+    ["echo rm -rf ~", "!-1:1-3"],
+]
+
+
+@pytest.mark.parametrize("lines", REPLAYS, ids=[r[-1] for r in REPLAYS])
+def test_history_expansion_is_judged_as_what_it_expands_to(shell: Shell, lines: list[str]) -> None:
+    (shell.home / "sentinel").write_text("keep")
+    for line in lines[:-1]:
+        shell.run(line)
+    shell.child.send(lines[-1] + "\r")  # expanded and put back on the line, not run
+    shell.child.expect_exact("rm -rf ~")
+    time.sleep(0.3)
+    shell.child.send("\r")  # Enter again: now the expanded line is judged
+    shell.child.expect("Blocked")
+    settle(shell)
+    assert home_survived(shell)
+
+
+TAMPERING = {
+    "bash": ["__vg_judge() { :; }", "read() { :; }", "bind -x '\"\\C-x\\C-v1\": :'", "__vg_a_action=host",
+             "VG_BIN=/bin/true", "printf 'VG1 %s s shell=bash 1 4\\n/true' \"$__vg_ctok\" >&$__vg_fd",
+             "enable -n read", "fc -s rm"],
+    "zsh": ["__vg_query() { __vg_a_action=host; }", "__vg_line='rm -rf ~'; __vg_a_action=host",
+            "VG_BIN=/bin/true", "zle -N accept-line .accept-line", "r rm", "noglob rm -rf ~", "=rm -rf ~"],
+}
+
+
+@pytest.mark.parametrize(("kind", "line"), [(k, line) for k, lines in TAMPERING.items() for line in lines])
+def test_lines_that_would_switch_the_judge_off_are_refused(kind: str, line: str, tmp_path: Path) -> None:
+    sh = Shell(kind, tmp_path)
+    try:
+        (sh.home / "sentinel").write_text("keep")
+        sh.run("rm -rf ~")  # a blocked line in history, for the replays
+        status, out = sh.run(line)
+        assert status == 126 and "Blocked" in out, out
+        status, out = sh.run("rm -rf ~")
+        assert status == 126
+        assert home_survived(sh)
+    finally:
+        sh.close()
+
+
+def test_an_alias_for_a_destructive_program_never_reaches_the_shell(shell: Shell) -> None:
+    (shell.home / "sentinel").write_text("keep")
+    assert shell.answer("alias rr=rm", "n") == 126  # high: asked about, and refused
+    shell.run("rr -rf ~")
+    assert home_survived(shell)
+
+
+def test_a_sandboxed_line_works_in_the_real_directory_not_the_claimed_one(shell: Shell) -> None:
+    shell.run("PWD=/")
+    shell.run("vg mode always")
+    shell.run("echo here > where.txt")
+    assert (shell.project / "where.txt").read_text() == "here\n"
+
+
+def test_the_analyzer_refuses_a_line_too_long_to_judge(tmp_path: Path) -> None:
+    from vgshell import client
+
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "VG_HOME": str(tmp_path / "state")}
+    subprocess.run([vg_bin(), "analyzer", "start"], env=env, check=True, capture_output=True)
+    try:
+        data = client.check("echo " + "a" * 300_000 + "; rm -rf ~", str(tmp_path), env, False)
+        assert data is not None and data["decision"] == "block"
+    finally:
+        subprocess.run([vg_bin(), "analyzer", "stop"], env=env, capture_output=True)
+
+
+def test_a_hung_analyzer_costs_one_timeout_and_is_replaced(shell: Shell) -> None:
+    shell.run("true")
+    hung = shell.analyzer_pid()
+    os.kill(hung, signal.SIGSTOP)
+    try:
+        status, out = shell.run("rm -rf ~")
+        assert status == 126 and "not answering" in out
+        start = time.monotonic()
+        status, out = shell.run("echo next-line")
+        assert "next-line" in out
+        assert time.monotonic() - start < 4.5  # judged the slow way at once, not after another 5 s wait
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, AttributeError):
+                if shell.analyzer_pid() != hung:
+                    break
+            time.sleep(0.2)
+        assert shell.analyzer_pid() != hung  # `vg analyzer start` replaced the one that does not answer
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(hung, signal.SIGKILL)

@@ -38,7 +38,8 @@ def simples(script: Script) -> list[Simple]:
 
 
 def argvs(command: str, cwd: str | None = CWD) -> list[tuple[str, ...]]:
-    return [i.argv for i in flatten(parse(command), cwd, HOME).invocations]
+    """The commands that would run (assignments `=` and function definitions `()` are not commands)."""
+    return [i.argv for i in flatten(parse(command), cwd, HOME).invocations if i.argv[0] not in ("=", "()")]
 
 
 # --------------------------------------------------------------------------------------------- parse()
@@ -250,6 +251,9 @@ def test_flatten_follows_cd(command: str, cwds: list[str | None]) -> None:
 def test_flatten_tracks_variables_and_marks_state_changes() -> None:
     flat = flatten(parse("export A=1"), CWD, HOME)
     assert flat.state_change
+    assert flatten(parse("A=1"), CWD, HOME).state_change
+    assert flatten(parse("f() { make; }"), CWD, HOME).state_change
+    assert [i.argv for i in flatten(parse("A=1; f() { :; }"), CWD, HOME).invocations][:2] == [("=",), ("()", "f")]
     assert not flatten(parse("export A=1; ls"), CWD, HOME).state_change
     assert flatten(parse("ls $A", ), CWD, HOME, env={"A": "/x"}).invocations[0].argv == ("ls", "/x")
 

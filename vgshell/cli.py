@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Analyse CMD (or, with '-', one command per stdin line as JSON Lines).")
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument("--cwd", help="judge the command as run from this directory")
+    check.add_argument("--stdin", action="store_true",
+                       help="read one command line (newlines and all) from stdin, as the shell hooks do")
     check.add_argument("command", nargs=argparse.REMAINDER, help="the command line, or '-' for stdin")
 
     explain = sub.add_parser("explain", help="show the findings for a command as a table")
@@ -169,6 +171,8 @@ def _analyzer(args: argparse.Namespace) -> Analyzer:
 
 
 def _command_text(args: argparse.Namespace) -> str:
+    if getattr(args, "stdin", False):
+        return sys.stdin.read()
     words = [w for w in args.command]
     if words[:1] == ["--"]:
         words = words[1:]
@@ -178,14 +182,15 @@ def _command_text(args: argparse.Namespace) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    text = _command_text(args) if args.command != ["-"] else ""
     if args.command != ["-"] and args.config is None:
-        answer = _check_with_analyzer(args)
+        answer = _check_with_analyzer(args, text)
         if answer is not None:
             return answer
     analyzer = _analyzer(args)
     if args.command == ["-"]:
         return _check_stream(analyzer)
-    verdict = analyzer.check(_command_text(args))
+    verdict = analyzer.check(text)
     if args.json:
         sys.stdout.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
     else:
@@ -196,7 +201,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return int(STATUS_BY_ACTION[verdict.decision.action])
 
 
-def _check_with_analyzer(args: argparse.Namespace) -> int | None:
+def _check_with_analyzer(args: argparse.Namespace, text: str) -> int | None:
     """The running analyzer's answer (a hooked shell keeps one alive), without loading the rules here."""
     import os
 
@@ -205,7 +210,7 @@ def _check_with_analyzer(args: argparse.Namespace) -> int | None:
     env = os.environ
     human = sys.stdin.isatty() and sys.stderr.isatty()
     cwd = os.path.abspath(args.cwd) if args.cwd else os.getcwd()
-    data = client.check(_command_text(args), cwd, env, human)
+    data = client.check(text, cwd, env, human)
     if data is None:
         return None
     if args.json:

@@ -87,6 +87,7 @@ class _Pending:
 class _Conn:
     sock: socket.socket
     buf: bytearray = field(default_factory=bytearray)
+    discard: int = 0
     pending: dict[int, _Pending] = field(default_factory=dict)
     session: str = ""
     cwd: str = ""
@@ -156,7 +157,7 @@ class Server:
             return self._answer(analyzer, line, cwd, flags, conn, e.render())
         return self._answer(analyzer, line, cwd, flags, conn, None)
 
-    def check_json(self, line: str, cwd: str, flags: dict[str, str], session: str) -> bytes:
+    def check_json(self, line: str, cwd: str, flags: dict[str, str], session: str, token: str) -> bytes:
         """`vg check --json` for a client that shares this analyzer's configuration (vgshell.client)."""
         import json
 
@@ -169,7 +170,7 @@ class Server:
                 self._record(verdict, session, cwd, None, 0, "check")
         except Exception:  # the client judges in-process instead
             data = "null"
-        return f"{self.server_token} {data}\n".encode("utf-8", "surrogateescape")
+        return f"{token} {data}\n".encode("utf-8", "surrogateescape")
 
     def _answer(self, analyzer: Analyzer, line: str, cwd: str, flags: dict[str, str], conn: _Conn,
                 warning: str | None) -> Answer:
@@ -372,6 +373,10 @@ class Server:
                 if not chunk:
                     self._close(sel, conns, conn)
                     continue
+                if conn.discard:  # the rest of a line too long to judge (already refused)
+                    dropped = min(conn.discard, len(chunk))
+                    conn.discard -= dropped
+                    chunk = chunk[dropped:]
                 conn.buf += chunk
                 if len(conn.buf) > MAX_LINE + 4096 or not self._drain(conn):
                     self._close(sel, conns, conn)
@@ -410,24 +415,32 @@ class Server:
             if kind not in (PROTOCOL, "JSON") or len(head) != 6:
                 return False
             cwd_len, line_len = _int(head[4]), _int(head[5])
-            if cwd_len < 0 or line_len < 0 or line_len > MAX_LINE:
+            if cwd_len < 0 or line_len < 0 or cwd_len > 65536:
                 return False
+            flags = _flags(head[3])
+            token = f"{self.server_token}:{flags['n']}" if flags.get("n") else self.server_token
+            if line_len > MAX_LINE:  # refused unread: nothing that long is judged, so nothing that long runs
+                have = len(conn.buf) - (nl + 1)
+                conn.discard = max(0, cwd_len + line_len - have)
+                del conn.buf[:nl + 1 + min(have, cwd_len + line_len)]
+                conn.sock.sendall(_too_long(kind, line_len, token))
+                continue
             end = nl + 1 + cwd_len + line_len
             if len(conn.buf) < end:
                 return True
             cwd = bytes(conn.buf[nl + 1:nl + 1 + cwd_len]).decode("utf-8", "surrogateescape")
             line = bytes(conn.buf[nl + 1 + cwd_len:end]).decode("utf-8", "surrogateescape")
             del conn.buf[:end]
-            flags = _flags(head[3])
+            cwd = _real_cwd(flags.get("pid"), cwd)
             conn.session, conn.cwd, conn.verdict, conn.trusted = head[2], cwd, None, False
             if kind == "JSON":
-                conn.sock.sendall(self.check_json(line, cwd or "/", flags, head[2]))
+                conn.sock.sendall(self.check_json(line, cwd or "/", flags, head[2], token))
                 continue
             try:
                 answer = self.judge(line, cwd or "/", flags, conn)
             except Exception as e:  # the analyzer must answer; a bug here must not open the gate
                 answer = _fail_closed(line, f"vg: analyzer error: {type(e).__name__}: {e}")
-            conn.sock.sendall(answer.encode(self.server_token))
+            conn.sock.sendall(answer.encode(token))
             if self._trusted_host(conn, answer):
                 self._queue_trust_use(conn.trust_path, conn.verdict_command)
             if conn.verdict is not None and answer.action in ("host", "block"):
@@ -438,6 +451,29 @@ class Server:
 
 def _fail_closed(line: str, why: str) -> Answer:
     return Answer("error", why)
+
+
+def _too_long(kind: str, size: int, token: str) -> bytes:
+    why = f"the line is too long to judge ({size} bytes; the limit is {MAX_LINE // 1024} KiB)"
+    if kind == "JSON":
+        import json
+
+        data = {"command": "", "risk": "critical", "decision": "block", "runtime": "none", "reason": why,
+                "findings": [], "networked_install": False, "cache_mounts": []}
+        return f"{token} {json.dumps(data)}\n".encode()
+    return Answer("block", f"🛑 Blocked: {why}", 126).encode(token)
+
+
+def _real_cwd(pid: str | None, claimed: str) -> str:
+    """The shell's working directory from the kernel, not from $PWD (which any line can set)."""
+    if not pid or not pid.isdigit():
+        return claimed
+    try:
+        if os.stat(f"/proc/{pid}").st_uid != os.getuid():
+            return claimed
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return claimed
 
 
 def _flags(text: str) -> dict[str, str]:
@@ -496,8 +532,14 @@ def alive(env: Environment) -> dict[str, str] | None:
     port = _int(st.get("port", ""))
     if port <= 0:
         return None
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return st
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
+            head = f"JSON {st.get('client', '-')} ping - 1 4\n/true".encode()
+            s.sendall(head)
+            if s.recv(4096).startswith(st.get("server", "-").encode()):
+                return st
+    except OSError:
+        pass
     return None
 
 
@@ -508,6 +550,8 @@ def start(env: Environment, foreground: bool = False, idle_exit: float | None = 
         return _int(st.get("pid", ""))
     if st:
         stop(env)
+    else:
+        _kill_stale(env)  # one that holds the port but does not answer (stopped, hung)
     from filelock import FileLock
 
     env.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -588,6 +632,21 @@ def _serve_until_signalled(env: Environment, server: Server, idle_exit: float | 
                 state_file(env).unlink()
         if not sys.flags.interactive:
             os._exit(0)
+
+
+def _kill_stale(env: Environment) -> None:
+    pid = _int(read_state(env).get("pid", ""))
+    if pid <= 0:
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if b"vgshell" in cmdline or b"/vg\0" in cmdline or b"vg\0analyzer" in cmdline:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            state_file(env).unlink()
 
 
 def stop(env: Environment) -> bool:

@@ -166,7 +166,10 @@ class _Walker:
                     self.node(child, inner, ctx)
         elif isinstance(node, Function):
             st.functions[node.name] = node.body
+            self.emit(Invocation(("()", node.name), st.cwd, home=st.home), ctx)
+            runs_other = self.runs_other  # the body is judged now but runs only when called
             self.node(node.body, st.copy(), replace(ctx, function=node.name))
+            self.runs_other = runs_other
 
     def loop_values(self, node: Compound, st: _State) -> list[str]:
         """The values a `for x in A B` body is walked with (once each); other compounds are walked once."""
@@ -214,8 +217,7 @@ class _Walker:
         if not node.words:
             for name, value in node.assigns:
                 st.vars[name] = self.expand(value, st).value
-            if any(w.subs for _, w in node.assigns):
-                self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home), ctx)
+            self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home), ctx)
             return
         # one (argument, word it came from) per field: `$c /` with c='rm -rf' is three arguments, and
         # `/{etc,usr}` two
@@ -226,6 +228,8 @@ class _Walker:
         redirects, stdin_text = self.redirects(node, st, ctx)
         self.note_written(node, redirects, st, ctx)
         argv = tuple(f for f, _ in fields)
+        if len(argv[0]) > 1 and argv[0][0] == "=" and _NAME.match(argv[0][1:]):
+            argv = (argv[0][1:], *argv[1:])  # zsh: `=rm` runs the rm found on PATH
         params = tuple(p for e, _ in expanded for p in e.params)
         glob_name = expanded[0][0].glob
         hidden = (_bare(fields[0][1].raw),) if argv[0].startswith(UNKNOWN) else ()
@@ -328,7 +332,7 @@ class _Walker:
 
     def emit(self, inv: Invocation, ctx: _Ctx) -> None:
         if not ctx.via:
-            if inv.name in STATE_BUILTINS:
+            if inv.name in STATE_BUILTINS or inv.argv[0] in ("=", "()"):  # assignments, function definitions
                 self.state_change = True
             elif inv.name not in ("=", "true", ":"):
                 self.runs_other = True
@@ -770,6 +774,9 @@ def _resolve(path: str, cwd: str | None) -> str:
         path = cwd.rstrip("/") + "/" + path
     normal = os.path.normpath(path)
     return "/" + normal.lstrip("/") if normal.startswith("//") else normal
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.+-]+$")
 
 
 def _bare(raw: str) -> str:

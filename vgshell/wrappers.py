@@ -35,6 +35,8 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "builtin": _spec(""),
     "exec": _spec("-a"),
     "nohup": _spec(""),
+    "noglob": _spec(""),  # zsh precommand modifiers
+    "nocorrect": _spec(""),
     "time": _spec("-f --format -o --output"),
     "nice": _spec("-n --adjustment"),
     "ionice": _spec("-c --class -n --classdata -p --pid -P --pgid -u --uid"),

@@ -67,18 +67,23 @@ __vg_send() {
   return "$st"
 }
 
-# One request, one answer; sets __vg_a_*. Lengths are bytes, hence LC_ALL=C.
+# One request, one answer; sets __vg_a_*. Lengths are bytes, hence LC_ALL=C. The answer must carry this
+# request's nonce (anything else queued on the connection is stale or forged); the analyzer reads the
+# working directory from /proc by our pid, $PWD is only a fallback. Returns 2 when it did not answer in time.
 __vg_exchange() {
-  local LC_ALL=C line=$1 cwd=$PWD flags=shell=bash tok
+  local LC_ALL=C line=$1 cwd=$PWD flags=shell=bash tok nonce=$((++__vg_n))x$RANDOM
   [[ -t 0 && -t 2 ]] && flags+=,tty
   [[ -n $__vg_off ]] && flags+=,off
   [[ -n $__vg_mode ]] && flags+=,mode=$__vg_mode
+  flags+=,pid=$$,n=$nonce
   [[ -n $__vg_fd ]] || __vg_connect || return 1
+  while read -r -t 0 -u "$__vg_fd" 2>/dev/null; do read -r -t 0.01 -u "$__vg_fd" _ 2>/dev/null || break; done
   __vg_send 'VG1 %s %s %s %d %d\n%s%s' "$__vg_ctok" "$VG_SESSION" "$flags" "${#cwd}" "${#line}" "$cwd" "$line" ||
     return 1
   IFS=' ' read -r -t "${VG_HOOK_TIMEOUT:-5}" -u "$__vg_fd" tok __vg_a_action __vg_a_id __vg_a_code \
-    __vg_a_nprep __vg_a_nargs __vg_a_notice 2>/dev/null || return 1
-  [[ $tok == "$__vg_stok" ]] || return 1
+    __vg_a_nprep __vg_a_nargs __vg_a_notice 2>/dev/null
+  case $? in 0) ;; 1) return 1 ;; *) return 2 ;; esac
+  [[ $tok == "$__vg_stok:$nonce" ]] || return 1
   __vg_a_fields=()
   if ((__vg_a_nprep + __vg_a_nargs > 0)); then
     mapfile -d '' -n $((__vg_a_nprep + __vg_a_nargs)) -u "$__vg_fd" __vg_a_fields
@@ -87,16 +92,20 @@ __vg_exchange() {
   [[ $__vg_a_action != error ]]
 }
 
+# Enter: judge the buffer, then let the macro's second key accept it (or only redraw, when incomplete).
+# That key does nothing between lines (__vg_rearm, first in PROMPT_COMMAND), so typing it cannot skip us.
+# History expansion (`!!`, `^a^b`) is shown for editing first (histverify) and judged on the next Enter.
 __vg_judge() {
-  local line=$READLINE_LINE expanded
-  bind '"\C-x\C-v9": accept-line'
+  local line=$READLINE_LINE
   __vg_ps0=""
-  [[ -n ${line//[[:space:]]/} ]] || return 0
-  [[ $line =~ ^[[:space:]]*vg[[:space:]]+(on|off|status|mode([[:space:]]+[a-z]*)?)[[:space:]]*$ ]] && return 0
-  if [[ $- == *H* && $line == *'!'* ]] && expanded=$(builtin history -p -- "$line" 2>/dev/null); then
-    line=$expanded  # history expansion happens after this hook: judge what will really run
+  [[ $PROMPT_COMMAND == __vg_rearm* ]] || PROMPT_COMMAND="__vg_rearm${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+  if [[ -z ${line//[[:space:]]/} ]] || { [[ -z ${BASH_ALIASES[vg]-} ]] &&
+    [[ $line =~ ^[[:space:]]*vg[[:space:]]+(on|off|status|mode([[:space:]]+[a-z]*)?)[[:space:]]*$ ]]; }; then
+    bind '"\C-x\C-v9": accept-line'
+    return 0
   fi
   __vg_query "$line" || __vg_fallback "$line"
+  [[ $__vg_a_action == incomplete ]] || bind '"\C-x\C-v9": accept-line'
   case $__vg_a_action in
     host)
       [[ -n $__vg_a_notice ]] && __vg_ps0="$__vg_a_notice"$'\n'
@@ -104,19 +113,30 @@ __vg_judge() {
     incomplete)
       READLINE_LINE+=$'\n'
       READLINE_POINT=${#READLINE_LINE}
-      bind '"\C-x\C-v9": redraw-current-line'
       ;;
-    block | sandbox | exec | ask)
+    *)
       builtin history -s -- "$line"
       __vg_line=$line
       case $__vg_a_action in
-        block) READLINE_LINE=__vg_refuse ;;
+        sandbox | exec) READLINE_LINE=__vg_sandbox ;;
         ask) READLINE_LINE=__vg_approve ;;
-        *) READLINE_LINE=__vg_sandbox ;;
+        block) READLINE_LINE=__vg_refuse ;;
+        *)
+          __vg_a_code=126 __vg_a_notice="🛑 Blocked: the analyzer gave an answer this hook does not know ($__vg_a_action)"
+          READLINE_LINE=__vg_refuse
+          ;;
       esac
       READLINE_POINT=${#READLINE_LINE}
       ;;
   esac
+}
+
+__vg_rearm() {
+  local st=$?  # the prompt hooks after us must see the line's status
+  bind -m emacs '"\C-x\C-v9": redraw-current-line'
+  bind -m vi-insert '"\C-x\C-v9": redraw-current-line'
+  bind -m vi-command '"\C-x\C-v9": redraw-current-line'
+  return "$st"
 }
 
 __vg_refuse() {
@@ -193,17 +213,31 @@ __vg_unhook() {
   done
 }
 
+# Every key that would accept a line goes through the judge: Enter, Ctrl-J, and whatever the user's
+# inputrc bound to accept-line or operate-and-get-next (Ctrl-O); edit-and-execute-command (Ctrl-X Ctrl-E,
+# vi `v`) would run the edited text unjudged, so it is unbound.
 __vg_hook() {
-  local map
+  local map key fn
   for map in emacs vi-insert vi-command; do
+    while IFS= read -r key; do
+      fn=${key##*: }
+      key=${key%: *}
+      case $fn in
+        accept-line | operate-and-get-next) bind -m "$map" "$key: \"\\C-x\\C-v1\\C-x\\C-v9\"" ;;
+        edit-and-execute-command | vi-edit-and-execute-command) bind -m "$map" -r "${key//\"/}" ;;
+      esac
+    done < <(bind -m "$map" -p 2>/dev/null)
     bind -m "$map" -x '"\C-x\C-v1": __vg_judge'
-    bind -m "$map" '"\C-x\C-v9": accept-line'
+    bind -m "$map" '"\C-x\C-v9": redraw-current-line'
     bind -m "$map" '"\C-m": "\C-x\C-v1\C-x\C-v9"'
     bind -m "$map" '"\C-j": "\C-x\C-v1\C-x\C-v9"'
   done
 }
 
 __vg_pipe_trap=$(trap -p PIPE)
+__vg_n=0
+shopt -s histverify
+PROMPT_COMMAND="__vg_rearm${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
 HISTIGNORE="${HISTIGNORE:+$HISTIGNORE:}__vg_refuse:__vg_sandbox:__vg_approve"
 PS0="${PS0-}\${__vg_ps0}"
 __vg_hook

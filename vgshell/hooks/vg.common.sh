@@ -21,8 +21,19 @@ __vg_start() {
   (command "$VG_BIN" analyzer start >/dev/null 2>&1 &)
 }
 
+# Returns 1 when the analyzer cannot answer; one that hangs (status 2) is left alone for 30 s, so a
+# stopped analyzer costs one timeout, not one per line.
 __vg_query() {
-  __vg_exchange "$1" && { __vg_warned=""; return 0; }
+  local st
+  ((SECONDS < ${__vg_skip_until:-0})) && return 1
+  __vg_exchange "$1"
+  st=$?
+  ((st == 0)) && { __vg_warned=""; return 0; }
+  if ((st == 2)); then
+    __vg_skip_until=$((SECONDS + 30))
+    __vg_disconnect
+    return 1
+  fi
   if [[ -n $__vg_starting ]]; then  # started with this shell: give it a moment before the first line
     local i
     for ((i = 0; i < 60; i++)); do
@@ -51,15 +62,19 @@ __vg_fallback() {
     __vg_give_up "$line"
     return
   fi
-  said=$(command "$VG_BIN" --quiet check -- "$line" 2>/dev/null)
+  said=$(printf '%s' "$line" | command "$VG_BIN" --quiet check --stdin 2>/dev/null)
   st=$?
   case $st in
     0) __vg_a_action=host ;;
     10 | 20) __vg_a_action="exec" ;;
     30) __vg_a_action=block __vg_a_notice="🛑 Blocked: ${said#*: }" ;;
     *)
-      printf 'vgshell: vg check failed (status %s); the hook is off in this shell\n' "$st" >&2
-      __vg_give_up "$line"
+      if command "$VG_BIN" --version >/dev/null 2>&1; then  # vg works: only this line could not be judged
+        __vg_a_action=block __vg_a_notice="🛑 Blocked: vg check could not judge this line (status $st)"
+      else
+        printf 'vgshell: %s does not run (status %s); the hook is off in this shell\n' "$VG_BIN" "$st" >&2
+        __vg_give_up "$line"
+      fi
       ;;
   esac
 }
@@ -71,6 +86,7 @@ __vg_give_up() {
   local rm_root='(^|[;&|( ])rm +(-[a-zA-Z]*[rRf][a-zA-Z]* +)+(/|~|/\*|\$HOME)( |$|[;&|)])'
   local disk='(^|[;&| ])(mkfs[.a-z0-9]*|dd .*of=/dev/[sh]d)'
   __vg_unhook
+  __vg_off=gone
   __vg_a_action=host
   if [[ $squeezed =~ $rm_root || $squeezed =~ $disk || $squeezed == *':(){'*':|:'* ]]; then
     __vg_a_action=block __vg_a_code=126 __vg_a_notice="🛑 Blocked: critical (the hook's last-resort check)"
@@ -84,6 +100,10 @@ vg() {
       printf 'vgshell: off in this shell (critical commands stay blocked); "vg on" turns it back on\n' >&2
       ;;
     on)
+      if [[ $__vg_off == gone ]]; then
+        printf 'vgshell: the hook is off because vg does not work; open a new shell once it does\n' >&2
+        return 1
+      fi
       __vg_off=""
       printf 'vgshell: on in this shell\n' >&2
       ;;
@@ -100,6 +120,7 @@ vg() {
     status)
       local state=stopped guard=on
       [[ -n $__vg_off ]] && guard=off
+      [[ $__vg_off == gone ]] && guard="off (vg does not work; nothing is judged)"
       __vg_read_state && kill -0 "$__vg_pid" 2>/dev/null && state="running (pid $__vg_pid)"
       printf 'vgshell: %s in this shell, mode %s, analyzer %s, session %s\n' "$guard" "${__vg_mode:-from config}" \
         "$state" "$VG_SESSION" >&2

@@ -20,7 +20,7 @@ typeset -g VG_BIN=${VG_BIN:-vg}
 typeset -gx VG_SESSION="zsh-$$-${EPOCHSECONDS}"
 typeset -g __vg_state=${VG_HOME:-$HOME/.vectra-guard}
 typeset -g __vg_fd="" __vg_port="" __vg_ctok="" __vg_stok="" __vg_pid="" __vg_off="" __vg_mode=""
-typeset -g __vg_warned="" __vg_line="" __vg_starting=""
+typeset -g __vg_warned="" __vg_line="" __vg_starting="" __vg_fresh="" __vg_n=0
 typeset -g __vg_a_action="" __vg_a_id=0 __vg_a_code=0 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_notice=""
 typeset -ga __vg_a_fields
 if ! source "${${(%):-%x}:A:h}/vg.common.sh"; then
@@ -55,10 +55,17 @@ __vg_exchange() {
   [[ -n $__vg_off ]] && flags+=,off
   [[ -n $__vg_mode ]] && flags+=,mode=$__vg_mode
   [[ -n $__vg_fd ]] || __vg_connect || return 1
+  local nonce=$((++__vg_n))x$RANDOM junk
+  flags+=,pid=$$,n=$nonce
+  while read -r -t 0 -u "$__vg_fd" junk 2>/dev/null; do :; done  # nothing stale may pass for our answer
   __vg_send "VG1 $__vg_ctok $VG_SESSION $flags ${#cwd} ${#line}"$'\n'"$cwd$line" || return 1
-  IFS=' ' read -r -t "${VG_HOOK_TIMEOUT:-5}" -u "$__vg_fd" tok __vg_a_action __vg_a_id __vg_a_code \
-    __vg_a_nprep __vg_a_nargs __vg_a_notice 2>/dev/null || return 1
-  [[ $tok == "$__vg_stok" ]] || return 1
+  local t0=$EPOCHREALTIME
+  if ! IFS=' ' read -r -t "${VG_HOOK_TIMEOUT:-5}" -u "$__vg_fd" tok __vg_a_action __vg_a_id __vg_a_code \
+    __vg_a_nprep __vg_a_nargs __vg_a_notice 2>/dev/null; then
+    (( EPOCHREALTIME - t0 >= ${VG_HOOK_TIMEOUT:-5} - 0.1 )) && return 2  # it is there but does not answer
+    return 1
+  fi
+  [[ $tok == "$__vg_stok:$nonce" ]] || return 1
   __vg_a_fields=()
   for ((i = 0; i < __vg_a_nprep + __vg_a_nargs; i++)); do
     IFS= read -r -d $'\0' -u "$__vg_fd" field || return 1
@@ -68,21 +75,25 @@ __vg_exchange() {
   [[ $__vg_a_action != error ]]
 }
 
+# Every widget that accepts a buffer (accept-line, accept-and-hold, accept-line-and-down-history,
+# accept-and-infer-next-history) comes here first; $WIDGET says which original to call for a host line.
+# History expansion (`!!`, `^a^b`) is shown for editing first (HIST_VERIFY) and judged on the next Enter.
 __vg_accept_line() {
-  local line=$BUFFER
-  if [[ -z ${line//[[:space:]]/} || $line =~ '^[[:space:]]*vg[[:space:]]+(on|off|status|mode([[:space:]]+[a-z]*)?)[[:space:]]*$' ]]; then
-    zle __vg_orig_accept_line
-    return
+  local line=$BUFFER orig=__vg_orig_$WIDGET
+  if [[ $line == '__vg_do '* ]]; then  # recalled from the in-memory history: judge what it stood for
+    line=${(Q)${line#__vg_do }}
+    BUFFER=$line
   fi
-  if [[ -o banghist && $line == *'!'* ]]; then
-    zle expand-history  # history expansion happens after this widget: judge what will really run
-    line=$BUFFER
+  if [[ -z ${line//[[:space:]]/} ]] || { (( ! ${+aliases[vg]} )) &&
+    [[ $line =~ '^[[:space:]]*vg[[:space:]]+(on|off|status|mode([[:space:]]+[a-z]*)?)[[:space:]]*$' ]]; }; then
+    zle "$orig"
+    return
   fi
   __vg_query "$line" || __vg_fallback "$line"
   case $__vg_a_action in
     host)
       [[ -n $__vg_a_notice ]] && { zle -I; print -u2 -r -- "$__vg_a_notice"; }
-      zle __vg_orig_accept_line
+      zle "$orig"
       ;;
     incomplete)
       BUFFER+=$'\n'
@@ -91,8 +102,9 @@ __vg_accept_line() {
     *)
       print -s -r -- "$line"
       __vg_line=$line
+      __vg_fresh=1
       BUFFER="__vg_do ${(q-)line}"
-      zle __vg_orig_accept_line
+      zle __vg_orig_accept-line
       ;;
   esac
 }
@@ -100,17 +112,20 @@ __vg_accept_line() {
 # What the accepted buffer became. zsh keeps it in the history list until the next line (never in the
 # history file); repeated from there with !! or the arrow keys, it judges its argument afresh.
 __vg_do() {
-  if [[ $1 != "$__vg_line" ]]; then
+  if [[ -z $__vg_fresh || $1 != "$__vg_line" ]]; then  # not the answer the widget just got: ask again
     __vg_line=$1
     __vg_query "$1" || __vg_fallback "$1"
   fi
-  __vg_line=""
+  __vg_fresh="" __vg_line=""
   case $__vg_a_action in
     block) __vg_refuse ;;
     ask) __vg_line=$1 __vg_approve ;;
     sandbox | exec) __vg_line=$1 __vg_sandbox ;;
-    incomplete) print -u2 'vgshell: the line is incomplete'; return 2 ;;
-    *) builtin eval -- "$1" ;;
+    host) builtin eval -- "$1" ;;
+    *)
+      print -u2 -r -- "🛑 Blocked: the analyzer gave an answer this hook does not know ($__vg_a_action)"
+      return 126
+      ;;
   esac
 }
 
@@ -186,16 +201,26 @@ __vg_addhistory() {
 }
 
 __vg_unhook() {
-  zle -A __vg_orig_accept_line accept-line 2>/dev/null
+  local w
+  for w in $__vg_widgets; do
+    zle -A "__vg_orig_$w" "$w" 2>/dev/null
+  done
 }
 
-# Keep whatever accept-line was (zsh-autosuggestions and zsh-syntax-highlighting wrap it) and call it.
-if zle -l accept-line 2>/dev/null; then
-  zle -A accept-line __vg_orig_accept_line
-else
-  zle -A .accept-line __vg_orig_accept_line
-fi
-zle -N accept-line __vg_accept_line
+# Keep whatever each accepting widget was (zsh-autosuggestions and zsh-syntax-highlighting wrap them).
+typeset -ga __vg_widgets=(accept-line accept-and-hold accept-line-and-down-history accept-and-infer-next-history)
+() {
+  local w
+  for w in $__vg_widgets; do
+    if zle -l "$w" 2>/dev/null; then
+      zle -A "$w" "__vg_orig_$w"
+    else
+      zle -A ".$w" "__vg_orig_$w"
+    fi
+    zle -N "$w" __vg_accept_line
+  done
+}
+setopt HIST_VERIFY
 autoload -Uz add-zsh-hook 2>/dev/null
 zshaddhistory_functions+=(__vg_addhistory)
 if ! { __vg_read_state && kill -0 "$__vg_pid"; } 2>/dev/null; then
