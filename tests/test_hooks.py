@@ -495,3 +495,10 @@ def test_a_hung_analyzer_costs_one_timeout_and_is_replaced(shell: Shell) -> None
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(hung, signal.SIGKILL)
+
+
+def test_a_config_edited_while_the_shell_runs_applies_to_the_next_line(shell: Shell) -> None:
+    assert "inside=\n" in shell.run("echo inside=$VG_SANDBOX")[1]
+    time.sleep(0.05)  # a new modification time
+    (shell.project / "vectra-guard.yaml").write_text(SANDBOX_CONFIG.replace("mode: auto", "mode: always"))
+    assert "inside=1" in shell.run("echo inside=$VG_SANDBOX")[1]

@@ -41,7 +41,7 @@ from pathlib import Path
 from vgshell import __version__
 from vgshell.analyzer import Analyzer, Verdict
 from vgshell.client import env_key
-from vgshell.config import Config, config_files, load_config, with_overrides
+from vgshell.config import PROJECT_FILE, USER_FILE, Config, load_config, with_overrides
 from vgshell.context import Environment
 from vgshell.errors import VgError
 
@@ -120,6 +120,7 @@ class Server:
         self.client_token = secrets.token_hex(16)
         self.server_token = secrets.token_hex(16)
         self.analyzers: dict[tuple[object, ...], Analyzer] = {}
+        self._candidates: dict[str, tuple[str, ...]] = {}
         self.next_id = 1
         self.filter_file = env.state_dir / "cache" / "tty-filter.bpf"
         self.version = _installed_version()
@@ -128,13 +129,38 @@ class Server:
 
     # -- analysis -----------------------------------------------------------------------------------------
 
+    def _fingerprint(self, cwd: str) -> tuple[object, ...]:
+        """What the analyzer for `cwd` depends on, by plain stat calls (this runs for every typed line):
+        the user config, a project file in any directory up from `cwd`, and the user's rule packs."""
+        candidates = self._candidates.get(cwd)
+        if candidates is None:
+            parts = [str(self.env.state_dir / USER_FILE)]
+            d = os.path.normpath(cwd)
+            while True:
+                parts.append(os.path.join(d, PROJECT_FILE))
+                parent = os.path.dirname(d)
+                if parent == d:
+                    break
+                d = parent
+            candidates = tuple(parts)
+            if len(self._candidates) > 256:
+                self._candidates.clear()
+            self._candidates[cwd] = candidates
+        stamps: list[object] = []
+        for c in candidates:
+            with contextlib.suppress(OSError):
+                stamps.append((c, os.stat(c).st_mtime_ns))
+        rules = str(self.env.state_dir / "rules")
+        if os.path.isdir(rules):
+            with contextlib.suppress(OSError), os.scandir(rules) as it:
+                stamps.extend(sorted((e.name, e.stat().st_mtime_ns) for e in it if e.name.endswith(".yaml")))
+        return tuple(stamps)
+
     def analyzer(self, cwd: str, mode: str | None) -> Analyzer:
-        env = replace(self.env, cwd=cwd)
-        files = config_files(env, None)
-        rules = sorted((env.state_dir / "rules").glob("*.yaml"))  # user packs added while we run
-        key = (mode, *((str(f.path), _mtime(f.path)) for f in files), *((str(r), _mtime(r)) for r in rules))
+        key = (mode, self._fingerprint(cwd))  # directories with the same files share one analyzer
         found = self.analyzers.get(key)
         if found is None:
+            env = replace(self.env, cwd=cwd)
             cfg: Config = load_config(env, None)
             if mode:
                 cfg = with_overrides(cfg, {"sandbox.mode": mode}, "this shell (vg mode)")
@@ -491,12 +517,6 @@ def _int(text: str) -> int:
     except ValueError:
         return -1
 
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _installed_version() -> str:
