@@ -31,14 +31,14 @@ class Sandbox:
 
     def run(self, command: str, *, level: str = "permissive", network: str | None = "none",
             extra_env: dict[str, str] | None = None, timeout: int = 120,
-            stdin: str | None = None, quiet: bool = True) -> subprocess.CompletedProcess[str]:
+            stdin: str | None = None, quiet: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         env = {"PATH": os.environ["PATH"], "HOME": str(self.home), "VG_HOME": str(self.state),
                "VG_MODE": "always", "VG_RUNTIME": self.runtime, "VG_SECURITY_LEVEL": level,
                "VG_IMAGE": IMAGE, "LANG": "C.UTF-8", **(extra_env or {})}
         if network:
             env["VG_NETWORK_MODE"] = network
         flags = ["--quiet"] if quiet else []
-        return subprocess.run([sys.executable, "-m", "vgshell.cli", *flags, "exec", command], cwd=self.project,
+        return subprocess.run([sys.executable, "-m", "vgshell.cli", *flags, "exec", command], cwd=cwd or self.project,
                               env=env, capture_output=True, text=True, timeout=timeout, input=stdin or "")
 
 
@@ -72,6 +72,14 @@ def test_secrets_in_home_are_not_visible(sandbox: Sandbox) -> None:
     r = sandbox.run(f"cat {ssh}/id_rsa; cat {sandbox.home}/.aws/credentials; echo end")
     assert "PRIVATE KEY" not in r.stdout and "aws_secret" not in r.stdout
     assert "end" in r.stdout
+
+
+def test_home_as_the_working_directory_is_read_only(sandbox: Sandbox) -> None:
+    rc = sandbox.home / ".bashrc"
+    rc.write_text("# mine\n")
+    r = sandbox.run("echo evil >> .bashrc; echo done", cwd=sandbox.home, quiet=False)
+    assert "done" in r.stdout and "read-only in the sandbox" in r.stderr
+    assert rc.read_text() == "# mine\n"
 
 
 def test_only_whitelisted_environment_passes(sandbox: Sandbox) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vgshell.sandbox.spec import toolchain_dirs
+from vgshell.sandbox.spec import toolchain_dirs, workdir_shelters_home
 
 H = "/home/dev"
 
@@ -26,3 +26,12 @@ TOOLCHAINS = [
 @pytest.mark.parametrize(("path", "bound"), TOOLCHAINS)
 def test_toolchain_dirs_bind_what_path_uses_and_no_secrets(path: str, bound: tuple[str, ...]) -> None:
     assert toolchain_dirs(path, H) == bound
+
+
+SHELTERS = [("/", True), (H, True), (H + "/", True), ("/home", True), (H + "/project", False), ("/tmp/x", False),
+            ("/home/devil", False), (H + "x", False)]
+
+
+@pytest.mark.parametrize(("cwd", "read_only"), SHELTERS)
+def test_a_working_directory_holding_home_is_read_only_in_a_sandbox(cwd: str, read_only: bool) -> None:
+    assert workdir_shelters_home(cwd, H) is read_only

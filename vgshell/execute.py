@@ -157,6 +157,10 @@ def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...]) -> Ho
                      cache_dirs=cache_dirs, cache_env=cache_env)
 
 
+READ_ONLY_WORKDIR = ("vg: the working directory is read-only in the sandbox: it is / or your home (or holds it), "
+                     "whose start-up files a sandbox must not change; cd into a project to write")
+
+
 def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, announce: bool = True,
                   used: dict[str, object] | None = None) -> int:
     """Run in a sandbox; `used`, when given, receives the runtime chosen and whether caches were mounted."""
@@ -173,6 +177,8 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
         v = replace(verdict, cache_mounts=cache_mounts)
         v = replace(v, decision=replace(v.decision, fallback_note=note or v.decision.fallback_note))
         _notice(env, quiet, v, runtime)
+    if spec.mounts and spec.mounts[0].target == spec.workdir and spec.mounts[0].read_only and not quiet:
+        env.stderr.write(READ_ONLY_WORKDIR + "\n")
     proxy = _egress(spec, env)
     try:
         return _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory), cfg)

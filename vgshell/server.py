@@ -252,6 +252,11 @@ class Server:
             _check_binds(cfg)
         except VgError as e:
             return Answer("block", e.render(), 126)
+        if spec.mounts and spec.mounts[0].target == spec.workdir and spec.mounts[0].read_only:
+            from vgshell.execute import READ_ONLY_WORKDIR
+
+            note = READ_ONLY_WORKDIR.removeprefix("vg: ")
+            text = f"{text} [{note}]" if text else READ_ONLY_WORKDIR
         argv = bubblewrap.argv(spec, shutil.which("bwrap") or "bwrap")
         filt = self._filter(tty_filter)
         if filt is not None:

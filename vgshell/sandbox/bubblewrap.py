@@ -27,7 +27,7 @@ def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
         args += _toolchains(spec)
     for m in spec.mounts:
         if m.target == spec.workdir:
-            args += ["--bind", m.host, m.target]
+            args += ["--ro-bind" if m.read_only else "--bind", m.host, m.target]
     args += _mask_secrets(spec)
     for m in spec.mounts:
         if m.target != spec.workdir:

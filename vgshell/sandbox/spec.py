@@ -149,7 +149,8 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
     sb = cfg.sandbox
     level = LEVELS[sb.security_level]
     network = sb.network_mode or level.network
-    mounts = (Mount(facts.cwd, facts.cwd), *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
+    mounts = (Mount(facts.cwd, facts.cwd, workdir_shelters_home(facts.cwd, facts.home)),
+              *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
               *(Mount(f, f, True) for f in facts.ca_files))
     return SandboxSpec(
         command=command, workdir=facts.cwd, home=facts.home, mounts=_dedupe(mounts),
@@ -164,6 +165,13 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
 def egress_allowlist(ecosystems: tuple[str, ...], extra: tuple[str, ...]) -> tuple[str, ...]:
     """The registries of the detected ecosystems, then the configured hosts (already validated)."""
     return tuple(dict.fromkeys((*(h for e in ecosystems for h in REGISTRY_HOSTS.get(e, ())), *extra)))
+
+
+def workdir_shelters_home(cwd: str, home: str) -> bool:
+    """True when the working directory is `/`, $HOME or above it: a sandbox gets it read-only, or it
+    could write the user's start-up files (~/.bashrc) and escape on the next shell."""
+    cwd = cwd.rstrip("/") or "/"
+    return cwd == "/" or home.rstrip("/") == cwd or home.startswith(cwd + "/")
 
 
 def toolchain_dirs(path: str, home: str) -> tuple[str, ...]:
