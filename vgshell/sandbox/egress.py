@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ipaddress
+import json
 import os
 import shutil
 import socket
@@ -411,7 +412,31 @@ def host_socat() -> str:
 
 def forwarder_files(socat: str) -> list[tuple[str, str]]:
     """(host file, name inside FORWARDER_DIR) for socat, its shared libraries and the host's loader, so
-    the host's socat runs in any image of the same architecture, whatever libc the image has."""
+    the host's socat runs in any image of the same architecture, whatever libc the image has.
+
+    Remembered per socat binary (path, size, mtime) in the state directory's cache: `ldd` is a process
+    and about 10 ms of every restricted container start; a remembered list whose files are gone is redone."""
+    try:
+        st = os.stat(socat)
+    except OSError:
+        return _forwarder_files(socat)
+    key = f"{socat}:{st.st_size}:{st.st_mtime_ns}"
+    state = os.environ.get("VG_HOME") or os.path.join(os.path.expanduser("~"), ".vectra-guard")
+    cache = Path(state) / "cache" / "forwarder.json"
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        known = json.loads(cache.read_text())
+        if known.get("key") == key and all(os.path.exists(h) for h, _ in known["files"]):
+            return [(str(h), str(n)) for h, n in known["files"]]
+    files = _forwarder_files(socat)
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = cache.with_name(f"forwarder.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "files": files}))
+        os.replace(tmp, cache)
+    return files
+
+
+def _forwarder_files(socat: str) -> list[tuple[str, str]]:
     out = subprocess.run(["ldd", socat], capture_output=True, text=True, timeout=10).stdout
     files = [(socat, "socat")]
     for line in out.splitlines():
@@ -438,7 +463,6 @@ LOG_LIMIT = 1024 * 1024
 
 def write_log(path: Path, events: list[Event], now: float) -> None:
     """Append one JSON line per connection to the egress log (kept to ~1 MiB: the previous one is `.1`)."""
-    import json
 
     if not events:
         return
