@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from vgshell import __version__
 from vgshell.errors import ExitStatus, UsageError, VgError
@@ -392,16 +392,21 @@ def _json_out(data: object) -> int:
     return int(ExitStatus.OK)
 
 
+def _report(args: argparse.Namespace, env: Environment, data: Any,
+            show: Callable[[Environment, TextIO, Any], None]) -> int:
+    """`--json` prints the data; otherwise `show` renders it (a rich table on a terminal, plain text else)."""
+    if args.json:
+        return _json_out(data)
+    show(env, sys.stdout, data)
+    return int(ExitStatus.OK)
+
+
 def _cmd_metrics(args: argparse.Namespace) -> int:
     from vgshell import metrics, records
 
     env = _environment()
     if args.metrics_cmd == "show":
-        data = metrics.summary(env.state_dir)
-        if args.json:
-            return _json_out(data)
-        metrics.show_summary(env, sys.stdout, data)
-        return int(ExitStatus.OK)
+        return _report(args, env, metrics.summary(env.state_dir), metrics.show_summary)
     if args.metrics_cmd != "reset":
         raise UsageError("'vg metrics' needs an action: show or reset")
     path = records.db_path(env.state_dir)
@@ -429,10 +434,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             raise UsageError(f"--since must be a duration like 30m, 12h, 1d or 2w; got {args.since!r}")
         since = env.clock() - seconds
     rows = metrics.audit(env.state_dir, since, args.decision, args.risk, args.limit or None)
-    if args.json:
-        return _json_out(rows)
-    metrics.show_records(env, sys.stdout, rows)
-    return int(ExitStatus.OK)
+    return _report(args, env, rows, metrics.show_records)
 
 
 def _cmd_session(args: argparse.Namespace) -> int:
@@ -440,18 +442,10 @@ def _cmd_session(args: argparse.Namespace) -> int:
 
     env = _environment()
     if args.session_cmd == "list":
-        rows = metrics.sessions(env.state_dir)
-        if args.json:
-            return _json_out(rows)
-        metrics.show_sessions(env, sys.stdout, rows)
-        return int(ExitStatus.OK)
+        return _report(args, env, metrics.sessions(env.state_dir), metrics.show_sessions)
     if args.session_cmd != "show":
         raise UsageError("'vg session' needs an action: list or show ID")
-    records = metrics.session(env.state_dir, args.id)
-    if args.json:
-        return _json_out(records)
-    metrics.show_records(env, sys.stdout, records)
-    return int(ExitStatus.OK)
+    return _report(args, env, metrics.session(env.state_dir, args.id), metrics.show_records)
 
 
 if __name__ == "__main__":

@@ -198,11 +198,7 @@ __vg_approve() {
       return 126
       ;;
   esac
-  case $then in
-    host) builtin eval -- "$__vg_line" ;;
-    sandbox) __vg_run_prepared ;;
-    *) VG_GUARD_LEVEL=off command "$VG_BIN" --quiet exec "$__vg_line" ;;
-  esac
+  __vg_run_approved "$then"
 }
 
 __vg_unhook() {

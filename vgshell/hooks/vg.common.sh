@@ -93,6 +93,16 @@ __vg_give_up() {
   fi
 }
 
+# After a yes at the prompt: on the host in this shell (as if typed), in the prepared bubblewrap sandbox,
+# or through `vg exec` with the approval already given.
+__vg_run_approved() {
+  case $1 in
+    host) builtin eval -- "$__vg_line" ;;
+    sandbox) __vg_run_prepared ;;
+    *) VG_GUARD_LEVEL=off command "$VG_BIN" --quiet exec "$__vg_line" ;;
+  esac
+}
+
 vg() {
   case ${1-} in
     off)
