@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import percentile  # noqa: E402
+
 from tests.conftest import CWD, HOME, load_jsonl  # noqa: E402
 from tests.test_corpus import DEVELOPER_DAY  # noqa: E402
 from vgshell.config import DEFAULT_CONFIG  # noqa: E402
@@ -36,9 +38,6 @@ def commands() -> list[str]:
     return list(dict.fromkeys([r["command"] for r in rows] + DEVELOPER_DAY))
 
 
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def timed(fn: Callable[[str], object], items: list[str], passes: int) -> list[float]:
@@ -73,8 +72,8 @@ def in_process(items: list[str], passes: int) -> list[tuple[str, ...]]:
     floor = timed(bashlex_parse, items, passes)
     return [
         ("analysis, one command (parse+rules+policy)", f"{statistics.median(ours):.3f} ms",
-         f"{pct(ours, 0.99):.3f} ms", f"{len(ours)}", "p50 <= 1 ms, p99 <= 5 ms"),
-        ("baseline: bashlex.parse alone", f"{statistics.median(floor):.3f} ms", f"{pct(floor, 0.99):.3f} ms",
+         f"{percentile(ours, 0.99):.3f} ms", f"{len(ours)}", "p50 <= 1 ms, p99 <= 5 ms"),
+        ("baseline: bashlex.parse alone", f"{statistics.median(floor):.3f} ms", f"{percentile(floor, 0.99):.3f} ms",
          f"{len(floor)}", ""),
     ]
 
@@ -129,9 +128,9 @@ def cold(runs: int) -> list[tuple[str, ...]]:
             t = time.perf_counter()
             subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
             base.append((time.perf_counter() - t) * 1000)
-    return [('cold process: vg check "ls"', f"{statistics.median(ours):.0f} ms", f"{pct(ours, 0.99):.0f} ms",
+    return [('cold process: vg check "ls"', f"{statistics.median(ours):.0f} ms", f"{percentile(ours, 0.99):.0f} ms",
              f"{runs}", "<= 250 ms"),
-            ("baseline: python3 -c pass", f"{statistics.median(base):.0f} ms", f"{pct(base, 0.99):.0f} ms",
+            ("baseline: python3 -c pass", f"{statistics.median(base):.0f} ms", f"{percentile(base, 0.99):.0f} ms",
              f"{runs}", "")]
 
 

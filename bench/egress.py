@@ -21,13 +21,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import sample  # noqa: E402
 
 from vgshell.config import DEFAULT_CONFIG, with_overrides  # noqa: E402
 from vgshell.context import Environment  # noqa: E402
@@ -39,15 +40,6 @@ DEBIAN = "vgshell-test/debian:latest"
 PACKAGES = "six==1.16.0 idna==3.6 certifi==2024.2.2"
 
 
-def sample(fn: Callable[[], object], runs: int, warm: int = 1) -> list[float]:
-    for _ in range(warm):
-        fn()
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def pip_install(runtime: str, network: str, project: Path, env: dict[str, str]) -> Callable[[], object]:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pexpect
+from benchlib import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS = ROOT / "vgshell" / "hooks"
@@ -109,16 +110,13 @@ def analyzer_pid(state: Path) -> int:
 
 
 def row(name: str, xs: list[float], base: list[float] | None = None) -> str:
-    p50, p99 = statistics.median(xs), percentile(xs, 99)
+    p50, p99 = statistics.median(xs), percentile(xs, 0.99)
     if base is None:
         return f"| {name} | {len(xs)} | {p50:.2f} | {p99:.2f} | | |"
-    b50, b99 = statistics.median(base), percentile(base, 99)
+    b50, b99 = statistics.median(base), percentile(base, 0.99)
     return f"| {name} | {len(xs)} | {p50:.2f} | {p99:.2f} | {p50 - b50:+.2f} | {p99 - b99:+.2f} |"
 
 
-def percentile(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
 
 
 def main() -> None:

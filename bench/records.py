@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import percentile  # noqa: E402
+
 from vgshell import records, trust  # noqa: E402
 from vgshell.analyzer import Analyzer  # noqa: E402
 from vgshell.config import DEFAULT_CONFIG  # noqa: E402
@@ -36,13 +38,10 @@ COMMANDS = ["ls -la", "git status", "npm install express", "rm -rf build", "curl
             "git reset --hard", "make test", "pip install requests", "rm -rf /", "docker ps"]
 
 
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def row(name: str, samples: list[float], unit: str = "ms", goal: str = "") -> tuple[str, ...]:
-    return (name, f"{statistics.median(samples):.3f} {unit}", f"{pct(samples, 0.99):.3f} {unit}",
+    return (name, f"{statistics.median(samples):.3f} {unit}", f"{percentile(samples, 0.99):.3f} {unit}",
             str(len(samples)), goal)
 
 

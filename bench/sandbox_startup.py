@@ -19,12 +19,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import percentile, sample  # noqa: E402
 
 from vgshell.config import DEFAULT_CONFIG, with_overrides  # noqa: E402
 from vgshell.context import Environment  # noqa: E402
@@ -34,19 +35,8 @@ from vgshell.sandbox.spec import build_spec  # noqa: E402
 IMAGE = "vgshell-test/busybox:latest"
 
 
-def sample(fn: Callable[[], object], runs: int) -> list[float]:
-    fn()  # warm-up
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
-def p99(xs: list[float]) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(0.99 * len(s)))]
 
 
 def quiet(argv: list[str], env: dict[str, str] | None = None) -> Callable[[], object]:
@@ -121,7 +111,7 @@ def main() -> None:
     print("| measure | median | p99 | n | note |")
     print("| --- | --- | --- | --- | --- |")
     for name, xs, note in rows:
-        print(f"| {name} | {statistics.median(xs):.1f} ms | {p99(xs):.1f} ms | {len(xs)} | {note} |")
+        print(f"| {name} | {statistics.median(xs):.1f} ms | {percentile(xs, 0.99):.1f} ms | {len(xs)} | {note} |")
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
         v = replace(verdict, cache_mounts=cache_mounts)
         v = replace(v, decision=replace(v.decision, fallback_note=note or v.decision.fallback_note))
         _notice(env, quiet, v, runtime)
-    if spec.mounts and spec.mounts[0].target == spec.workdir and spec.mounts[0].read_only and not quiet:
+    if spec.workdir_read_only and not quiet:
         env.stderr.write(READ_ONLY_WORKDIR + "\n")
     proxy = _egress(spec, env)
     try:

@@ -91,10 +91,9 @@ class _Conn:
     pending: dict[int, _Pending] = field(default_factory=dict)
     session: str = ""
     cwd: str = ""
-    verdict: Verdict | None = None  # of the last line judged, recorded once the answer is sent
-    trusted: bool = False
-    trust_path: Path | None = None
-    verdict_command: str = ""
+    # the line just judged: its verdict, the trust store it was checked against, and whether to record it;
+    # acted on once the answer is out
+    judged: tuple[Verdict, Path, bool] | None = None
 
 
 def incomplete(line: str, shell: str, parse_error: bool) -> bool:
@@ -204,9 +203,7 @@ class Server:
 
         facts = replace(analyzer.facts, human_present="tty" in flags, guard_off="off" in flags)
         verdict = analyzer.check(line, cwd=cwd, facts=facts)
-        conn.verdict = verdict if analyzer.cfg.metrics.enabled else None
-        conn.trusted = verdict.trusted is not None
-        conn.trust_path, conn.verdict_command = analyzer.trust.path, line
+        conn.judged = (verdict, analyzer.trust.path, analyzer.cfg.metrics.enabled)
         a, d = verdict.assessment, verdict.decision
         if a.parse_error and d.action != "block" and incomplete(line, flags.get("shell", "bash"), True):
             return Answer("incomplete")
@@ -252,7 +249,7 @@ class Server:
             _check_binds(cfg)
         except VgError as e:
             return Answer("block", e.render(), 126)
-        if spec.mounts and spec.mounts[0].target == spec.workdir and spec.mounts[0].read_only:
+        if spec.workdir_read_only:
             from vgshell.execute import READ_ONLY_WORKDIR
 
             note = READ_ONLY_WORKDIR.removeprefix("vg: ")
@@ -317,16 +314,10 @@ class Server:
                 continue
             self._write(*item)
 
-    @staticmethod
-    def _trusted_host(conn: _Conn, answer: Answer) -> bool:
-        return conn.trusted and answer.action == "host" and conn.trust_path is not None
-
-    def _queue_trust_use(self, path: Path | None, command: str) -> None:
+    def _queue_trust_use(self, path: Path, command: str) -> None:
         """A trusted line ran in the shell: count the use, off the answer path."""
         from vgshell import trust
 
-        if path is None:
-            return
         now = time.time()
         self._start_writer()
         self._queue.put(lambda: trust.mark_used(path, command, now, None))
@@ -463,7 +454,7 @@ class Server:
             line = bytes(conn.buf[nl + 1 + cwd_len:end]).decode("utf-8", "surrogateescape")
             del conn.buf[:end]
             cwd = _real_cwd(flags.get("pid"), cwd)
-            conn.session, conn.cwd, conn.verdict, conn.trusted = head[2], cwd, None, False
+            conn.session, conn.cwd, conn.judged = head[2], cwd, None
             if kind == "JSON":
                 conn.sock.sendall(self.check_json(line, cwd or "/", flags, head[2], token))
                 continue
@@ -472,11 +463,14 @@ class Server:
             except Exception as e:  # the analyzer must answer; a bug here must not open the gate
                 answer = _fail_closed(line, f"vg: analyzer error: {type(e).__name__}: {e}")
             conn.sock.sendall(answer.encode(token))
-            if self._trusted_host(conn, answer):
-                self._queue_trust_use(conn.trust_path, conn.verdict_command)
-            if conn.verdict is not None and answer.action in ("host", "block"):
+            if conn.judged is None:
+                continue
+            verdict, trust_path, record = conn.judged
+            if answer.action == "host" and verdict.trusted is not None:
+                self._queue_trust_use(trust_path, verdict.assessment.command)
+            if record and answer.action in ("host", "block"):
                 # host lines run in the shell itself: their decision is recorded, not their exit status
-                self._record(conn.verdict, conn.session, cwd, None if answer.action == "host" else 126, 0,
+                self._record(verdict, conn.session, cwd, None if answer.action == "host" else 126, 0,
                              "host" if answer.action == "host" else "blocked")
 
 

@@ -393,6 +393,9 @@ def _p_names(attr: str) -> Callable[[_View, tuple[str, ...]], bool]:
     return check
 
 
+_p_hidden_name = _p_names("hidden_name")
+
+
 def _p_code(v: _View, rx: LazyRegex) -> bool:
     return v.inv.code is not None and rx.search(v.inv.code) is not None
 
@@ -441,7 +444,7 @@ _PREDICATES: dict[str, Callable[[_View, Any], bool]] = {
     "runs_downloaded": _p_bool("runs_downloaded"),
     "self_spawning": _p_bool("self_spawning"),
     "glob_name": _p_bool("glob_name"),
-    "hidden_name": _p_names("hidden_name"),
-    "hidden_name_not": lambda v, names: not _p_names("hidden_name")(v, names),
+    "hidden_name": _p_hidden_name,
+    "hidden_name_not": lambda v, names: not _p_hidden_name(v, names),
     "remote_target": _p_remote_target,
 }

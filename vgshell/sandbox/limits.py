@@ -13,7 +13,6 @@ import resource
 import signal
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,21 +47,25 @@ class Limits:
             resource.setrlimit(resource.RLIMIT_NPROC, (self.pids, self.pids))
 
     def kill_all(self) -> None:
-        for d in self.dirs:
-            for pid in _pids(d):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        _kill(self.dirs)
 
     def __exit__(self, *exc: object) -> None:
-        self.kill_all()
-        left = _remove(self.dirs, self.kill_all, time.monotonic() + 1.0)
+        _kill(self.dirs)
+        left = _remove(self.dirs, time.monotonic() + 1.0)
         if left:  # a task the kernel has not reaped yet: finish in the background rather than leave it
             _remove_later(left)
         if self.dirs:
             sweep_stale()
 
 
-def _remove(dirs: list[Path], kill_all: Callable[[], None], deadline: float) -> list[Path]:
+def _kill(dirs: list[Path]) -> None:
+    for d in dirs:
+        for pid in _pids(d):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _remove(dirs: list[Path], deadline: float) -> list[Path]:
     """rmdir each cgroup, retrying while it is busy (until the kernel has reaped its last task)."""
     left = list(dirs)
     pause = 0.0005
@@ -77,7 +80,7 @@ def _remove(dirs: list[Path], kill_all: Callable[[], None], deadline: float) -> 
                 pass
         if not left or time.monotonic() > deadline:
             break
-        kill_all()
+        _kill(left)
         time.sleep(pause)
         pause = min(pause * 2, 0.02)
     return left
@@ -92,8 +95,7 @@ def _remove_later(dirs: list[Path]) -> None:
     try:
         os.setsid()
         if os.fork() == 0:
-            limits = Limits(0, 0, None, dirs)
-            _remove(dirs, limits.kill_all, time.monotonic() + 60)
+            _remove(dirs, time.monotonic() + 60)
     finally:
         os._exit(0)
 

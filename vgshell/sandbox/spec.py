@@ -133,6 +133,11 @@ class SandboxSpec:
     egress_dir: str | None = None  # restricted: the host directory holding the proxy's socket, once started
 
     @property
+    def workdir_read_only(self) -> bool:
+        """The working directory is / or holds $HOME, so it is mounted read-only (workdir_shelters_home)."""
+        return any(m.target == self.workdir and m.read_only for m in self.mounts)
+
+    @property
     def cached(self) -> bool:
         return any(m.target.startswith(self.home) and m.target != self.workdir for m in self.mounts)
 
