@@ -327,6 +327,7 @@ INTERPRETERS = [
     ("php -r 'system(\"rm -rf /\");'", C),
     ("python3 -c \"import os; os.system(bytes.fromhex('726d202d7266202f').decode())\"", C),
     ("python3 -c \"import os,base64; os.system(base64.b64decode('cm0gLXJmIC8='))\"", C),
+    ("python -c \"import os; os.system('r'+'m -rf /')\"", C),
 ]
 
 OBFUSCATED = [
@@ -745,8 +746,6 @@ KNOWN_GAPS = [
     pytest.param("while true; do $0 & done", H, marks=pytest.mark.xfail(strict=True, reason=(
         "an endless loop backgrounding an unknown command: telling it from `while true; do job & sleep 1; "
         "done` needs loop analysis we do not do"))),
-    pytest.param("python -c \"import os; os.system('r'+'m -rf /')\"", C, marks=pytest.mark.xfail(
-        strict=True, reason="string arithmetic inside inline code: we read literals, we do not run code")),
     pytest.param("IFS=,; x=rm,-rf,/; $x", C, marks=pytest.mark.xfail(strict=True, reason=(
         "field splitting on a custom IFS is not modelled: the word stays one unknown command"))),
     pytest.param("a=(rm -rf /); \"${a[@]}\"", C, marks=pytest.mark.xfail(strict=True, reason=(
