@@ -145,7 +145,7 @@ def _positionals(args: tuple[str, ...], valued: frozenset[str]) -> list[str]:
 
 
 def _resolve(path: str, cwd: str | None) -> str:
-    from vgshell.unwrap import _resolve as resolve  # one definition of path resolution
+    from vgshell.unwrap import resolve  # one definition of path resolution
 
     return resolve(path, cwd)
 
