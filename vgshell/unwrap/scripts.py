@@ -131,8 +131,7 @@ def _walk_recipes(w: Walker, text: str, targets: list[str], shown: str, st: Stat
         seen.add(target)
         todo.extend(prereqs.get(target, []))
         for line_no, line in recipes.get(target, []):
-            code = _MAKE_VAR.sub(lambda m: variables.get(m.group(1), UNKNOWN),
-                                 line.lstrip("@-+ \t").replace("$$", "\ue004")).replace("\ue004", "$")
+            code = _substitute(line.lstrip("@-+ \t").replace("$$", "\ue004"), variables).replace("\ue004", "$")
             script = parsed(code)
             w.script(_at_line(script, line_no), st.copy(), replace(ctx, source=shown))
 
@@ -164,10 +163,13 @@ def _make_variables(text: str, env: dict[str, str]) -> dict[str, str]:
     found.update({m.group(1): m.group(2).strip() for line in text.splitlines() if (m := _MAKE_ASSIGN.match(line))})
     found.setdefault("MAKE", "make")
     for _ in range(3):
-        known = dict(found)
-        found = {k: _MAKE_VAR.sub(lambda m, d=known: d.get(m.group(1), UNKNOWN), v)
-                 for k, v in found.items()}
+        found = {k: _substitute(v, found) for k, v in found.items()}
     return found
+
+
+def _substitute(text: str, variables: dict[str, str]) -> str:
+    """`$(NAME)` / `${NAME}` replaced by the Makefile's value (UNKNOWN when it has none)."""
+    return _MAKE_VAR.sub(lambda m: variables.get(m.group(1), UNKNOWN), text)
 
 
 def _rules(text: str) -> tuple[dict[str, list[tuple[int, str]]], dict[str, list[str]], str | None]:

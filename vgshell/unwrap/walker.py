@@ -21,6 +21,8 @@ from vgshell.unwrap.argv import (
     strip_options,
     tail_words,
 )
+from vgshell.unwrap.carriers import NAMES as CARRIER_NAMES
+from vgshell.unwrap.carriers import walk_carried
 from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
 from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
@@ -210,6 +212,8 @@ class Walker:
         if name in st.functions and name not in ctx.calls and name == inv.argv[0]:
             self.call(inv, st, ctx)
             return
+        if name in CARRIER_NAMES:
+            walk_carried(self, inv, st, ctx)
         spec = WRAPPERS.get(name)
         if spec is not None and len(inv.argv) > 1:
             self.emit(inv, ctx)
@@ -308,7 +312,11 @@ class Walker:
             if name == "command":
                 return
         else:
-            rest, chdir, split = strip_options(args, spec)
+            rest, chdir, split = strip_options(args, replace(spec, operands=0) if spec.subcommand else spec)
+            if spec.subcommand:  # `uv run CMD`: only that subcommand runs a command
+                if not rest or rest[0] not in spec.subcommand:
+                    return
+                rest, _, _ = strip_options(rest[1:], spec)
             if chdir is not None:
                 st = st.copy()
                 st.cwd = resolve(chdir, st.cwd)
