@@ -13,7 +13,7 @@ from vgshell.expand import UNKNOWN
 from vgshell.parse import parse
 from vgshell.risk.model import Assessment, Finding, Level
 from vgshell.risk.rules import LazyRegex, Rule, RuleSet, load_default_ruleset
-from vgshell.unwrap import Invocation, flatten
+from vgshell.unwrap import Files, Invocation, flatten
 
 MAX_FINDINGS = 50
 MAX_INPUT = 64 * 1024  # a typed line or agent command is far smaller; beyond this, refuse rather than guess
@@ -28,15 +28,16 @@ def default_ruleset() -> RuleSet:
 
 
 def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = None,
-           env: Mapping[str, str] | None = None) -> Assessment:
-    """Parse `command` as run from `cwd` and score it. Never raises on any input text."""
+           env: Mapping[str, str] | None = None, files: Files | None = None) -> Assessment:
+    """Parse `command` as run from `cwd` and score it. Never raises on any input text. With `files`, the
+    scripts the line runs are read and judged with it (see `vgshell.files`)."""
     rules = ruleset or default_ruleset()
     if len(command) > MAX_INPUT:
         reason = f"over {MAX_INPUT // 1024} KiB: too large to analyse safely; run it as a script file instead"
         return Assessment(command, Level.CRITICAL, (Finding("parse.too-large", "parse", Level.CRITICAL,
                           command[:120], reason),), parse_error=reason)
     script = parse(command)
-    flat = flatten(script, cwd, home, env)
+    flat = flatten(script, cwd, home, env, files)
     findings: list[Finding] = []
     seen: set[str] = set()
     for inv in flat.invocations:
@@ -46,7 +47,7 @@ def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = N
             if rule.id not in seen:
                 seen.add(rule.id)
                 findings.append(Finding(rule.id, rule.category, rule.level, _display(inv),
-                                        rule.reason, inv.via))
+                                        rule.reason, inv.via, inv.where))
         if len(findings) >= MAX_FINDINGS:
             break
     findings.sort(key=lambda f: -f.level)
@@ -157,7 +158,8 @@ def _matches(rule: Rule, v: _View) -> bool:
     return all(_PREDICATES[key](v, want) for key, want in _ordered(rule))
 
 
-_COST = {"self_spawning": 0, "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0, "hidden_name": 0,
+_COST = {"self_spawning": 0, "unseen": 0,
+         "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0, "hidden_name": 0,
          "hidden_name_not": 1,
          "command": 1, "command_not": 1, "assigns": 1, "fed_by": 1, "upstream": 1, "params": 1, "via": 1,
          "redirects": 2, "code": 2, "subcommand": 3, "verb": 3, "flags": 3, "positional_count": 3,
@@ -444,6 +446,7 @@ _PREDICATES: dict[str, Callable[[_View, Any], bool]] = {
     "runs_downloaded": _p_bool("runs_downloaded"),
     "self_spawning": _p_bool("self_spawning"),
     "glob_name": _p_bool("glob_name"),
+    "unseen": _p_names("unseen"),
     "hidden_name": _p_hidden_name,
     "hidden_name_not": lambda v, names: not _p_hidden_name(v, names),
     "remote_target": _p_remote_target,
