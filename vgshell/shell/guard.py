@@ -61,6 +61,13 @@ class Guard:
             reply = self._in_process(line, cwd, pid)
         return reply
 
+    def warm(self) -> None:
+        """At the start of an interactive session: start the analyzer now if none runs, so the first line
+        typed is judged by it rather than by this process loading the rules."""
+        if _read_state(self.env) is None and not self._started:
+            self._started = True
+            self._start()
+
     def flags(self, pid: int | None, nonce: str = "") -> str:
         parts = ["shell=bash"]
         if self.human:
