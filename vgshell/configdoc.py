@@ -70,8 +70,8 @@ file and session, naming the file, the line, the key and the command that approv
 ## The managed file
 
 `/etc/vectra-guard/config.yaml` is for an admin who pins a policy for everyone on the machine (a guard
-level, a sandbox mode, denylists). It is read last and wins: a value it sets stands unless a lower layer's
-value is tighter by the *tighter* column (a user may raise a pinned guard level, never lower it), and
+level, a sandbox mode, denylists). It is read last and wins: a value it sets stands unless a lower layer set
+a value that is tighter by the *tighter* column (a user may raise a pinned guard level, never lower it), and
 denylists combine. `vg mode` and `vg off` in a shell cannot loosen it either. `VG_MANAGED_CONFIG` names
 another file in its place, for tests, only while `/etc/vectra-guard/config.yaml` does not exist.
 
