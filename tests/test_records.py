@@ -22,7 +22,8 @@ from vgshell.context import Environment
 SUMMARY_KEYS = {"version", "runs", "first", "last", "totals", "duration_ms", "by_risk", "by_runtime", "checks",
                 "time_saved"}
 RECORD_KEYS = {"id", "time", "session", "kind", "cwd", "command", "risk", "findings", "decision", "answer",
-               "outcome", "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections", "agent", "ran"}
+               "outcome", "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections", "agent",
+               "ran"}
 NO_RUNTIME = {"PATH": "/nonexistent", "DOCKER_HOST": "unix:///nonexistent"}  # for vg check only
 
 

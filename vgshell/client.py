@@ -16,8 +16,10 @@ from typing import Any
 
 
 def env_key(env: Mapping[str, str]) -> str:
-    """A fingerprint of what can change a decision from the environment: every VG_* variable and CI."""
-    items = sorted((k, v) for k, v in env.items() if (k.startswith("VG_") and k != "VG_SESSION") or k == "CI")
+    """A fingerprint of what can change a decision from the environment: every VG_* variable and CI (not
+    VG_SESSION or VG_HOOK_TIMEOUT, which change no decision)."""
+    items = sorted((k, v) for k, v in env.items()
+                   if (k.startswith("VG_") and k not in ("VG_SESSION", "VG_HOOK_TIMEOUT")) or k == "CI")
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
 
 
@@ -25,19 +27,17 @@ def state_dir(env: Mapping[str, str]) -> str:
     return env.get("VG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".vectra-guard")
 
 
-def check(line: str, cwd: str, env: Mapping[str, str], human: bool, timeout: float = 2.0,
-          flags: str = "") -> dict[str, Any] | None:
-    """The analyzer's verdict as `vg check --json` prints it, or None when it cannot answer for us.
-    `flags` adds request flags (`norecord`: the caller records the decision itself, as agent hooks do)."""
+def check(line: str, cwd: str, env: Mapping[str, str], human: bool, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The analyzer's verdict as `vg check --json` prints it, or None when it cannot answer for us."""
     try:
         with open(os.path.join(state_dir(env), "analyzer.env")) as f:
             st = dict(x.rstrip("\n").split("=", 1) for x in f if "=" in x)
         if st.get("envkey") != env_key(env):
             return None
         body = cwd.encode("utf-8", "surrogateescape"), line.encode("utf-8", "surrogateescape")
-        sent = ",".join(f for f in ("shell=bash", "tty" if human else "", flags) if f)
+        flags = "shell=bash,tty" if human else "shell=bash"
         session = env.get("VG_SESSION") or f"vg-{os.getpid()}"
-        head = f"JSON {st['client']} {session} {sent} {len(body[0])} {len(body[1])}\n"
+        head = f"JSON {st['client']} {session} {flags} {len(body[0])} {len(body[1])}\n"
         with socket.create_connection(("127.0.0.1", int(st["port"])), timeout=timeout) as s:
             s.sendall(head.encode() + body[0] + body[1])
             data = b""

@@ -378,22 +378,27 @@ def write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def undo(path: Path, current: str | None, edit: Callable[[str], str]) -> str | None:
-    """The text the file had before `edit` made it `current`: the newest backup B with edit(B) == current
-    (or "" when the edit created the file from nothing); None when no backup explains the current file."""
+@dataclass(frozen=True)
+class Before:
+    """What a file was before an edit: its text, or None when the edit created it."""
+
+    text: str | None
+
+
+def undo(path: Path, current: str | None, edit: Callable[[str], str]) -> Before | None:
+    """What the file was before `edit` made it `current`: the newest backup B with edit(B) == current, or
+    absent when no backup exists and the edit of nothing gives `current`; None when nothing explains it."""
     if current is None:
         return None
-    for b in backups(path):
+    found = backups(path)
+    for b in found:
         try:
             before = b.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        try:
             if edit(before) == current:
-                return before
-        except SettingsError:
+                return Before(before)
+        except (OSError, UnicodeDecodeError, SettingsError):
             continue
     try:
-        return "" if edit("") == current else None
+        return Before(None) if not found and edit("") == current else None
     except SettingsError:
         return None

@@ -40,7 +40,7 @@ def parse_pretooluse(payload: Mapping[str, Any], agent: str, shell_tools: tuple[
     command = text_field(tool_input(payload), "command")
     mode = payload.get("permission_mode")
     return Call(agent, command, text_field(payload, "cwd"), text_field(payload, *session_keys),
-                can_ask=mode not in NO_HUMAN_MODES)
+                human=mode not in NO_HUMAN_MODES)
 
 
 def reply(call: Call, j: Judgement, payload: Mapping[str, Any]) -> Reply:

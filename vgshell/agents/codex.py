@@ -32,7 +32,8 @@ def parse(payload: Mapping[str, Any]) -> Call | None:
     if text_field(payload, "tool_name") != "Bash":
         return None
     command = text_field(tool_input(payload), "command")
-    return Call(NAME, command, text_field(payload, "cwd"), text_field(payload, "session_id"), can_ask=False)
+    return Call(NAME, command, text_field(payload, "cwd"), text_field(payload, "session_id"),
+                human=payload.get("permission_mode") not in claude.NO_HUMAN_MODES)
 
 
 def reply(call: Call, j: Judgement, payload: Mapping[str, Any]) -> Reply:

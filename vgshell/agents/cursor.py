@@ -27,11 +27,11 @@ def parse(payload: Mapping[str, Any]) -> Call | None:
     event = text_field(payload, "hook_event_name")
     session = text_field(payload, "conversation_id")
     if event == "beforeShellExecution":
-        return Call(NAME, text_field(payload, "command"), _cwd(payload), session, can_ask=True)
+        return Call(NAME, text_field(payload, "command"), _cwd(payload), session, human=True)
     if event == "preToolUse":
         if text_field(payload, "tool_name") != "Shell":
             return None
-        return Call(NAME, text_field(tool_input(payload), "command"), _cwd(payload), session, can_ask=True)
+        return Call(NAME, text_field(tool_input(payload), "command"), _cwd(payload), session, human=True)
     raise HookError(f"expected a beforeShellExecution or preToolUse payload, got {event!r}")
 
 

@@ -30,7 +30,7 @@ def parse(payload: Mapping[str, Any]) -> Call | None:
     if text_field(payload, "tool_name") != "run_shell_command":
         return None
     command = text_field(tool_input(payload), "command")
-    return Call(NAME, command, text_field(payload, "cwd"), text_field(payload, "session_id"), can_ask=False)
+    return Call(NAME, command, text_field(payload, "cwd"), text_field(payload, "session_id"))
 
 
 def reply(call: Call, j: Judgement, payload: Mapping[str, Any]) -> Reply:

@@ -34,7 +34,7 @@ class Call:
     command: str
     cwd: str
     session: str
-    can_ask: bool = False  # the agent can put a question to its user (and will: not a bypass mode)
+    human: bool = True  # a person is in the agent's loop (not a bypass mode): the policy may ask for approval
 
 
 @dataclass(frozen=True)
@@ -105,15 +105,72 @@ def judge(call: Call, env: Mapping[str, str], timeout: float) -> Judgement:
     return _judgement(call, data)
 
 
+class _NotRunning(Exception):
+    pass
+
+
 def _from_analyzer(call: Call, env: Mapping[str, str], timeout: float) -> dict[str, Any] | None:
-    """The running analyzer's verdict; start one if none answers. None when it cannot answer for us (another
-    configuration environment), so the caller judges in-process."""
+    """The running analyzer's verdict, starting one when none runs. None when it cannot answer for this
+    environment (other VG_* settings) or could not judge, so the caller judges in-process. An analyzer that
+    takes the request and then does not answer in time, or answers garbage, is a HookError: deny."""
+    try:
+        return _ask(call, env, timeout)
+    except _NotRunning:
+        if not _start_analyzer(env):
+            return None
+    try:
+        return _ask(call, env, timeout)
+    except _NotRunning:
+        return None
+
+
+def _ask(call: Call, env: Mapping[str, str], timeout: float) -> dict[str, Any] | None:
+    """One `JSON` request (see vgshell.server), flagged `norecord`: this hook records the decision itself."""
+    import socket
+
     from vgshell import client
 
-    data = client.check(call.command, call.cwd, env, call.can_ask, timeout, flags="norecord")
-    if data is None and _start_analyzer(env):
-        data = client.check(call.command, call.cwd, env, call.can_ask, timeout, flags="norecord")
-    return data
+    try:
+        with open(os.path.join(client.state_dir(env), "analyzer.env")) as f:
+            st = dict(x.rstrip("\n").split("=", 1) for x in f if "=" in x)
+        port = int(st["port"])
+    except (OSError, KeyError, ValueError):
+        raise _NotRunning() from None
+    if st.get("envkey") != client.env_key(env):
+        return None
+    cwd, line = (x.encode("utf-8", "surrogateescape") for x in (call.cwd, call.command))
+    flags = "shell=bash,norecord,tty" if call.human else "shell=bash,norecord"
+    session = call.session.replace(" ", "_")[:64] or "agent"
+    head = f"JSON {st.get('client', '-')} {session} {flags} {len(cwd)} {len(line)}\n".encode()
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    except OSError:
+        raise _NotRunning() from None
+    data = b""
+    try:
+        with s:
+            s.sendall(head + cwd + line)
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError as e:
+        raise HookError(f"the analyzer did not answer ({e}); not running it") from None
+    token, _, payload = data.decode("utf-8", "surrogateescape").partition(" ")
+    if not data.endswith(b"\n"):
+        raise HookError("the analyzer closed the connection without an answer; not running it")
+    if token != st.get("server"):
+        raise HookError("the answer did not come from this user's analyzer (wrong token); not running it")
+    try:
+        result = json.loads(payload)
+    except ValueError:
+        raise HookError("the analyzer answered garbage; not running it") from None
+    if result is None:  # it could not judge (it says so): judge here
+        return None
+    if not isinstance(result, dict):
+        raise HookError("the analyzer answered garbage; not running it")
+    return result
 
 
 def _start_analyzer(env: Mapping[str, str]) -> bool:
@@ -141,7 +198,7 @@ def _in_process(call: Call, env: Mapping[str, str]) -> dict[str, Any]:
 
     context = Environment(env=dict(env), cwd=call.cwd)
     analyzer = Analyzer(context, load_config(context, None))
-    facts = replace(analyzer.facts, human_present=call.can_ask)
+    facts = replace(analyzer.facts, human_present=call.human)
     result: dict[str, Any] = analyzer.check(call.command, cwd=call.cwd, facts=facts).to_json()
     return result
 

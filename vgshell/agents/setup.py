@@ -202,7 +202,7 @@ def _apply(target: Target, uninstall: bool, dry_run: bool, out: TextIO) -> None:
             return
         before = next((b for b in (se.undo(path, current, e) for e in (target.edit, *target.also))
                        if b is not None), None)
-        new: str | None = target.remove(current) if before is None else (before or None)
+        new: str | None = target.remove(current) if before is None else before.text
     else:
         new = target.edit(current or "")
     if new == current:
