@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Analyse and run CMD as bash would run it (pipes, redirections, &&). "
                                     "The exit status is the command's, 124 on sandbox timeout, 126 when "
                                     "blocked or refused.")
+    ex.add_argument("--decision", metavar="TOKEN",
+                    help="run the sandbox the analyzer decided on for a hooked shell's line (no judging here)")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
@@ -234,8 +236,12 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     import shlex
 
     from vgshell.config import load_config
-    from vgshell.execute import run_command
+    from vgshell.execute import run_command, run_decided
 
+    if args.decision is not None:
+        if args.command:
+            raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
+        return run_decided(args.decision, _environment())
     words = list(args.command)
     if words[:1] == ["--"]:
         if len(words) < 2:
