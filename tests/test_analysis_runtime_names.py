@@ -210,6 +210,28 @@ def test_the_reason_names_the_script_file_and_line(tmp_path: Path) -> None:
     assert d.why == "critical: recursive delete of a protected directory (fs.rm-protected, in ./cleanup.sh:13)"
 
 
+@pytest.mark.parametrize("line", ["./job.sh", "bash job.sh", "source job.sh", "make"])
+def test_a_script_changed_after_it_was_judged_is_judged_again(tmp_path: Path, line: str) -> None:
+    files = HostFiles()
+    make = line == "make"
+    name = "Makefile" if make else "job.sh"
+    _write(tmp_path / name, "all:\n\techo ok\n" if make else "#!/bin/sh\necho ok\n")
+    assert _risk(line, cwd=str(tmp_path), files=files) is L
+    assert _risk(line, cwd=str(tmp_path), files=files) is L  # judged from the caches
+    _write(tmp_path / name, "all:\n\trm -rf ~\n" if make else "#!/bin/sh\nrm -rf ~\n")
+    assert _risk(line, cwd=str(tmp_path), files=files) is C
+
+
+def test_the_same_script_from_another_directory_is_judged_there(tmp_path: Path) -> None:
+    files = HostFiles()
+    home = tmp_path / "home"
+    for d in (home / "b" / "c", tmp_path / "x" / "y" / "z"):
+        d.mkdir(parents=True)
+        _write(d / "clean.sh", "#!/bin/sh\nrm -rf ../..\n")  # same text, so the same cache key for the text
+    assert assess("./clean.sh", str(home / "b" / "c"), str(home), files=files).risk is C  # ../.. is $HOME
+    assert assess("./clean.sh", str(tmp_path / "x" / "y" / "z"), str(home), files=files).risk < C
+
+
 def test_a_missing_script_runs_nothing_and_stays_low(tmp_path: Path) -> None:
     assert _risk("bash nothere.sh", cwd=str(tmp_path), files=HostFiles()) is L
 

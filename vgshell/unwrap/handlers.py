@@ -62,7 +62,7 @@ def _h_source(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]
     w.emit(replace(inv, fed_by=fed_by(words, ctx), runs_downloaded=target in st.downloaded), ctx)
     if not w.written_script(target, st, ctx, inv.name) and w.process_sub_code(words, st, ctx, inv.name) is None \
             and inv.args:
-        run_file(w, inv.args[0], st, ctx, f"{inv.name} {inv.args[0]}", inv)  # runs in this shell: state stays
+        run_file(w, inv.args[0], st, ctx, f"{inv.name} {inv.args[0]}", inv, sourced=True)  # state stays
 
 
 def _h_make(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vgshell.expand import UNKNOWN
-from vgshell.parse import Script, parse
+from vgshell.parse import Script, parse_file
 from vgshell.unwrap.argv import resolve
 from vgshell.unwrap.model import MAX_NESTING, Ctx, Invocation, State
 from vgshell.wrappers import SHELLS
@@ -27,15 +27,20 @@ if TYPE_CHECKING:
 
 MAX_CACHED = 64
 _PARSED: OrderedDict[str, Script] = OrderedDict()
+_WALKS: OrderedDict[tuple[object, ...], tuple[tuple[Invocation, ...], tuple[str, ...]]] = OrderedDict()
 _SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?")
 
 
-def parsed(text: str) -> Script:
-    """`parse(text)`, remembered by the text's SHA-256 (a script judged again is not parsed again)."""
-    key = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def parsed(text: str, key: str | None = None) -> Script:
+    """The script file `text` parsed, remembered by its SHA-256 (a script judged again is not parsed again)."""
+    key = key or digest(text)
     found = _PARSED.get(key)
     if found is None:
-        found = _PARSED[key] = parse(text)
+        found = _PARSED[key] = parse_file(text)
         if len(_PARSED) > MAX_CACHED:
             _PARSED.popitem(last=False)
     else:
@@ -44,13 +49,14 @@ def parsed(text: str) -> Script:
 
 
 def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocation,
-             executed: bool = False) -> None:
+             executed: bool = False, sourced: bool = False) -> None:
     """Walk the script file `shown` (as the line names it) run by `inv`. `executed`: run as `./FILE`, so
-    only a shell shebang (or none) makes it a shell script."""
+    only a shell shebang (or none) makes it a shell script; `sourced`: run in this shell (`source`)."""
     if w.files is None or ctx.depth >= MAX_NESTING or not shown or UNKNOWN in shown:
         return
     path = resolve(shown, st.cwd)
     found = w.files.read(path)
+    w.reads += 1
     if found.missing:
         return
     if found.text is None:
@@ -59,7 +65,31 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
     text = found.text
     if executed and not _shell_script(text):
         return
-    w.script(parsed(text), st, replace(ctx.deeper(how), source=shown))
+    key = digest(text)
+    inner = replace(ctx.deeper(how), source=shown)
+    if not sourced:
+        _walk_cached(w, key, text, st, inner)
+    else:
+        w.script(parsed(text, key), st, inner)  # `source`: its state changes stay, so it is walked each time
+
+
+def _walk_cached(w: Walker, key: str, text: str, st: State, ctx: Ctx) -> None:
+    """Walk a script run in a child shell, or reuse the walk of the same text from the same state: what it
+    emits depends only on those (a walk that read other files is not reused: they may change)."""
+    memo = (key, st.cwd, st.home, frozenset(st.vars.items()), ctx, tuple(sorted(st.functions.items())),
+            tuple(sorted(st.aliases.items())), frozenset(st.written.items()), frozenset(st.downloaded))
+    hit = _WALKS.get(memo)
+    if hit is not None:
+        _WALKS.move_to_end(memo)
+        w.out.extend(hit[0])
+        w.errors.extend(hit[1])
+        return
+    out, errors, reads = len(w.out), len(w.errors), w.reads
+    w.script(parsed(text, key), st, ctx)
+    if w.reads == reads:
+        _WALKS[memo] = (tuple(w.out[out:]), tuple(w.errors[errors:]))
+        if len(_WALKS) > MAX_CACHED:
+            _WALKS.popitem(last=False)
 
 
 def _shell_script(text: str) -> bool:
@@ -107,6 +137,7 @@ def run_make(w: Walker, inv: Invocation, st: State, ctx: Ctx) -> None:
     for name in names:
         shown = name if cwd == st.cwd else os.path.join(cwd or "", name)
         found = w.files.read(resolve(name, cwd))
+        w.reads += 1
         if found.missing and not makefile:
             continue
         if found.text is None:

@@ -56,6 +56,7 @@ def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] |
 class Walker:
     def __init__(self, files: Files | None = None) -> None:
         self.files = files
+        self.reads = 0  # files read so far (a script walk that read others is not reused)
         self.out: list[Invocation] = []
         self.errors: list[str] = []
         self.state_change = False
@@ -82,8 +83,9 @@ class Walker:
         elif isinstance(node, Pipeline):
             self.pipeline(node, st, ctx)
         elif isinstance(node, Sequence):
+            plain = replace(ctx, background=False) if ctx.background else ctx
             for item, op in zip(node.items, node.ops, strict=True):
-                self.node(item, st, replace(ctx, spawning=ctx.spawning or op == "&", background=op == "&"))
+                self.node(item, st, replace(ctx, spawning=True, background=True) if op == "&" else plain)
         elif isinstance(node, Compound):
             inner = st.copy() if node.kind == "subshell" else st
             if _runaway_loop(node):
@@ -171,7 +173,7 @@ class Walker:
             hidden = ("!" + bare(fields[0][1].raw),)  # named through `declare -n` or `${!x}`
         base = Invocation(argv, st.cwd, redirects, assigns, params, home=st.home, glob_name=glob_name,
                           hidden_name=hidden, where=f"{ctx.source}:{node.line}" if ctx.source else None)
-        self.command(base, st, replace(ctx, stdin_text=stdin_text if stdin_text is not None else ctx.stdin_text),
+        self.command(base, st, replace(ctx, stdin_text=stdin_text) if stdin_text is not None else ctx,
                      [w for _, w in fields])
 
     def expand(self, w: Word, st: State, raw: str | None = None) -> Expanded:
