@@ -132,8 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def shell_main() -> int:
-    sys.stderr.write("vg: shell: the interactive vgshell is not part of this release yet; use 'vg check'\n")
-    return int(ExitStatus.USAGE)
+    """`vgshell`: see vgshell.shell.main (kept light: `vgshell -c` is an agent's every command)."""
+    from vgshell.shell.main import main as shell
+
+    return shell()
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -7,8 +7,6 @@ any failure (no analyzer, a stale one, a timeout) returns None so the caller jud
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import socket
 from collections.abc import Mapping
@@ -17,6 +15,9 @@ from typing import Any
 
 def env_key(env: Mapping[str, str]) -> str:
     """A fingerprint of what can change a decision from the environment: every VG_* variable and CI."""
+    import hashlib
+    import json
+
     items = sorted((k, v) for k, v in env.items() if (k.startswith("VG_") and k != "VG_SESSION") or k == "CI")
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
 
@@ -72,6 +73,8 @@ def check(line: str, cwd: str, env: Mapping[str, str], human: bool, timeout: flo
         payload = _ask(st, head.encode() + body[0] + body[1], timeout)
         if payload is None:
             return None
+        import json
+
         result: dict[str, Any] = json.loads(payload)
         return result
     except (OSError, KeyError, ValueError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os.path
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -20,6 +19,8 @@ from vgshell.unwrap.argv import (
     strip_options,
 )
 from vgshell.unwrap.model import Ctx, Invocation, State
+from vgshell.unwrap.scripts import run_file, run_make
+from vgshell.unwrap.variables import VARIABLE_HANDLERS
 from vgshell.wrappers import GIT_COMMAND_KEYS, SHELLS, WRAPPERS
 
 if TYPE_CHECKING:
@@ -43,16 +44,6 @@ def _h_popd(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) 
     st.cwd = None
 
 
-def _h_export(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
-    w.emit(inv, ctx)
-    nameref = any(a.startswith("-") and "n" in a for a in inv.args)
-    for a in inv.args:
-        name, eq, value = a.partition("=")
-        if eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            st.vars[name] = UNKNOWN if nameref else value  # a nameref's target is read at use time
-            w.command_variables(((name, Word(shlex.quote(value))),), st, ctx)
-
-
 def _h_unset(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     for a in inv.args:
@@ -69,15 +60,22 @@ def _h_eval(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) 
 def _h_source(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     target = resolve(inv.args[0], st.cwd) if inv.args else ""
     w.emit(replace(inv, fed_by=fed_by(words, ctx), runs_downloaded=target in st.downloaded), ctx)
-    if not w.written_script(target, st, ctx, inv.name):
-        w.process_sub_code(words, st, ctx, inv.name)
+    if not w.written_script(target, st, ctx, inv.name) and w.process_sub_code(words, st, ctx, inv.name) is None \
+            and inv.args:
+        run_file(w, inv.args[0], st, ctx, f"{inv.name} {inv.args[0]}", inv, sourced=True)  # state stays
+
+
+def _h_make(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
+    w.emit(inv, ctx)
+    run_make(w, inv, st, ctx)
 
 
 def _h_alias(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     for a in inv.args:
-        _, eq, value = a.partition("=")
+        name, eq, value = a.partition("=")
         if eq and value:
+            st.aliases[name] = value  # later commands named `name` run `value` (see Walker.command)
             w.text(value, st.copy(), ctx, "alias")
 
 
@@ -185,9 +183,10 @@ def _h_xargs(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
             break
         if not a.startswith("-"):
             break
-        if a in ("-I", "--replace") or a.startswith("--replace="):
-            replace_token = a.partition("=")[2] or (args[i + 1] if a == "-I" and i + 1 < len(args) else "{}")
-            i += 2 if a == "-I" else 1
+        if a in ("-I", "-J", "--replace") or a.startswith("--replace="):  # -J: BSD xargs
+            valued = a in ("-I", "-J")
+            replace_token = a.partition("=")[2] or (args[i + 1] if valued and i + 1 < len(args) else "{}")
+            i += 2 if valued else 1
             continue
         if a.startswith("-I") or a == "-i" or a.startswith("-i"):
             replace_token = a[2:] or "{}"
@@ -283,14 +282,13 @@ def _h_chmod(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
 Handler = Callable[["Walker", Invocation, "State", "Ctx", list[Word]], None]
 HANDLERS: dict[str, Handler] = {
     "cd": _h_cd, "pushd": _h_cd, "popd": _h_popd,
-    "export": _h_export, "declare": _h_export, "typeset": _h_export, "local": _h_export,
-    "readonly": _h_export, "unset": _h_unset,
+    "unset": _h_unset, **VARIABLE_HANDLERS,
     "eval": _h_eval, "source": _h_source, ".": _h_source,
     "alias": _h_alias, "trap": _h_trap,
     "ssh": _h_ssh, "su": _h_su, "runuser": _h_su, "watch": _h_watch, "script": _h_script,
     "tmux": _h_tmux, "at": _h_at, "batch": _h_at,
     "find": _h_find, "xargs": _h_xargs, "parallel": _h_parallel,
-    "curl": _h_fetch, "wget": _h_fetch, "git": _h_git,
+    "curl": _h_fetch, "wget": _h_fetch, "git": _h_git, "make": _h_make, "gmake": _h_make,
 }
 
 
