@@ -51,6 +51,8 @@ def take(decision: str, env: Mapping[str, str], timeout: float = 5.0) -> dict[st
     decision was made there and is only carried out here."""
     if not decision.isalnum():
         return None
+    import json
+
     try:
         st = _analyzer_state(env)
         payload = _ask(st, f"TAKE {st['client']} {decision}\n".encode(), timeout)
