@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from vgshell.expand import UNKNOWN
 from vgshell.parse import Word
@@ -241,6 +242,11 @@ def _h_parallel(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Wor
 def _h_fetch(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     args = list(inv.args)
+    for a in args:
+        if a.lower().startswith("file://"):  # `curl file:///etc/shadow` reads a local file
+            path = unquote(a[7:].partition("?")[0])
+            path = path if path.startswith("/") else "/" + path.partition("/")[2]  # file://host/path
+            w.command(Invocation(("cat", path), st.cwd, home=st.home), st, ctx.deeper("file://"), [])
     out = option_anywhere(args, {"-o", "--output"} if inv.name == "curl" else {"-O", "--output-document"})
     if out and out != "-":
         st.downloaded.add(resolve(out, st.cwd))

@@ -150,6 +150,9 @@ class Walker:
         self.redirect_subs(node, st, ctx)
         assigns = tuple(name for name, _ in node.assigns)
         self.command_variables(node.assigns, st, ctx)
+        if not node.words and not node.assigns and ctx.via[-1:] == ("$( )",):
+            self.file_reads(node, st, ctx)  # `$(<FILE)` prints FILE
+            return
         if not node.words:
             for name, value in node.assigns:
                 assign(st, name, assignment_value(value.raw, value, self, st))
@@ -175,6 +178,12 @@ class Walker:
                           hidden_name=hidden, where=f"{ctx.source}:{node.line}" if ctx.source else None)
         self.command(base, st, replace(ctx, stdin_text=stdin_text) if stdin_text is not None else ctx,
                      [w for _, w in fields])
+
+    def file_reads(self, node: Simple, st: State, ctx: Ctx) -> None:
+        redirects, _ = self.redirects(node, st, ctx)
+        for op, target in redirects:
+            if op == "<":
+                self.command(Invocation(("cat", target), st.cwd, home=st.home), st, ctx.deeper("$(<FILE)"), [])
 
     def expand(self, w: Word, st: State, raw: str | None = None) -> Expanded:
         return expand(w.raw if raw is None else raw, st.vars, st.home, sub_outputs(w, st))
