@@ -104,6 +104,16 @@ def program_text(w: Walker, shown: str, st: State, ctx: Ctx, inv: Invocation) ->
     return found.text
 
 
+def data_lines(w: Walker, shown: str, st: State) -> list[str] | None:
+    """The lines of a data file a command takes its arguments from (`xargs -a FILE`, `parallel :::: FILE`);
+    None when it cannot be known."""
+    if w.files is None or not shown or UNKNOWN in shown:
+        return None
+    found = w.files.read(resolve(shown, st.cwd))
+    w.reads += 1
+    return found.text.splitlines() if found.text is not None else None
+
+
 def _shell_script(text: str) -> bool:
     """A file `./FILE` runs as shell code: a shell shebang (`#!/bin/sh`, `#!/usr/bin/env bash`) or none."""
     m = _SHEBANG.match(text)
