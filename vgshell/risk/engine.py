@@ -168,6 +168,7 @@ class _View:
     def paths(self) -> list[str]:
         if self._paths is None:
             self._paths = [_resolve(p, self.inv.cwd) for p in self.positionals if p]
+            self._paths += [_resolve(p, self.inv.cwd) for p in _option_paths(self.inv.args, self.inv.home)]
         return self._paths
 
     @property
@@ -213,6 +214,21 @@ def _positionals(args: tuple[str, ...], valued: frozenset[str]) -> list[str]:
         elif a in valued:
             skip = True
     return out
+
+
+_OPTION_PATH = re.compile(r"(?:--[\w-]+|if|of)=(/|~/|\.\.?/)")
+
+
+def _option_paths(args: tuple[str, ...], home: str) -> list[str]:
+    """Paths given as option values: `--file=/etc/x`, `--target-directory=~/bin`, dd's `if=`/`of=`
+    (`~/` read as the home directory: bash expands it after `if=`, and a program may)."""
+    found = []
+    for a in args:
+        m = _OPTION_PATH.match(a)
+        if m is not None:
+            value = a[m.start(1):]
+            found.append(home + value[1:] if value.startswith("~/") else value)
+    return found
 
 
 def _resolve(path: str, cwd: str | None) -> str:

@@ -92,6 +92,28 @@ def _walk_cached(w: Walker, key: str, text: str, st: State, ctx: Ctx) -> None:
             _WALKS.popitem(last=False)
 
 
+def program_text(w: Walker, shown: str, st: State, ctx: Ctx, inv: Invocation) -> str | None:
+    """The text of a program file an interpreter runs (`python FILE`, `node FILE`), for its calls to be
+    judged like inline code; None when there is none to read (a blind spot is recorded when unreadable)."""
+    if w.files is None or not shown or UNKNOWN in shown or ctx.depth >= MAX_NESTING:
+        return None
+    found = w.files.read(resolve(shown, st.cwd))
+    w.reads += 1
+    if found.text is None and not found.missing:
+        w.out.append(replace(inv, where=f"{shown}: {found.problem}", unseen=("script",)))
+    return found.text
+
+
+def data_lines(w: Walker, shown: str, st: State) -> list[str] | None:
+    """The lines of a data file a command takes its arguments from (`xargs -a FILE`, `parallel :::: FILE`);
+    None when it cannot be known."""
+    if w.files is None or not shown or UNKNOWN in shown:
+        return None
+    found = w.files.read(resolve(shown, st.cwd))
+    w.reads += 1
+    return found.text.splitlines() if found.text is not None else None
+
+
 def _shell_script(text: str) -> bool:
     """A file `./FILE` runs as shell code: a shell shebang (`#!/bin/sh`, `#!/usr/bin/env bash`) or none."""
     m = _SHEBANG.match(text)

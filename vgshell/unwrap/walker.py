@@ -26,7 +26,7 @@ from vgshell.unwrap.carriers import walk_carried
 from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
 from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
-from vgshell.unwrap.scripts import run_file
+from vgshell.unwrap.scripts import data_lines, run_file
 from vgshell.unwrap.text import expand_heredoc, script_output, static_output, sub_outputs
 from vgshell.unwrap.variables import assign, assignment_value, set_positional
 from vgshell.wrappers import COMMAND_VARIABLES, SHELLS, WRAPPERS, interpreter_key
@@ -116,7 +116,7 @@ class Walker:
         names: list[str] = []
         text: str | None = ctx.stdin_text
         single = len(node.stages) == 1
-        for stage in node.stages:
+        for k, stage in enumerate(node.stages):
             sub = replace(ctx, upstream=ctx.upstream + tuple(names), stdin_text=text,
                           spawning=ctx.spawning or not single)
             before = len(self.out)
@@ -124,6 +124,9 @@ class Walker:
             stage_out = self.out[before:]
             names.extend(i.name for i in stage_out if i.name and all(v in WRAPPERS for v in i.via[len(ctx.via):]))
             text = static_output(stage, st, text)
+            if text is None and stage_out and stage_out[0].argv[:1] == ("cat",) and len(stage_out[0].argv) == 2 \
+                    and _feeds_a_shell(node.stages[k + 1 :]):
+                text = self.file_text(stage_out[0].argv[1], st)  # `cat FILE | sh` runs FILE's text
 
     def redirect_subs(self, node: Simple | Compound, st: State, ctx: Ctx) -> None:
         for r in node.redirects:
@@ -150,6 +153,9 @@ class Walker:
         self.redirect_subs(node, st, ctx)
         assigns = tuple(name for name, _ in node.assigns)
         self.command_variables(node.assigns, st, ctx)
+        if not node.words and not node.assigns and ctx.via[-1:] == ("$( )",):
+            self.file_reads(node, st, ctx)  # `$(<FILE)` prints FILE
+            return
         if not node.words:
             for name, value in node.assigns:
                 assign(st, name, assignment_value(value.raw, value, self, st))
@@ -175,6 +181,20 @@ class Walker:
                           hidden_name=hidden, where=f"{ctx.source}:{node.line}" if ctx.source else None)
         self.command(base, st, replace(ctx, stdin_text=stdin_text) if stdin_text is not None else ctx,
                      [w for _, w in fields])
+
+    def file_text(self, path: str, st: State) -> str | None:
+        """The text of a file a command prints (`cat FILE`), written earlier on the line or read from disk."""
+        target = resolve(path, st.cwd)
+        if target in st.written:
+            return st.written[target]
+        lines = data_lines(self, path, st)
+        return "\n".join(lines) + "\n" if lines is not None else None
+
+    def file_reads(self, node: Simple, st: State, ctx: Ctx) -> None:
+        redirects, _ = self.redirects(node, st, ctx)
+        for op, target in redirects:
+            if op == "<":
+                self.command(Invocation(("cat", target), st.cwd, home=st.home), st, ctx.deeper("$(<FILE)"), [])
 
     def expand(self, w: Word, st: State, raw: str | None = None) -> Expanded:
         return expand(w.raw if raw is None else raw, st.vars, st.home, sub_outputs(w, st))
@@ -357,6 +377,12 @@ class Walker:
                 run_file(self, operands[0], inner, ctx, f"{inv.name} {operands[0]}", inv)
             return
         # no code and no script: the shell runs its stdin; text we cannot know is a blind spot
+        redirected = next((target for op, target in inv.redirects if op == "<"), None)
+        if redirected is not None and UNKNOWN not in redirected:  # `sh < x.sh` runs the file
+            self.emit(replace(inv, fed_by=fed_by(words, ctx)), ctx)
+            if not self.written_script(redirected, st, ctx, inv.name):
+                run_file(self, redirected, st.copy(), ctx, f"{inv.name} < {redirected}", inv)
+            return
         unseen = ("stdin",) if ctx.stdin_text is None and ctx.upstream else ()
         self.emit(replace(inv, fed_by=fed_by(words, ctx), unseen=unseen), ctx)
         if ctx.stdin_text is not None:
@@ -438,3 +464,14 @@ def _peel_element_assignments(node: Simple) -> Simple:
         name = m.group()[:-1]
         assigns.append((name, Word(w.raw[m.end():], w.subs, w.process_subs)))
     return Simple(tuple(assigns), tuple(words), node.redirects, node.line)
+
+
+def _feeds_a_shell(stages: tuple[Node, ...]) -> bool:
+    """A later pipeline stage is a shell, written plainly (`| sh`, `| sudo bash`): only then is a file's
+    text worth reading for what it would run."""
+    for s in stages:
+        if isinstance(s, Simple) and s.words:
+            first = [os.path.basename(w.raw) for w in s.words[:3]]
+            if any(f in SHELLS for f in first):
+                return True
+    return False
