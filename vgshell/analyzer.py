@@ -11,6 +11,7 @@ from typing import Any
 
 from vgshell.config import Config
 from vgshell.context import Environment
+from vgshell.files import HostFiles
 from vgshell.policy import Decision, Facts, decide
 from vgshell.risk.engine import assess
 from vgshell.risk.model import Assessment
@@ -18,6 +19,7 @@ from vgshell.risk.rules import Rule, RuleSet, load_default_ruleset
 from vgshell.sandbox.caches import cache_paths
 from vgshell.sandbox.detect import available_runtimes
 from vgshell.trust import Entry, TrustIndex, ago, store_path
+from vgshell.unwrap import Files
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class Verdict:
 class Analyzer:
     """Holds the rules, config and machine facts; `check()` is pure given those."""
 
-    def __init__(self, env: Environment, cfg: Config, rules: RuleSet | None = None) -> None:
+    def __init__(self, env: Environment, cfg: Config, rules: RuleSet | None = None,
+                 files: Files | None = None) -> None:
         self.env = env
         self.cfg = cfg
         extra = [_path(p, env) for p in cfg.rules.paths]
@@ -59,10 +62,11 @@ class Analyzer:
         self.facts = Facts(human_present=env.human_present,
                            available_runtimes=available_runtimes(env.env), in_ci=env.in_ci)
         self.trust = TrustIndex(store_path(env.state_dir, cfg.trust.store_path, env.home), env.stderr)
+        self.files = files if files is not None else HostFiles()  # scripts the line runs, globbed names
 
     def check(self, command: str, cwd: str | None = None, env: Mapping[str, str] | None = None,
               facts: Facts | None = None) -> Verdict:
-        a = assess(command, cwd or self.env.cwd, self.env.home, self.rules)
+        a = assess(command, cwd or self.env.cwd, self.env.home, self.rules, files=self.files)
         facts = facts or self.facts
         entry = None
         if facts.trusted_since is None:

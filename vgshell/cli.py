@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--sandbox", metavar="RUNTIME", help="run it in the sandbox (bubblewrap, docker, podman or "
                     "auto) and nowhere else: the decision was made already (what an agent hook's rewrite runs)")
     ex.add_argument("--agent", metavar="NAME", help="the AI agent whose command this is, for the records")
+    ex.add_argument("--decision", metavar="TOKEN",
+                    help="run the sandbox the analyzer decided on for a hooked shell's line (no judging here)")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
 
     hook = sub.add_parser("hook", help="judge an AI agent's shell command: its hook payload in, its answer out",
@@ -155,8 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def shell_main() -> int:
-    sys.stderr.write("vg: shell: the interactive vgshell is not part of this release yet; use 'vg check'\n")
-    return int(ExitStatus.USAGE)
+    """`vgshell`: see vgshell.shell.main (kept light: `vgshell -c` is an agent's every command)."""
+    from vgshell.shell.main import main as shell
+
+    return shell()
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -260,8 +264,12 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     import shlex
 
     from vgshell.config import load_config
-    from vgshell.execute import run_command
+    from vgshell.execute import run_command, run_decided
 
+    if args.decision is not None:
+        if args.command:
+            raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
+        return run_decided(args.decision, _environment())
     words = list(args.command)
     if words[:1] == ["--"]:
         if len(words) < 2:
