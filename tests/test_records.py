@@ -112,8 +112,10 @@ def test_migration_from_version_1_keeps_rows_and_rollups(db: Path) -> None:
     for statement in records.MIGRATIONS[0]:
         conn.execute(statement)
     conn.execute("PRAGMA user_version=1")
-    conn.execute(records._INSERT, (time.time(), "old", "exec", "/", "make", "low", "[]", "host", None, "host",
-                                   "host", 0, 12.0, 0, "low risk", None))
+    v1 = records.COLUMNS[:16]  # the columns of schema version 1
+    conn.execute(f"INSERT INTO records ({', '.join(v1)}) VALUES ({', '.join('?' * len(v1))})",
+                 (time.time(), "old", "exec", "/", "make", "low", "[]", "host", None, "host", "host", 0, 12.0, 0,
+                  "low risk", None))
     conn.close()
     vg("exec", "true")
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == records.SCHEMA_VERSION
