@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Analyse and run CMD as bash would run it (pipes, redirections, &&). "
                                     "The exit status is the command's, 124 on sandbox timeout, 126 when "
                                     "blocked or refused.")
+    ex.add_argument("--decision", metavar="TOKEN",
+                    help="run the sandbox the analyzer decided on for a hooked shell's line (no judging here)")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
@@ -120,13 +122,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.status)
     except KeyboardInterrupt:
         return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:  # the reader left (`vg audit | head`): that is how such output ends, not an error
+        _quiet_stdout()
+        return int(ExitStatus.OK)
     except Exception as e:
         if traceback:
             raise
         sys.stderr.write(f"vg: internal error: {type(e).__name__}: {e} (run with --traceback for details)\n")
         return int(ExitStatus.ERROR)
-    except BrokenPipeError:
-        return int(ExitStatus.OK)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not hit the closed pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def shell_main() -> int:
@@ -236,8 +248,12 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     import shlex
 
     from vgshell.config import load_config
-    from vgshell.execute import run_command
+    from vgshell.execute import run_command, run_decided
 
+    if args.decision is not None:
+        if args.command:
+            raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
+        return run_decided(args.decision, _environment())
     words = list(args.command)
     if words[:1] == ["--"]:
         if len(words) < 2:

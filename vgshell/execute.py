@@ -19,7 +19,7 @@ from vgshell.errors import VgError
 from vgshell.sandbox import caches, egress
 from vgshell.sandbox.docker import SandboxError
 from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout
-from vgshell.sandbox.spec import PROXY_VARS, SYSTEM_CA_BUNDLE, HostFacts, SandboxSpec, build_spec
+from vgshell.sandbox.spec import PROXY_VARS, SYSTEM_CA_BUNDLE, HostFacts, Mount, SandboxSpec, build_spec
 
 BLOCKED = 126  # like a shell's "found but cannot be executed"; `vg check` reports 30 for the same decision
 SECCOMP_DEFAULT = Path(__file__).parent / "sandbox" / "seccomp-profile.json"
@@ -179,9 +179,39 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
         _notice(env, quiet, v, runtime)
     if spec.workdir_read_only and not quiet:
         env.stderr.write(READ_ONLY_WORKDIR + "\n")
+    return _run_spec(runtime, spec, env, used)
+
+
+def run_decided(decision: str, env: Environment) -> int:
+    """`vg exec --decision TOKEN`: run the sandbox the analyzer decided on (a hooked shell's docker or podman
+    line), exactly as decided there. Nothing is judged again here; a token that is unknown, used or expired
+    runs nothing."""
+    from vgshell import client
+
+    data = client.take(decision, env.env)
+    if data is None:
+        raise SandboxError("this decision is unknown, already used or expired (the analyzer hands one out per "
+                           "sandboxed line); nothing was run")
+    return _run_spec(str(data["runtime"]), spec_from_json(data["spec"]), env, None)
+
+
+def spec_from_json(d: dict[str, object]) -> SandboxSpec:
+    """The SandboxSpec the analyzer serialized with dataclasses.asdict."""
+    def strings(v: object) -> tuple[str, ...]:
+        return tuple(str(x) for x in v) if isinstance(v, list) else ()
+
+    fields = dict(d)
+    fields["mounts"] = tuple(Mount(**m) for m in d["mounts"])  # type: ignore[attr-defined]
+    fields["env"] = tuple((str(k), str(v)) for k, v in d["env"])  # type: ignore[attr-defined]
+    fields["caps"] = None if d["caps"] is None else strings(d["caps"])
+    fields["toolchains"], fields["allowlist"] = strings(d["toolchains"]), strings(d["allowlist"])
+    return SandboxSpec(**fields)  # type: ignore[arg-type]
+
+
+def _run_spec(runtime: str, spec: SandboxSpec, env: Environment, used: dict[str, object] | None) -> int:
     proxy = _egress(spec, env)
     try:
-        return _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory), cfg)
+        return _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory))
     except Timeout:
         env.stderr.write(f"vg: sandbox: timed out after {spec.timeout}s (sandbox.timeout); the sandbox was "
                          f"killed\n")
@@ -216,8 +246,8 @@ def _check_binds(cfg: Config) -> None:
                                f"[sandbox.bind_mounts]")
 
 
-def _dispatch(runtime: str, spec: SandboxSpec, cfg: Config) -> int:
-    seccomp = cfg.sandbox.seccomp_profile
+def _dispatch(runtime: str, spec: SandboxSpec) -> int:
+    seccomp = spec.seccomp_profile
     if seccomp is None and spec.level in ("strict", "paranoid"):
         seccomp = str(SECCOMP_DEFAULT)
     if runtime == "bubblewrap":

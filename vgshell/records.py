@@ -250,15 +250,18 @@ def _warn_once(warn: TextIO | None, e: Exception) -> None:
 
 
 def record_hook_run(env: Environment, verdict: Verdict, status: int, ms: float, *, session: str | None = None,
-                    cwd: str | None = None, outcome: str | None = None, answer: str | None = None) -> bool:
+                    cwd: str | None = None, outcome: str | None = None, answer: str | None = None,
+                    refused: tuple[str, ...] | None = None) -> bool:
     """What the shell hooks' analyzer server calls after a command it judged has finished. Pass the shell's
     `session` and `cwd` (the server's own are not the shell's); `outcome` defaults to where the decision sent
-    the command, `answer` is the prompt's y / r / n if one was asked."""
+    the command, `answer` is the prompt's y / r / n / timeout / eof if one was asked, `refused` the hosts the
+    egress proxy refused."""
     d = verdict.decision
     where = d.on_approve if d.action == "ask" else d.action
     ran = outcome or {"host": "host", "sandbox": "sandbox"}.get(where or "", "blocked")
     runtime = "host" if ran == "host" else d.runtime if ran == "sandbox" else None
-    run = Run("hook", ran, answer, runtime, bool(verdict.cache_mounts) and ran == "sandbox", ms, status)
+    run = Run("hook", ran, answer, runtime, bool(verdict.cache_mounts) and ran == "sandbox", ms, status,
+              refused_connections=refused)
     return record_decision(env.state_dir, verdict, run, session=session or session_id(env.env),
                            cwd=cwd or env.cwd, warn=env.stderr)
 
