@@ -115,3 +115,38 @@ def test_a_docker_line_runs_the_analyzers_decision_through_vg_exec(kind: str, tm
         assert row["outcome"] == "sandbox" and row["runtime"] == "docker"
     finally:
         sh.close()
+
+
+ASKED = "git reset --hard 2>/dev/null; " + PROBE  # high: asked at the default guard level, then sandboxed
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_every_answer_at_the_prompt_is_recorded_with_where_it_ran(kind: str, tmp_path: Path) -> None:
+    sh = Shell(kind, tmp_path, config=DEFAULT + "prompt:\n  timeout: 2\n")
+    try:
+        for tag, key in (("y", "y"), ("r", "r"), ("n", "n"), ("eof", "\x04")):
+            sh.child.send(ASKED.format(t=tag) + "\r")
+            sh.child.expect("yes, and remember")
+            sh.child.send(key if key == "\x04" else key + "\r")
+            sh.child.expect(r"@@DONE (-?\d+)@@")
+        start = time.monotonic()
+        sh.child.send(ASKED.format(t="timeout") + "\r")
+        sh.child.expect("no answer within 2s")  # prompt.timeout, not the hook's own default
+        sh.child.expect(r"@@DONE (-?\d+)@@")
+        assert time.monotonic() - start < 6
+        assert [where(sh, t) for t in ("y", "r", "n", "eof", "timeout")] == \
+            ["sandbox", "sandbox", "nowhere", "nowhere", "nowhere"]
+        time.sleep(0.5)
+        r = subprocess.run([vg_bin(), "audit", "--json"], env=sh.env, capture_output=True, text=True, check=True)
+        rows = {row["command"]: row for row in json.loads(r.stdout)}
+        got = {t: (rows[ASKED.format(t=t)]["decision"], rows[ASKED.format(t=t)]["answer"],
+                   rows[ASKED.format(t=t)]["outcome"], rows[ASKED.format(t=t)]["runtime"])
+               for t in ("y", "r", "n", "eof", "timeout")}
+        assert got == {"y": ("ask", "y", "sandbox", "bubblewrap"), "r": ("ask", "r", "sandbox", "bubblewrap"),
+                       "n": ("ask", "n", "refused", None), "eof": ("ask", "eof", "refused", None),
+                       "timeout": ("ask", "timeout", "refused", None)}
+        r = subprocess.run([vg_bin(), "metrics", "show", "--json"], env=sh.env, capture_output=True, text=True,
+                           check=True)
+        assert json.loads(r.stdout)["totals"]["asked"]["count"] == 5
+    finally:
+        sh.close()

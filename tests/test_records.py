@@ -277,3 +277,17 @@ def test_record_hook_run_is_what_the_analyzer_server_calls(vg_home: Path, db: Pa
     [rec] = rows(db)
     assert (rec["kind"], rec["session"], rec["cwd"], rec["outcome"], rec["runtime"], rec["exit_status"],
             rec["duration_ms"]) == ("hook", "zsh-7", "/home/dev/project", "host", "host", 2, 42.5)
+
+
+@pytest.mark.parametrize("argv", [["audit"], ["audit", "--json"], ["session", "show", "s1"]])
+def test_output_cut_short_by_the_reader_ends_quietly(vg_home: Path, argv: list[str]) -> None:
+    """`vg audit | head`: the reader leaves early; vg stops without a traceback or an internal error."""
+    env = Environment(env={"VG_HOME": str(vg_home), "HOME": str(vg_home.parent)}, cwd="/home/dev/project")
+    verdict = Analyzer(env, DEFAULT_CONFIG).check("make test " + "x" * 200)
+    for _ in range(1500):
+        records.record_decision(vg_home, verdict, records.Run("exec", "host", runtime="host"), session="s1", cwd="/")
+    vg_cmd = " ".join([sys.executable, "-m", "vgshell.cli", *argv])
+    r = subprocess.run(f"{vg_cmd} | head -n 1; exit ${{PIPESTATUS[0]}}", shell=True, executable="/bin/bash",
+                       capture_output=True, text=True, env={**os.environ, "VG_HOME": str(vg_home)})
+    assert r.stderr == "" and r.returncode == 0
+    assert r.stdout.count("\n") == 1

@@ -147,13 +147,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.status)
     except KeyboardInterrupt:
         return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:  # the reader left (`vg audit | head`): that is how such output ends, not an error
+        _quiet_stdout()
+        return int(ExitStatus.OK)
     except Exception as e:
         if traceback:
             raise
         sys.stderr.write(f"vg: internal error: {type(e).__name__}: {e} (run with --traceback for details)\n")
         return int(ExitStatus.ERROR)
-    except BrokenPipeError:
-        return int(ExitStatus.OK)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not hit the closed pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def shell_main() -> int:

@@ -159,9 +159,10 @@ __vg_done() {
 }
 
 __vg_run_prepared() {
-  local -a prep argv
+  local answer=${1-}
+  local -a prep cmd
   prep=("${(@)__vg_a_fields[1,__vg_a_nprep]}")
-  argv=("${(@)__vg_a_fields[__vg_a_nprep+1,-1]}")
+  cmd=("${(@)__vg_a_fields[__vg_a_nprep+1,-1]}")
   local p filter=/dev/null st t0=$EPOCHREALTIME
   for p in "${prep[@]}"; do [[ $p == filter=* ]] && filter=${p#filter=}; done
   (
@@ -172,11 +173,11 @@ __vg_run_prepared() {
         nproc=*) ulimit -u "${p#nproc=}" ;;
       esac
     done
-    exec "${argv[@]}" 9<"$filter"
+    exec "${cmd[@]}" 9<"$filter"
   )
   st=$?
   local ms=$(( (EPOCHREALTIME - t0) * 1000 ))
-  __vg_done "$st" "${ms%.*}" "${1-}"
+  __vg_done "$st" "${ms%.*}" "$answer"
   (( st == 124 )) && print -u2 'vg: the sandboxed command timed out and was killed'
   return $st
 }
