@@ -11,6 +11,7 @@ from typing import Any
 
 from vgshell.config import Config
 from vgshell.context import Environment
+from vgshell.files import HostFiles
 from vgshell.policy import Decision, Facts, decide
 from vgshell.risk.engine import assess
 from vgshell.risk.model import Assessment, Level
@@ -18,6 +19,7 @@ from vgshell.risk.rules import Rule, RuleSet, load_default_ruleset
 from vgshell.sandbox.caches import cache_paths
 from vgshell.sandbox.detect import available_runtimes
 from vgshell.trust import Entry, TrustIndex, ago, store_path
+from vgshell.unwrap import Files
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ PINNED_BY_MANAGED = frozenset({"guard_level.level", "sandbox.mode", "sandbox.ena
 class Analyzer:
     """Holds the rules, config and machine facts; `check()` is pure given those."""
 
-    def __init__(self, env: Environment, cfg: Config, rules: RuleSet | None = None) -> None:
+    def __init__(self, env: Environment, cfg: Config, rules: RuleSet | None = None,
+                 files: Files | None = None) -> None:
         self.env = env
         self.cfg = cfg
         extra = [_path(p, env) for p in cfg.rules.paths]
@@ -70,10 +73,11 @@ class Analyzer:
         # `vg off` in a shell does not switch off what the managed config pins, nor a config that failed closed
         self._pinned = layers.closed is not None or bool(PINNED_BY_MANAGED & set(layers.managed))
         self.trust = TrustIndex(store_path(env.state_dir, cfg.trust.store_path, env.home), env.stderr)
+        self.files = files if files is not None else HostFiles()  # scripts the line runs, globbed names
 
     def check(self, command: str, cwd: str | None = None, env: Mapping[str, str] | None = None,
               facts: Facts | None = None) -> Verdict:
-        a = assess(command, cwd or self.env.cwd, self.env.home, self.rules)
+        a = assess(command, cwd or self.env.cwd, self.env.home, self.rules, files=self.files)
         facts = facts or self.facts
         if facts.guard_off and self._pinned:
             facts = replace(facts, guard_off=False)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vgshell.analyzer import Analyzer, Verdict
     from vgshell.context import Environment
 
+AGENTS = ("claude-code", "codex", "cursor", "gemini", "vscode")
 STATUS_BY_ACTION = {"host": ExitStatus.HOST, "sandbox": ExitStatus.SANDBOX, "ask": ExitStatus.ASK,
                     "block": ExitStatus.BLOCK}
 
@@ -52,7 +53,28 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Analyse and run CMD as bash would run it (pipes, redirections, &&). "
                                     "The exit status is the command's, 124 on sandbox timeout, 126 when "
                                     "blocked or refused.")
+    ex.add_argument("--sandbox", metavar="RUNTIME", help="run it in the sandbox (bubblewrap, docker, podman or "
+                    "auto) and nowhere else: the decision was made already (what an agent hook's rewrite runs)")
+    ex.add_argument("--agent", metavar="NAME", help="the AI agent whose command this is, for the records")
+    ex.add_argument("--decision", metavar="TOKEN",
+                    help="run the sandbox the analyzer decided on for a hooked shell's line (no judging here)")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
+
+    hook = sub.add_parser("hook", help="judge an AI agent's shell command: its hook payload in, its answer out",
+                          description="Read AGENT's hook payload on stdin; answer allow, a rewrite into the "
+                                      "sandbox, ask, or deny (exit 2) in AGENT's format. See docs/agents.md.")
+    hook.add_argument("agent", choices=AGENTS)
+    setup = sub.add_parser("setup", help="install the vg hook into an AI agent's settings files",
+                           description="Write AGENT's hook configuration (a timestamped backup first; comments "
+                                       "kept; idempotent). See docs/agents.md.")
+    setup.add_argument("agent", choices=AGENTS)
+    scope = setup.add_mutually_exclusive_group()
+    scope.add_argument("--user", action="store_true", help="the user's settings (the default)")
+    scope.add_argument("--project", action="store_true", help="this project's settings")
+    setup.add_argument("--shell-prefix", action="store_true",
+                       help="claude-code: also route every Bash call through vg (CLAUDE_CODE_SHELL_PREFIX)")
+    setup.add_argument("--uninstall", action="store_true", help="remove what setup wrote")
+    setup.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
     config = sub.add_parser("config", help="inspect the configuration; approve a project's vectra-guard.yaml")
     config_sub = config.add_subparsers(dest="config_cmd", metavar="ACTION", parser_class=_Parser)
@@ -103,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", metavar="DURATION", help="only the last 30m, 12h, 1d, 2w …")
     audit.add_argument("--decision", choices=("host", "sandbox", "ask", "block"), help="only this decision")
     audit.add_argument("--risk", choices=("low", "medium", "high", "critical"), help="only this level or above")
+    audit.add_argument("--agent", choices=AGENTS, help="only this AI agent's commands")
     audit.add_argument("--limit", type=int, default=200, help="the newest N records (default 200; 0 = all)")
     audit.add_argument("--json", action="store_true")
     session = sub.add_parser("session", help="the recorded shells and processes (VG_SESSION)")
@@ -119,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["hook"]:  # the agent hot path: no argparse tree, and it fails closed on its own
+        from vgshell.agents.hook import main as hook_main
+
+        return int(hook_main(args_list[1:]))
     traceback = "--traceback" in args_list
     try:
         args = build_parser().parse_args(args_list)
@@ -130,18 +157,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.status)
     except KeyboardInterrupt:
         return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:  # the reader left (`vg audit | head`): that is how such output ends, not an error
+        _quiet_stdout()
+        return int(ExitStatus.OK)
     except Exception as e:
         if traceback:
             raise
         sys.stderr.write(f"vg: internal error: {type(e).__name__}: {e} (run with --traceback for details)\n")
         return int(ExitStatus.ERROR)
-    except BrokenPipeError:
-        return int(ExitStatus.OK)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not hit the closed pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def shell_main() -> int:
-    sys.stderr.write("vg: shell: the interactive vgshell is not part of this release yet; use 'vg check'\n")
-    return int(ExitStatus.USAGE)
+    """`vgshell`: see vgshell.shell.main (kept light: `vgshell -c` is an agent's every command)."""
+    from vgshell.shell.main import main as shell
+
+    return shell()
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -150,6 +189,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "analyzer": _cmd_analyzer, "status": _cmd_status,
         "version": lambda _a: _print(f"vg {__version__}"),
         "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
+        "hook": _cmd_hook, "setup": _cmd_setup,
     }
     if args.cmd is None:
         build_parser().print_help()
@@ -248,8 +288,12 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     import shlex
 
     from vgshell.config import load_config
-    from vgshell.execute import run_command
+    from vgshell.execute import run_command, run_decided
 
+    if args.decision is not None:
+        if args.command:
+            raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
+        return run_decided(args.decision, _environment())
     words = list(args.command)
     if words[:1] == ["--"]:
         if len(words) < 2:
@@ -260,7 +304,7 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     env = _environment()
     cfg = load_config(env, args.config)
     _say_config_notices(args, env, cfg)
-    return run_command(line, env, cfg, quiet=args.quiet)
+    return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent)
 
 
 def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Any,
@@ -272,6 +316,19 @@ def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Any,
     if pending and not args.quiet:
         for said in NoticeLog(env.state_dir).due(notice_session(env), pending):
             sys.stderr.write(f"{said}\n")
+
+
+def _cmd_hook(args: argparse.Namespace) -> int:
+    from vgshell.agents.hook import main as hook_main
+
+    return hook_main([args.agent])
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from vgshell.agents.setup import run_setup
+
+    return run_setup(args.agent, _environment(), project=args.project, shell_prefix=args.shell_prefix,
+                     uninstall=args.uninstall, dry_run=args.dry_run, out=sys.stdout)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -471,7 +528,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         if seconds is None:
             raise UsageError(f"--since must be a duration like 30m, 12h, 1d or 2w; got {args.since!r}")
         since = env.clock() - seconds
-    rows = metrics.audit(env.state_dir, since, args.decision, args.risk, args.limit or None)
+    rows = metrics.audit(env.state_dir, since, args.decision, args.risk, args.limit or None, args.agent)
     return _report(args, env, rows, metrics.show_records)
 
 

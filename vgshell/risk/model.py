@@ -30,10 +30,17 @@ class Finding:
     match: str
     reason: str
     via: tuple[str, ...] = ()
+    where: str | None = None  # the script file and line it comes from (`./cleanup.sh:12`)
+
+    @property
+    def cite(self) -> str:
+        """`fs.rm-protected`, or `fs.rm-protected, in ./cleanup.sh:12` for a command in a script file."""
+        return f"{self.rule}, in {self.where}" if self.where else self.rule
 
     def to_json(self) -> dict[str, str]:
-        return {"rule": self.rule, "category": self.category, "level": str(self.level),
-                "match": self.match, "reason": self.reason}
+        found = {"rule": self.rule, "category": self.category, "level": str(self.level),
+                 "match": self.match, "reason": self.reason}
+        return found | ({"where": self.where} if self.where else {})
 
 
 @dataclass(frozen=True)
