@@ -284,7 +284,7 @@ def test_an_analyzer_that_does_not_answer_means_deny(tmp_path: Path, agent: str,
     b = Box(tmp_path)
     fake = FakeAnalyzer(hang)
     state = Path(b.env["VG_HOME"])
-    state.mkdir(mode=0o700)
+    state.mkdir(mode=0o700, exist_ok=True)
     from vgshell.client import env_key
 
     (state / "analyzer.env").write_text(f"port={fake.port}\nclient=c\nserver=s\npid=1\nversion=x\n"
