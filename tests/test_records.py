@@ -22,7 +22,8 @@ from vgshell.context import Environment
 SUMMARY_KEYS = {"version", "runs", "first", "last", "totals", "duration_ms", "by_risk", "by_runtime", "checks",
                 "time_saved"}
 RECORD_KEYS = {"id", "time", "session", "kind", "cwd", "command", "risk", "findings", "decision", "answer",
-               "outcome", "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections"}
+               "outcome", "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections", "agent",
+               "ran"}
 NO_RUNTIME = {"PATH": "/nonexistent", "DOCKER_HOST": "unix:///nonexistent"}  # for vg check only
 
 
@@ -111,8 +112,10 @@ def test_migration_from_version_1_keeps_rows_and_rollups(db: Path) -> None:
     for statement in records.MIGRATIONS[0]:
         conn.execute(statement)
     conn.execute("PRAGMA user_version=1")
-    conn.execute(records._INSERT, (time.time(), "old", "exec", "/", "make", "low", "[]", "host", None, "host",
-                                   "host", 0, 12.0, 0, "low risk", None))
+    v1 = records.COLUMNS[:16]  # the columns of schema version 1
+    conn.execute(f"INSERT INTO records ({', '.join(v1)}) VALUES ({', '.join('?' * len(v1))})",
+                 (time.time(), "old", "exec", "/", "make", "low", "[]", "host", None, "host", "host", 0, 12.0, 0,
+                  "low risk", None))
     conn.close()
     vg("exec", "true")
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == records.SCHEMA_VERSION

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vgshell.analyzer import Analyzer, Verdict
     from vgshell.context import Environment
 
+AGENTS = ("claude-code", "codex", "cursor", "gemini", "vscode")
 STATUS_BY_ACTION = {"host": ExitStatus.HOST, "sandbox": ExitStatus.SANDBOX, "ask": ExitStatus.ASK,
                     "block": ExitStatus.BLOCK}
 
@@ -52,9 +53,28 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Analyse and run CMD as bash would run it (pipes, redirections, &&). "
                                     "The exit status is the command's, 124 on sandbox timeout, 126 when "
                                     "blocked or refused.")
+    ex.add_argument("--sandbox", metavar="RUNTIME", help="run it in the sandbox (bubblewrap, docker, podman or "
+                    "auto) and nowhere else: the decision was made already (what an agent hook's rewrite runs)")
+    ex.add_argument("--agent", metavar="NAME", help="the AI agent whose command this is, for the records")
     ex.add_argument("--decision", metavar="TOKEN",
                     help="run the sandbox the analyzer decided on for a hooked shell's line (no judging here)")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
+
+    hook = sub.add_parser("hook", help="judge an AI agent's shell command: its hook payload in, its answer out",
+                          description="Read AGENT's hook payload on stdin; answer allow, a rewrite into the "
+                                      "sandbox, ask, or deny (exit 2) in AGENT's format. See docs/agents.md.")
+    hook.add_argument("agent", choices=AGENTS)
+    setup = sub.add_parser("setup", help="install the vg hook into an AI agent's settings files",
+                           description="Write AGENT's hook configuration (a timestamped backup first; comments "
+                                       "kept; idempotent). See docs/agents.md.")
+    setup.add_argument("agent", choices=AGENTS)
+    scope = setup.add_mutually_exclusive_group()
+    scope.add_argument("--user", action="store_true", help="the user's settings (the default)")
+    scope.add_argument("--project", action="store_true", help="this project's settings")
+    setup.add_argument("--shell-prefix", action="store_true",
+                       help="claude-code: also route every Bash call through vg (CLAUDE_CODE_SHELL_PREFIX)")
+    setup.add_argument("--uninstall", action="store_true", help="remove what setup wrote")
+    setup.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
     config_sub = config.add_subparsers(dest="config_cmd", metavar="ACTION", parser_class=_Parser)
@@ -96,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", metavar="DURATION", help="only the last 30m, 12h, 1d, 2w …")
     audit.add_argument("--decision", choices=("host", "sandbox", "ask", "block"), help="only this decision")
     audit.add_argument("--risk", choices=("low", "medium", "high", "critical"), help="only this level or above")
+    audit.add_argument("--agent", choices=AGENTS, help="only this AI agent's commands")
     audit.add_argument("--limit", type=int, default=200, help="the newest N records (default 200; 0 = all)")
     audit.add_argument("--json", action="store_true")
     session = sub.add_parser("session", help="the recorded shells and processes (VG_SESSION)")
@@ -111,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["hook"]:  # the agent hot path: no argparse tree, and it fails closed on its own
+        from vgshell.agents.hook import main as hook_main
+
+        return int(hook_main(args_list[1:]))
     traceback = "--traceback" in args_list
     try:
         args = build_parser().parse_args(args_list)
@@ -154,6 +179,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "analyzer": _cmd_analyzer,
         "version": lambda _a: _print(f"vg {__version__}"),
         "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
+        "hook": _cmd_hook, "setup": _cmd_setup,
     }
     if args.cmd is None:
         build_parser().print_help()
@@ -262,7 +288,21 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     else:
         line = _command_text(args)
     env = _environment()
-    return run_command(line, env, load_config(env, args.config), quiet=args.quiet)
+    return run_command(line, env, load_config(env, args.config), quiet=args.quiet, sandbox=args.sandbox,
+                       agent=args.agent)
+
+
+def _cmd_hook(args: argparse.Namespace) -> int:
+    from vgshell.agents.hook import main as hook_main
+
+    return hook_main([args.agent])
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from vgshell.agents.setup import run_setup
+
+    return run_setup(args.agent, _environment(), project=args.project, shell_prefix=args.shell_prefix,
+                     uninstall=args.uninstall, dry_run=args.dry_run, out=sys.stdout)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -451,7 +491,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         if seconds is None:
             raise UsageError(f"--since must be a duration like 30m, 12h, 1d or 2w; got {args.since!r}")
         since = env.clock() - seconds
-    rows = metrics.audit(env.state_dir, since, args.decision, args.risk, args.limit or None)
+    rows = metrics.audit(env.state_dir, since, args.decision, args.risk, args.limit or None, args.agent)
     return _report(args, env, rows, metrics.show_records)
 
 

@@ -33,10 +33,16 @@ BLOCKED = 126  # like a shell's "found but cannot be executed"; `vg check` repor
 SECCOMP_DEFAULT = Path(__file__).parent / "sandbox" / "seccomp-profile.json"
 
 
-def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False) -> int:
+def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False, sandbox: str | None = None,
+                agent: str | None = None) -> int:
+    """`sandbox` (a runtime name, or "auto"): the decision was already made elsewhere (an agent hook sent the
+    command here): run it in the sandbox, never on the host and without asking; only a block still holds.
+    `agent` names the AI agent whose command it is, for the records."""
     analyzer = Analyzer(env, cfg)
     verdict = analyzer.check(command)
-    rec = _Record(env, cfg, verdict)
+    if sandbox is not None:
+        verdict = _forced_sandbox(verdict, sandbox)
+    rec = _Record(env, cfg, verdict, agent)
     d = verdict.decision
     if d.action == "block":
         _notice(env, quiet, verdict)
@@ -71,11 +77,23 @@ def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False
                     cached=bool(used.get("cached")), refused=refused if isinstance(refused, tuple) else None)
 
 
+def _forced_sandbox(verdict: Verdict, runtime: str) -> Verdict:
+    """The carried decision `sandbox`: whatever this analysis would have said, except a block (critical stays
+    blocked however the command arrived)."""
+    d = verdict.decision
+    if d.action == "block":
+        return verdict
+    chosen = d.runtime if runtime == "auto" else runtime
+    carried = replace(d, action="sandbox", runtime=chosen, on_approve=None,
+                      why=f"{d.why} (sandbox decided by the hook)")
+    return replace(verdict, decision=carried)
+
+
 class _Record:
     """The record of one `vg exec` (SPEC §7), written once the outcome is known; a no-op when metrics are off."""
 
-    def __init__(self, env: Environment, cfg: Config, verdict: Verdict) -> None:
-        self.env, self.verdict, self.enabled = env, verdict, cfg.metrics.enabled
+    def __init__(self, env: Environment, cfg: Config, verdict: Verdict, agent: str | None = None) -> None:
+        self.env, self.verdict, self.enabled, self.agent = env, verdict, cfg.metrics.enabled, agent
         self.answer: str | None = None
         self.start: float | None = None
 
@@ -90,7 +108,7 @@ class _Record:
 
             ms = None if self.start is None else (time.monotonic() - self.start) * 1000
             run = records.Run("exec", outcome, self.answer, runtime, cached, ms, exit_status,
-                              refused_connections=refused)
+                              refused_connections=refused, agent=self.agent)
             records.record_decision(self.env.state_dir, self.verdict, run, session=records.session_id(self.env.env),
                                     cwd=self.env.cwd, warn=self.env.stderr)
         return BLOCKED if exit_status is None else exit_status

@@ -217,7 +217,7 @@ class Server:
             facts = replace(analyzer.facts, human_present="tty" in flags)
             verdict = analyzer.check(line, cwd=cwd, facts=facts)
             data = json.dumps(verdict.to_json(), ensure_ascii=False)
-            if analyzer.cfg.metrics.enabled:
+            if analyzer.cfg.metrics.enabled and "norecord" not in flags:
                 self._record(verdict, session, cwd, None, 0, "check")
         except Exception:  # the client judges in-process instead
             data = "null"

@@ -292,12 +292,22 @@ def _p_command_not(v: _View, names: tuple[str, ...]) -> bool:
 
 def _p_subcommand(v: _View, alternatives: tuple[tuple[str, ...], ...]) -> bool:
     pos = v.positionals
-    return any(len(pos) >= len(alt) and all(fnmatchcase(p, a) for p, a in zip(pos, alt, strict=False))
+    return any(len(pos) >= len(alt) and all(_word_match(p, a) for p, a in zip(pos, alt, strict=False))
                for alt in alternatives)
 
 
+def _word_match(word: str, pattern: str) -> bool:
+    """fnmatchcase, without its cost for the usual literal pattern (`git push`)."""
+    return word == pattern if not _has_glob(pattern) else fnmatchcase(word, pattern)
+
+
+@lru_cache(maxsize=4096)
+def _has_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
 def _p_verb(v: _View, globs: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(p, g) for p in v.positionals[:4] for g in globs)
+    return any(_word_match(p, g) for p in v.positionals[:4] for g in globs)
 
 
 def _p_flags(v: _View, want: dict[str, tuple[str, ...]]) -> bool:
