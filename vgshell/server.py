@@ -292,7 +292,7 @@ class Server:
         a, cfg, runtime = verdict.assessment, analyzer.cfg, verdict.decision.runtime or "bubblewrap"
         try:
             by_user = cfg.sources.get("sandbox.image", "default") != "default"
-            spec = build_spec(a.command, cfg, replace(host_facts(env, cfg, a.ecosystems), tty=tty),
+            spec = build_spec(a.command, cfg, replace(host_facts(env, cfg, a.ecosystems, a.workdirs), tty=tty),
                               a.ecosystems, by_user)
             _check_binds(cfg)
         except VgError as e:
