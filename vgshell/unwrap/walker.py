@@ -177,10 +177,12 @@ class Walker:
         hidden = (bare(fields[0][1].raw),) if argv[0].startswith(UNKNOWN) else ()
         if any(p.startswith("!") for p in expanded[0][0].params):
             hidden = ("!" + bare(fields[0][1].raw),)  # named through `declare -n` or `${!x}`
-        base = Invocation(argv, st.cwd, redirects, assigns, params, home=st.home, glob_name=glob_name,
-                          hidden_name=hidden, where=f"{ctx.source}:{node.line}" if ctx.source else None)
-        self.command(base, st, replace(ctx, stdin_text=stdin_text) if stdin_text is not None else ctx,
-                     [w for _, w in fields])
+        ctx = replace(ctx, stdin_text=stdin_text) if stdin_text is not None else ctx
+        base = Invocation(argv, st.cwd, redirects, assigns, params, upstream=ctx.upstream, stdin_text=ctx.stdin_text,
+                          via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, home=st.home,
+                          glob_name=glob_name, hidden_name=hidden,
+                          where=f"{ctx.source}:{node.line}" if ctx.source else None)
+        self.command(base, st, ctx, [w for _, w in fields])
 
     def file_text(self, path: str, st: State) -> str | None:
         """The text of a file a command prints (`cat FILE`), written earlier on the line or read from disk."""
@@ -221,8 +223,11 @@ class Walker:
 
     def command(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """Emit `inv` and everything it runs, seeing through wrappers."""
-        inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
-                      stdin_text=ctx.stdin_text, self_spawning=_self_spawning(inv, ctx))
+        spawning = _self_spawning(inv, ctx)
+        if (inv.via, inv.privileged, inv.remote, inv.upstream, inv.stdin_text, inv.self_spawning) != \
+                (ctx.via, ctx.privileged, ctx.remote, ctx.upstream, ctx.stdin_text, spawning):
+            inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
+                          stdin_text=ctx.stdin_text, self_spawning=spawning)
         name = inv.name
         if any(c in inv.argv[0] for c in "*?[") and self.files is not None and "glob" not in ctx.via[-1:]:
             self.globbed_name(inv, st, ctx, words)
