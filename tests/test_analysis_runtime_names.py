@@ -192,6 +192,9 @@ SCRIPTS = [
     ("Makefile", "all: build\nbuild:\n\techo building\nclean:\n\trm -rf $(HOME)\n", "make clean", True, C),
     ("Makefile", "BUILD := /\nclean:\n\t@rm -rf $(BUILD)\n", "make clean", True, C),
     ("build.sh", "#!/bin/bash\nset -eu\nnpm ci\nnpm run build\n", "./build.sh", False, M),
+    # a script run in a child shell cannot touch this shell's hook: its own functions and variables are its own
+    ("inst.sh", "#!/bin/sh\n__vg_say() { echo \"$*\"; }\nVG_BIN=/opt/x\n__vg_say hi\n", "sh inst.sh", False, L),
+    ("inst.sh", "__vg_say() { echo \"$*\"; }\nVG_BIN=/opt/x\n", "source inst.sh", True, C),
     ("test.sh", "#!/bin/sh\npytest -q\n", "bash test.sh", False, L),
     ("tool.py", "#!/usr/bin/env python3\nprint('rm -rf /')\n", "./tool.py", False, L),
     ("Makefile", "all:\n\techo ok\nclean:\n\trm -rf build dist\n", "make", False, L),

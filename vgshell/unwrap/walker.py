@@ -100,7 +100,8 @@ class Walker:
                     self.node(child, inner, ctx)
         elif isinstance(node, Function):
             st.functions[node.name] = node.body
-            self.emit(Invocation(("()", node.name), st.cwd, home=st.home), ctx)
+            if not ctx.child:  # a child shell's functions cannot touch this shell (or its hook)
+                self.emit(Invocation(("()", node.name), st.cwd, home=st.home), ctx)
             runs_other = self.runs_other  # the body is judged now but runs only when called
             self.node(node.body, st.copy(), replace(ctx, function=node.name))
             self.runs_other = runs_other
@@ -159,7 +160,9 @@ class Walker:
         if not node.words:
             for name, value in node.assigns:
                 assign(st, name, assignment_value(value.raw, value, self, st))
-            self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home), ctx)
+            if not ctx.child:
+                self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home,
+                                     where=f"{ctx.source}:{node.line}" if ctx.source else None), ctx)
             return
         # one (argument, word it came from) per field: `$c /` with c='rm -rf' is three arguments, and
         # `/{etc,usr}` two
@@ -267,7 +270,8 @@ class Walker:
 
     def call(self, inv: Invocation, st: State, ctx: Ctx) -> None:
         """A function defined on the line, called with arguments: its body runs with them as `$1 … $@`."""
-        self.emit(inv, ctx)
+        if not ctx.child:  # in a script's child shell, the call is the script's own code, judged in the body
+            self.emit(inv, ctx)
         inner = st.copy()
         set_positional(inner, list(inv.args))
         body = st.functions[inv.name]
