@@ -22,7 +22,8 @@ from vgshell.context import Environment
 SUMMARY_KEYS = {"version", "runs", "first", "last", "totals", "duration_ms", "by_risk", "by_runtime", "checks",
                 "time_saved"}
 RECORD_KEYS = {"id", "time", "session", "kind", "cwd", "command", "risk", "findings", "decision", "answer",
-               "outcome", "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections"}
+               "outcome", "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections", "agent",
+               "ran"}
 NO_RUNTIME = {"PATH": "/nonexistent", "DOCKER_HOST": "unix:///nonexistent"}  # for vg check only
 
 
@@ -64,7 +65,8 @@ def test_exec_records_blocked_and_check_records_decision_only(db: Path) -> None:
 
 
 def test_metrics_disabled_records_nothing(db: Path, tmp_path: Path) -> None:
-    (tmp_path / "vectra-guard.yaml").write_text("metrics:\n  enabled: false\n")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    (db.parent / "config.yaml").write_text("metrics:\n  enabled: false\n")
     assert vg("exec", "true", cwd=tmp_path).returncode == 0
     assert vg("check", "ls", cwd=tmp_path).returncode == 0
     assert vg("exec", "rm -rf /", cwd=tmp_path).returncode == 126
@@ -111,8 +113,10 @@ def test_migration_from_version_1_keeps_rows_and_rollups(db: Path) -> None:
     for statement in records.MIGRATIONS[0]:
         conn.execute(statement)
     conn.execute("PRAGMA user_version=1")
-    conn.execute(records._INSERT, (time.time(), "old", "exec", "/", "make", "low", "[]", "host", None, "host",
-                                   "host", 0, 12.0, 0, "low risk", None))
+    v1 = records.COLUMNS[:16]  # the columns of schema version 1
+    conn.execute(f"INSERT INTO records ({', '.join(v1)}) VALUES ({', '.join('?' * len(v1))})",
+                 (time.time(), "old", "exec", "/", "make", "low", "[]", "host", None, "host", "host", 0, 12.0, 0,
+                  "low risk", None))
     conn.close()
     vg("exec", "true")
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == records.SCHEMA_VERSION

@@ -14,11 +14,13 @@ from typing import Any
 
 
 def env_key(env: Mapping[str, str]) -> str:
-    """A fingerprint of what can change a decision from the environment: every VG_* variable and CI."""
+    """A fingerprint of what can change a decision from the environment: every VG_* variable and CI (not
+    VG_SESSION or VG_HOOK_TIMEOUT, which change no decision)."""
     import hashlib
     import json
 
-    items = sorted((k, v) for k, v in env.items() if (k.startswith("VG_") and k != "VG_SESSION") or k == "CI")
+    items = sorted((k, v) for k, v in env.items()
+                   if (k.startswith("VG_") and k not in ("VG_SESSION", "VG_HOOK_TIMEOUT")) or k == "CI")
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
 
 

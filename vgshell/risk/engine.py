@@ -67,7 +67,15 @@ def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = N
     risk = max((f.level for f in findings), default=Level.LOW)
     return Assessment(command, risk, tuple(findings),
                       networked_install=any(by_id[m].networked_install for m in fired if m in by_id),
-                      ecosystems=ecosystems, state_change=flat.state_change, parse_error=error)
+                      ecosystems=ecosystems, state_change=flat.state_change, parse_error=error,
+                      workdirs=_workdirs(flat.invocations, cwd))
+
+
+def _workdirs(invocations: tuple[Invocation, ...], cwd: str | None) -> tuple[str, ...]:
+    """Where the line's own `cd`s take its commands (known absolute directories only), for the sandbox."""
+    dirs = dict.fromkeys(i.cwd for i in invocations if i.cwd and i.cwd != cwd and i.cwd.startswith("/")
+                         and UNKNOWN not in i.cwd)
+    return tuple(dirs)[:MAX_WORKDIRS]
 
 
 MAX_MEMO = 4096
@@ -132,6 +140,9 @@ def _generic_for(inv: Invocation, rules: RuleSet) -> list[Rule]:
 def _name_matches(names: tuple[str, ...], name: str) -> bool:
     literal, globs = _name_index(names)
     return name in literal or bool(globs and globs.match(name))
+
+
+MAX_WORKDIRS = 16
 
 
 def _strongest_per_category(matched: list[Rule]) -> list[Rule]:
