@@ -54,7 +54,8 @@ def resolve(path: str, cwd: str | None) -> str:
     return "/" + normal.lstrip("/") if normal.startswith("//") else normal
 
 
-_PROC_ALIAS = re.compile(r"/proc/(?:(?:self|thread-self|[0-9]+)/(root)|(self|thread-self|[0-9]+)/cwd)(?:/|$)")
+_PROC_ALIAS = re.compile(r"/proc/(?:(?:self|thread-self|[0-9]+|[^/]*\ue000[^/]*)/(root)"
+                         r"|(self|thread-self|[0-9]+|[^/]*\ue000[^/]*)/cwd)(?:/|$)")
 
 
 PROGRAM_NAME = re.compile(r"[A-Za-z0-9_.+-]+$")
