@@ -219,6 +219,9 @@ class Walker:
                 stdin_text = body
             elif r.op == "<<<" and r.target is not None:
                 stdin_text = self.expand(r.target, st).value + "\n"
+            elif r.op == "<" and r.target is not None and r.target.process_subs and r.target.subs:
+                stdin_text = script_output(r.target.subs[0], st)  # `read c < <(echo rm)`: known output
+                out.append((r.op, UNKNOWN))
             elif r.target is not None:
                 target = self.expand(r.target, st).value
                 out.append((r.op, resolve(target, st.cwd) if not target.isdigit() else target))
