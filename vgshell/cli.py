@@ -85,7 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="A project's vectra-guard.yaml may only tighten the guard until "
                                               "you approve its exact content; any edit revokes the approval.")
     allow.add_argument("path", nargs="?", help="the file (default: the project file in effect here)")
-    allow.add_argument("--yes", action="store_true", help="do not ask")
     deny = config_sub.add_parser("deny", help="withdraw the approval of a project file")
     deny.add_argument("path", nargs="?", help="the file (default: the project file in effect here)")
     status = config_sub.add_parser("status", help="the files in effect, approvals, and what is left out")
