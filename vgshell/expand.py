@@ -90,6 +90,8 @@ def expand(raw: str, variables: Mapping[str, str], home: str, subs: Mapping[str,
     Never raises."""
     if not _SPECIAL.search(raw):
         return Expanded(raw, False, (), (raw,))  # most words: nothing to remove or expand
+    if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\"" and not _SPECIAL.search(raw, 1, len(raw) - 1):
+        return Expanded(raw[1:-1], False, (), (raw[1:-1],))  # "plain text" or 'plain text'
     return _Expander(raw, variables, home, subs or {}).run()
 
 
