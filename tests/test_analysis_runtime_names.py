@@ -247,6 +247,21 @@ def test_the_same_script_from_another_directory_is_judged_there(tmp_path: Path) 
     assert assess("./clean.sh", str(tmp_path / "x" / "y" / "z"), str(home), files=files).risk < C
 
 
+def test_a_line_running_many_files_is_bounded_and_never_low(tmp_path: Path) -> None:
+    _write(tmp_path / "x.sh", "#!/bin/sh\n" + "echo x\n" * 5)
+    start = time.perf_counter()
+    a = assess("; ".join(["bash x.sh"] * 200), str(tmp_path), HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M and any("more than 64 files" in (f.where or "") for f in a.findings)
+
+
+def test_many_globbed_program_names_are_bounded() -> None:
+    start = time.perf_counter()
+    a = assess("; ".join(["/*/*/*/x?"] * 100), CWD, HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M
+
+
 def test_a_missing_script_runs_nothing_and_stays_low(tmp_path: Path) -> None:
     assert _risk("bash nothere.sh", cwd=str(tmp_path), files=HostFiles()) is L
 
