@@ -276,10 +276,9 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     from vgshell.config import load_config
     from vgshell.execute import run_command, run_decided
 
-    if args.decision is not None:
-        if args.command:
-            raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
-        return run_decided(args.decision, _environment())
+    if args.decision is not None:  # a command given too is only checked against the one decided
+        expect = _command_text(args) if args.command else None
+        return run_decided(args.decision, _environment(), agent=args.agent, expect=expect)
     words = list(args.command)
     if words[:1] == ["--"]:
         if len(words) < 2:
