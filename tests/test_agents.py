@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DATA
+from vgshell import approvals
 
 AGENTS_DATA = DATA / "agents"
 VG = str(Path(sys.executable).with_name("vg"))
@@ -48,7 +49,10 @@ class Box:
         self.plain = self.home / "plain"  # sandbox disabled: approval means the host
         for d in (self.project, self.plain):
             d.mkdir(parents=True)
-        (self.plain / "vectra-guard.yaml").write_text("sandbox:\n  enabled: false\n")
+        plain = self.plain / "vectra-guard.yaml"
+        plain.write_text("sandbox:\n  enabled: false\n")
+        # a project file may loosen the guard only once its content is approved (vg config allow)
+        approvals.allow(self.home / ".vectra-guard", plain, approvals.digest(plain.read_bytes()), "test", 0.0)
         self.env = {**os.environ, "HOME": str(self.home), "VG_HOME": str(self.home / ".vectra-guard"),
                     "NO_COLOR": "1"}
         self.env.pop("VG_SESSION", None)
@@ -282,7 +286,7 @@ def test_an_analyzer_that_does_not_answer_means_deny(tmp_path: Path, agent: str,
     b = Box(tmp_path)
     fake = FakeAnalyzer(hang)
     state = Path(b.env["VG_HOME"])
-    state.mkdir(mode=0o700)
+    state.mkdir(mode=0o700, exist_ok=True)
     from vgshell.client import env_key
 
     (state / "analyzer.env").write_text(f"port={fake.port}\nclient=c\nserver=s\npid=1\nversion=x\n"

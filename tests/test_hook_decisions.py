@@ -150,3 +150,27 @@ def test_every_answer_at_the_prompt_is_recorded_with_where_it_ran(kind: str, tmp
         assert json.loads(r.stdout)["totals"]["asked"]["count"] == 5
     finally:
         sh.close()
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_cd_inside_a_sandboxed_line_works_and_leaves_the_shell_where_it_was(kind: str, tmp_path: Path) -> None:
+    sh = Shell(kind, tmp_path, config=DEFAULT)
+    try:
+        other, sub = sh.home / "other", sh.project / "sub"
+        other.mkdir()
+        sub.mkdir()
+        (sh.home / ".ssh").mkdir()
+        sh.run("vg mode always")
+        status, out = sh.run(f"cd ../other && {PROBE.format(t='other')}")
+        assert status == 0, out
+        assert (other / "ns-other").read_text().strip() != HOST_NS  # it ran in the sandbox, in ../other
+        assert not (sh.home / "canary-other").exists()
+        assert f"\n{sh.project}\n" in sh.run("pwd")[1]  # the shell's own directory did not move
+        sh.run("cd sub")  # a host line: the shell moves into the project's subdirectory
+        status, out = sh.run("cd .. && echo up > up.txt")  # the project root is mounted, cwd inside it
+        assert status == 0 and (sh.project / "up.txt").read_text() == "up\n", out
+        assert f"\n{sub}\n" in sh.run("pwd")[1]
+        sh.run("cd ~/.ssh && touch planted")  # a secret directory stays out of the sandbox
+        assert not (sh.home / ".ssh" / "planted").exists()
+    finally:
+        sh.close()

@@ -19,7 +19,15 @@ from vgshell.errors import VgError
 from vgshell.sandbox import caches, egress
 from vgshell.sandbox.docker import SandboxError
 from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout
-from vgshell.sandbox.spec import PROXY_VARS, SYSTEM_CA_BUNDLE, HostFacts, Mount, SandboxSpec, build_spec
+from vgshell.sandbox.spec import (
+    PROXY_VARS,
+    SYSTEM_CA_BUNDLE,
+    HostFacts,
+    Mount,
+    SandboxSpec,
+    build_spec,
+    project_root,
+)
 
 if TYPE_CHECKING:  # the analyzer (rules, parsers) loads only where a command is judged, not for a decided run
     from vgshell.analyzer import Analyzer, Verdict
@@ -166,7 +174,7 @@ def _run_on_host(command: str, env: Environment, rec: _Record) -> int:
     return rec.done("host", exit_status=128 - status if status < 0 else status, runtime="host")
 
 
-def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...]) -> HostFacts:
+def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...], workdirs: tuple[str, ...] = ()) -> HostFacts:
     cache_dirs: tuple[tuple[str, str], ...] = ()
     cache_env: tuple[tuple[str, str], ...] = ()
     if cfg.sandbox.enable_cache and ecosystems:
@@ -177,7 +185,9 @@ def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...]) -> Ho
     ca_files = tuple(dict.fromkeys(p for p in ca if os.path.isfile(p)))
     return HostFacts(cwd=env.cwd, home=env.home, uid=os.getuid(), gid=os.getgid(), env=env.env,
                      tty=env.isatty(env.stdin) and env.isatty(env.stdout), ca_files=ca_files,
-                     cache_dirs=cache_dirs, cache_env=cache_env)
+                     cache_dirs=cache_dirs, cache_env=cache_env,
+                     project_root=project_root(env.cwd, env.home, os.path.lexists),
+                     line_dirs=tuple(d for d in workdirs if os.path.isdir(d)))
 
 
 READ_ONLY_WORKDIR = ("vg: the working directory is read-only in the sandbox: it is / or your home (or holds it), "
@@ -189,10 +199,11 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
     """Run in a sandbox; `used`, when given, receives the runtime chosen and whether caches were mounted."""
     a = verdict.assessment
     image_by_user = cfg.sources.get("sandbox.image", "default") != "default"
-    spec = build_spec(a.command, cfg, host_facts(env, cfg, a.ecosystems), a.ecosystems, image_by_user)
+    spec = build_spec(a.command, cfg, host_facts(env, cfg, a.ecosystems, a.workdirs), a.ecosystems, image_by_user)
     _check_binds(cfg)
     runtime, note = choose_runtime(cfg, env, verdict.decision.runtime)
-    cache_mounts = tuple(m.host for m in spec.mounts if m.target != spec.workdir and m.host not in (SYSTEM_CA_BUNDLE,)
+    cache_mounts = tuple(m.host for m in spec.mounts if m.target != spec.workdir and not m.line
+                         and m.host not in (SYSTEM_CA_BUNDLE,)
                          and not m.host.endswith((".crt", ".pem")))
     if used is not None:
         used.update(runtime=runtime, cached=bool(cache_mounts))

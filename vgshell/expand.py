@@ -90,6 +90,8 @@ def expand(raw: str, variables: Mapping[str, str], home: str, subs: Mapping[str,
     Never raises."""
     if not _SPECIAL.search(raw):
         return Expanded(raw, False, (), (raw,))  # most words: nothing to remove or expand
+    if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\"" and not _SPECIAL.search(raw, 1, len(raw) - 1):
+        return Expanded(raw[1:-1], False, (), (raw[1:-1],))  # "plain text" or 'plain text'
     return _Expander(raw, variables, home, subs or {}).run()
 
 
@@ -251,7 +253,7 @@ class _Expander:
             return
         name, subscript, rest = m.group(1), m.group(2), body[m.end():]
         self.note(name, indirect)
-        value = lookup(self.vars, name)
+        value = lookup(self.vars, "@" if name == "*" else name)
         if indirect:
             if subscript is not None or rest or value is None or not _NAME.fullmatch(scalar(value)):
                 self.out.append(UNKNOWN)  # ${!a[@]}, ${!prefix*}: keys and names, not values
@@ -273,12 +275,16 @@ class _Expander:
             items = [""] if unset else [expand(alternative, self.vars, self.home, self.subs).value]
         elif rest[:2] == ":?" or rest[:1] == "?":
             pass
+        elif rest and items is not None and (subscript in ("@", "*") or name in ("@", "*")) and \
+                (sub := _SUBSTRING.fullmatch(rest)):
+            items = _slice(items, sub, name in ("@", "*"))  # `${@:2}`, `${a[@]:1:2}`: elements, not characters
         elif rest and items is not None:
             changed = [_transform(i, rest, self.vars, self.home) for i in items]
             items = [c for c in changed if c is not None] if None not in changed else None
         if items is None:
             self.out.append(UNKNOWN)
-        elif subscript in ("@", "*") and (subscript == "@" or not quoted):
+        elif subscript == "@" or (subscript is None and name == "@") or (
+                not quoted and (subscript == "*" or (subscript is None and name == "*"))):
             self.insert_items(items, quoted)
         else:
             self.insert(self.vars.get("IFS", DEFAULT_IFS)[:1].join(items), quoted)
@@ -314,6 +320,13 @@ class _Expander:
 
 
 _PARAM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:\[([^\]]*)\])?")
+
+
+def _slice(items: list[str], sub: re.Match[str], positional: bool) -> list[str]:
+    """`${@:OFF:LEN}` counts from `$0` (so `${@:1}` is all of `$@`); `${a[@]:OFF:LEN}` from element 0."""
+    start = int(sub.group(1)) - (1 if positional and int(sub.group(1)) > 0 else 0)
+    chosen = items[start:]
+    return chosen[: int(sub.group(2))] if sub.group(2) is not None else chosen
 
 
 @lru_cache(maxsize=16)
