@@ -289,8 +289,10 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     from vgshell.config import load_config
     from vgshell.execute import run_command, run_decided
 
-    if args.decision is not None:  # a command given too is only checked against the one decided
-        expect = _command_text(args) if args.command else None
+    if args.decision is not None:
+        if args.command and args.agent is None:
+            raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
+        expect = _command_text(args) if args.command else None  # an agent's rewrite shows it: checked, not judged
         return run_decided(args.decision, _environment(), agent=args.agent, expect=expect)
     words = list(args.command)
     if words[:1] == ["--"]:
