@@ -400,6 +400,34 @@ def test_new_expansions_never_raise_and_stay_fast(params: list[str], value: str,
     assert time.perf_counter() - start < 0.5
 
 
+SIXTEEN = " ".join(str(i) for i in range(16))
+FAN_OUT = [
+    " ".join(f"f{i}(){{ {'; '.join([f'f{i + 1}'] * 10)}; }};" for i in range(8)) + " f8(){ rm -rf /; }; f0",
+    " ".join(f"alias a{i}=\"{'; '.join([f'a{i + 1}'] * 6)}\";" for i in range(8)) + " a0",
+    " ".join(f"g{i}(){{ {' | '.join([f'g{i + 1}'] * 3)}; }};" for i in range(10)) + " g0",
+    " ".join(f"for v{i} in {SIXTEEN}; do" for i in range(6)) + " x; " + "done; " * 6,
+]
+
+
+@pytest.mark.parametrize("line", FAN_OUT)
+def test_code_that_fans_out_is_bounded_and_never_low(line: str) -> None:
+    start = time.perf_counter()
+    a = assess(line, CWD, HOME)
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M
+
+
+@pytest.mark.parametrize("line", [
+    "c=" + "a" * 3000 + "; echo ${c//*a*a*a*b/x}",
+    "c=" + "a" * 1000 + "; echo " + " ".join("${c%%*a*a*b" + str(i) + "}" for i in range(3000)),
+    "c=" + "a" * 60 + "; echo " + " ".join("${c//*a*a*b" + str(i) + "/x}" for i in range(3000)),
+])
+def test_pattern_operators_cannot_make_the_analysis_slow(line: str) -> None:
+    start = time.perf_counter()
+    assess(line[:60_000], CWD, HOME)
+    assert time.perf_counter() - start < 3.0
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(["IFS=,;", "a=(rm -rf /);", "set -- $a;", "read -ra a <<< x;", "declare -n r=a;",
                                  "g(){ \"$@\"; };", "g", "alias x=g;", "x", "$r", "\"${a[@]}\"", "${a,,}",

@@ -23,7 +23,7 @@ from vgshell.layers import NoticeLog, notices
 from vgshell.policy import Facts
 from vgshell.risk.model import Level
 from vgshell.schema import KEYS, SCHEMA
-from vgshell.tighten import Context, loosens
+from vgshell.tighten import Context, loosens, tighter_of, tightest
 
 
 class Layout:
@@ -180,6 +180,13 @@ def test_every_guarding_key_has_a_direction_and_the_rest_none() -> None:
     for key in SCHEMA:  # a value never loosens itself
         assert not loosens(key, DEFAULT_CONFIG.get(key.name), DEFAULT_CONFIG.get(key.name), ctx)
     assert not loosens(KEYS["sandbox.image"], "ubuntu:22.04", "evil/image", ctx)
+    for key in SCHEMA:  # failing closed never loosens a default, and the managed value never yields to a looser one
+        default = DEFAULT_CONFIG.get(key.name)
+        assert not loosens(key, default, tightest(key, default, default), ctx), key.name
+    for _text, name, value, _user in LOOSENING:
+        key, default = KEYS[name], DEFAULT_CONFIG.get(name)
+        if value is not None and loosens(key, default, value, ctx):
+            assert tighter_of(key, default, value, ctx) == default, name
 
 
 def test_an_approval_is_for_one_path(lay: Layout) -> None:

@@ -17,6 +17,7 @@ from vgshell.errors import ExitStatus, UsageError, VgError
 
 if TYPE_CHECKING:
     from vgshell.analyzer import Analyzer, Verdict
+    from vgshell.config import Config
     from vgshell.context import Environment
 
 AGENTS = ("claude-code", "codex", "cursor", "gemini", "vscode")
@@ -307,7 +308,7 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent)
 
 
-def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Any,
+def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Config,
                         kept_critical: tuple[str, ...] = ()) -> None:
     """A project's loosening left out, a broken managed file…: once per file and session, on stderr."""
     from vgshell.layers import NoticeLog, notice_session, notices

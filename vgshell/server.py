@@ -165,8 +165,8 @@ class Server:
         still counts."""
         candidates = self._candidates.get(cwd)
         if candidates is None:
-            parts = [str(self.env.state_dir / USER_FILE), str(approvals_path(self.env.state_dir)),
-                     MANAGED_FILE, str(managed_path(self.env))]
+            parts = list(dict.fromkeys((str(self.env.state_dir / USER_FILE), str(approvals_path(self.env.state_dir)),
+                                        MANAGED_FILE, str(managed_path(self.env)))))
             d = os.path.normpath(cwd)
             while True:
                 parts.append(os.path.join(d, PROJECT_FILE))
