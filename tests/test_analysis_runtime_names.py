@@ -247,6 +247,21 @@ def test_the_same_script_from_another_directory_is_judged_there(tmp_path: Path) 
     assert assess("./clean.sh", str(tmp_path / "x" / "y" / "z"), str(home), files=files).risk < C
 
 
+def test_a_line_running_many_files_is_bounded_and_never_low(tmp_path: Path) -> None:
+    _write(tmp_path / "x.sh", "#!/bin/sh\n" + "echo x\n" * 5)
+    start = time.perf_counter()
+    a = assess("; ".join(["bash x.sh"] * 200), str(tmp_path), HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M and any("more than 64 files" in (f.where or "") for f in a.findings)
+
+
+def test_many_globbed_program_names_are_bounded() -> None:
+    start = time.perf_counter()
+    a = assess("; ".join(["/*/*/*/x?"] * 100), CWD, HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M
+
+
 def test_a_missing_script_runs_nothing_and_stays_low(tmp_path: Path) -> None:
     assert _risk("bash nothere.sh", cwd=str(tmp_path), files=HostFiles()) is L
 
@@ -398,6 +413,34 @@ def test_new_expansions_never_raise_and_stay_fast(params: list[str], value: str,
         e = expand(raw, variables, HOME)
         assert isinstance(e.value, str) and all(isinstance(f, str) for f in e.fields)
     assert time.perf_counter() - start < 0.5
+
+
+SIXTEEN = " ".join(str(i) for i in range(16))
+FAN_OUT = [
+    " ".join(f"f{i}(){{ {'; '.join([f'f{i + 1}'] * 10)}; }};" for i in range(8)) + " f8(){ rm -rf /; }; f0",
+    " ".join(f"alias a{i}=\"{'; '.join([f'a{i + 1}'] * 6)}\";" for i in range(8)) + " a0",
+    " ".join(f"g{i}(){{ {' | '.join([f'g{i + 1}'] * 3)}; }};" for i in range(10)) + " g0",
+    " ".join(f"for v{i} in {SIXTEEN}; do" for i in range(6)) + " x; " + "done; " * 6,
+]
+
+
+@pytest.mark.parametrize("line", FAN_OUT)
+def test_code_that_fans_out_is_bounded_and_never_low(line: str) -> None:
+    start = time.perf_counter()
+    a = assess(line, CWD, HOME)
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M
+
+
+@pytest.mark.parametrize("line", [
+    "c=" + "a" * 3000 + "; echo ${c//*a*a*a*b/x}",
+    "c=" + "a" * 1000 + "; echo " + " ".join("${c%%*a*a*b" + str(i) + "}" for i in range(3000)),
+    "c=" + "a" * 60 + "; echo " + " ".join("${c//*a*a*b" + str(i) + "/x}" for i in range(3000)),
+])
+def test_pattern_operators_cannot_make_the_analysis_slow(line: str) -> None:
+    start = time.perf_counter()
+    assess(line[:60_000], CWD, HOME)
+    assert time.perf_counter() - start < 3.0
 
 
 @settings(max_examples=150, deadline=None)

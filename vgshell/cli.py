@@ -291,9 +291,10 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     from vgshell.execute import run_command, run_decided
 
     if args.decision is not None:
-        if args.command:
+        if args.command and args.agent is None:
             raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
-        return run_decided(args.decision, _environment())
+        expect = _command_text(args) if args.command else None  # an agent's rewrite shows it: checked, not judged
+        return run_decided(args.decision, _environment(), agent=args.agent, expect=expect)
     words = list(args.command)
     if words[:1] == ["--"]:
         if len(words) < 2:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from vgshell.expand import UNKNOWN
 from vgshell.parse import Script, parse_file
 from vgshell.unwrap.argv import resolve
-from vgshell.unwrap.model import MAX_NESTING, Ctx, Invocation, State
+from vgshell.unwrap.model import MAX_NESTING, Ctx, FileText, Invocation, State
 from vgshell.wrappers import SHELLS
 
 if TYPE_CHECKING:
@@ -33,6 +33,18 @@ _SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?")
 
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+MAX_READS = 64  # files one line may make the analysis read
+
+
+def read(w: Walker, path: str) -> FileText:
+    """Read `path` through the walk's `Files`, counting: past MAX_READS a file is a blind spot instead."""
+    assert w.files is not None
+    w.reads += 1
+    if w.reads > MAX_READS:
+        return FileText(None, f"not read: the line runs more than {MAX_READS} files")
+    return w.files.read(path)
 
 
 def parsed(text: str, key: str | None = None) -> Script:
@@ -55,8 +67,7 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
     if w.files is None or ctx.depth >= MAX_NESTING or not shown or UNKNOWN in shown:
         return
     path = resolve(shown, st.cwd)
-    found = w.files.read(path)
-    w.reads += 1
+    found = read(w, path)
     if found.missing:
         return
     if found.text is None:
@@ -97,8 +108,7 @@ def program_text(w: Walker, shown: str, st: State, ctx: Ctx, inv: Invocation) ->
     judged like inline code; None when there is none to read (a blind spot is recorded when unreadable)."""
     if w.files is None or not shown or UNKNOWN in shown or ctx.depth >= MAX_NESTING:
         return None
-    found = w.files.read(resolve(shown, st.cwd))
-    w.reads += 1
+    found = read(w, resolve(shown, st.cwd))
     if found.text is None and not found.missing:
         w.out.append(replace(inv, where=f"{shown}: {found.problem}", unseen=("script",)))
     return found.text
@@ -109,8 +119,7 @@ def data_lines(w: Walker, shown: str, st: State) -> list[str] | None:
     None when it cannot be known."""
     if w.files is None or not shown or UNKNOWN in shown:
         return None
-    found = w.files.read(resolve(shown, st.cwd))
-    w.reads += 1
+    found = read(w, resolve(shown, st.cwd))
     return found.text.splitlines() if found.text is not None else None
 
 
@@ -158,8 +167,7 @@ def run_make(w: Walker, inv: Invocation, st: State, ctx: Ctx) -> None:
     names = [makefile] if makefile else ["GNUmakefile", "makefile", "Makefile"]
     for name in names:
         shown = name if cwd == st.cwd else os.path.join(cwd or "", name)
-        found = w.files.read(resolve(name, cwd))
-        w.reads += 1
+        found = read(w, resolve(name, cwd))
         if found.missing and not makefile:
             continue
         if found.text is None:

@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from vgshell.expand import DEFAULT_IFS, UNKNOWN, Expanded, braces, expand
+from vgshell.expand import DEFAULT_IFS, UNKNOWN, Expanded, braces, expand, pattern_budget
 from vgshell.parse import Compound, Function, Node, Pipeline, Script, Sequence, Simple, Word, parse
 from vgshell.unwrap.argv import (
     ASSIGNMENT,
@@ -49,14 +49,23 @@ def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] |
         variables["PWD"] = cwd
     variables.update(env or {})
     walker = Walker(files)
-    walker.script(script, State(cwd, variables, home), Ctx())
+    with pattern_budget():
+        walker.script(script, State(cwd, variables, home), Ctx())
     return Flattened(tuple(walker.out), tuple(walker.errors), walker.state_change and not walker.runs_other)
+
+
+MAX_STEPS = 10_000  # a 200-line script is ≈ 500 syntax nodes; past this the rest is a blind spot (medium)
+MAX_PARSES = 400
+MAX_GLOBS = 16  # program names written as globs expanded against the file system, per line
 
 
 class Walker:
     def __init__(self, files: Files | None = None) -> None:
         self.files = files
         self.reads = 0  # files read so far (a script walk that read others is not reused)
+        self.steps = 0  # syntax nodes walked: bounded, so no line can make the analysis slow
+        self.parses = 0  # code handed to a shell (bash -c, eval, aliases…) parsed: bounded likewise
+        self.globs = 0
         self.out: list[Invocation] = []
         self.errors: list[str] = []
         self.state_change = False
@@ -75,9 +84,19 @@ class Walker:
         if ctx.depth >= MAX_NESTING:
             self.errors.append(f"code nested more than {MAX_NESTING} levels deep")
             return
+        self.parses += 1
+        if self.parses > MAX_PARSES:
+            if self.parses == MAX_PARSES + 1:
+                self.errors.append(f"more than {MAX_PARSES} pieces of code to follow: the rest was not analysed")
+            return
         self.script(parse(code), st, ctx.deeper(how))
 
     def node(self, node: Node, st: State, ctx: Ctx) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            if self.steps == MAX_STEPS + 1:  # loops, functions and aliases calling each other fan out
+                self.errors.append(f"more than {MAX_STEPS} commands to follow: the rest was not analysed")
+            return
         if isinstance(node, Simple):
             self.simple(node, st, ctx)
         elif isinstance(node, Pipeline):
@@ -268,6 +287,10 @@ class Walker:
     def globbed_name(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """`/???/r? -rf /`: the program name is a glob; judge every program it names on this machine."""
         assert self.files is not None
+        self.globs += 1
+        if self.globs > MAX_GLOBS:
+            self.errors.append(f"more than {MAX_GLOBS} program names written as globs: not expanded")
+            return
         for match in self.files.glob(resolve(inv.argv[0], st.cwd))[:8]:
             self.command(replace(inv, argv=(match, *inv.args), glob_name=True), st, ctx.deeper("glob"), [])
 
