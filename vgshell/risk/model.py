@@ -59,6 +59,7 @@ class Assessment:
     ecosystems: tuple[str, ...] = ()
     state_change: bool = False
     parse_error: str | None = None
+    workdirs: tuple[str, ...] = ()  # other directories the line's commands run in (`cd ../x && make`)
 
     @property
     def top(self) -> Finding | None:

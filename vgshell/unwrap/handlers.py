@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from vgshell.expand import UNKNOWN
 from vgshell.parse import Word
@@ -19,7 +20,7 @@ from vgshell.unwrap.argv import (
     strip_options,
 )
 from vgshell.unwrap.model import Ctx, Invocation, State
-from vgshell.unwrap.scripts import run_file, run_make
+from vgshell.unwrap.scripts import data_lines, run_file, run_make
 from vgshell.unwrap.variables import VARIABLE_HANDLERS
 from vgshell.wrappers import GIT_COMMAND_KEYS, SHELLS, WRAPPERS
 
@@ -62,7 +63,7 @@ def _h_source(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]
     w.emit(replace(inv, fed_by=fed_by(words, ctx), runs_downloaded=target in st.downloaded), ctx)
     if not w.written_script(target, st, ctx, inv.name) and w.process_sub_code(words, st, ctx, inv.name) is None \
             and inv.args:
-        run_file(w, inv.args[0], st, ctx, f"{inv.name} {inv.args[0]}", inv)  # runs in this shell: state stays
+        run_file(w, inv.args[0], st, ctx, f"{inv.name} {inv.args[0]}", inv, sourced=True)  # state stays
 
 
 def _h_make(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
@@ -175,6 +176,7 @@ def _h_xargs(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
     w.emit(inv, ctx)
     args = list(inv.args)
     replace_token: str | None = None
+    arg_file: str | None = None
     i = 0
     while i < len(args):
         a = args[i]
@@ -190,16 +192,23 @@ def _h_xargs(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
             continue
         if a.startswith("-I") or a == "-i" or a.startswith("-i"):
             replace_token = a[2:] or "{}"
+        elif a in ("-a", "--arg-file") or a.startswith("--arg-file="):
+            arg_file = a.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
+            i += 0 if "=" in a else 1
         elif a in _XARGS_VALUED:
             i += 1
         i += 1
     cmd = args[i:] or ["echo"]
-    items = split_words(ctx.stdin_text) if ctx.stdin_text is not None else [UNKNOWN]
+    text = ctx.stdin_text
+    if arg_file is not None:  # `xargs -a FILE`: the items come from FILE, not stdin
+        lines_read = data_lines(w, arg_file, st)
+        text = "\n".join(lines_read) + "\n" if lines_read is not None else None
+    items = split_words(text) if text is not None else [UNKNOWN]
     if replace_token is not None:
-        lines = ctx.stdin_text.splitlines() if ctx.stdin_text is not None else [UNKNOWN]
+        lines = text.splitlines() if text is not None else [UNKNOWN]
         argvs = [tuple(c.replace(replace_token, line.strip()) for c in cmd) for line in lines[:20] or [""]]
     elif os.path.basename(cmd[0]) in SHELLS and cmd[-1] == "-c":
-        argvs = [tuple([*cmd, ctx.stdin_text.strip() if ctx.stdin_text is not None else UNKNOWN])]
+        argvs = [tuple([*cmd, text.strip() if text is not None else UNKNOWN])]
     else:
         argvs = [tuple(cmd + items[:200])]
     for argv in argvs:
@@ -214,9 +223,13 @@ def _h_parallel(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Wor
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] not in (":::", "::::"):
         i += 2 if args[i] in _PARALLEL_VALUED else 1
+    from_files = False
     while i < len(args):
-        if args[i] in (":::", ":::+"):
+        if args[i] in (":::", ":::+", "::::", "::::+"):
             groups.append([])
+            from_files = args[i].startswith("::::")
+        elif groups and from_files:  # `:::: FILE`: the inputs are FILE's lines
+            groups[-1].extend(data_lines(w, args[i], st) or [UNKNOWN])
         elif groups:
             groups[-1].append(args[i])
         else:
@@ -241,6 +254,11 @@ def _h_parallel(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Wor
 def _h_fetch(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     args = list(inv.args)
+    for a in args:
+        if a.lower().startswith("file://"):  # `curl file:///etc/shadow` reads a local file
+            path = unquote(a[7:].partition("?")[0])
+            path = path if path.startswith("/") else "/" + path.partition("/")[2]  # file://host/path
+            w.command(Invocation(("cat", path), st.cwd, home=st.home), st, ctx.deeper("file://"), [])
     out = option_anywhere(args, {"-o", "--output"} if inv.name == "curl" else {"-O", "--output-document"})
     if out and out != "-":
         st.downloaded.add(resolve(out, st.cwd))

@@ -17,25 +17,41 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vgshell.expand import UNKNOWN
-from vgshell.parse import Script, parse
+from vgshell.parse import Script, parse_file
 from vgshell.unwrap.argv import resolve
-from vgshell.unwrap.model import MAX_NESTING, Ctx, Invocation, State
-from vgshell.wrappers import SHELLS
+from vgshell.unwrap.model import MAX_NESTING, Ctx, FileText, Invocation, State
+from vgshell.wrappers import SHELLS, interpreter_key
 
 if TYPE_CHECKING:
     from vgshell.unwrap.walker import Walker
 
 MAX_CACHED = 64
 _PARSED: OrderedDict[str, Script] = OrderedDict()
-_SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?")
+_WALKS: OrderedDict[tuple[object, ...], tuple[tuple[Invocation, ...], tuple[str, ...]]] = OrderedDict()
 
 
-def parsed(text: str) -> Script:
-    """`parse(text)`, remembered by the text's SHA-256 (a script judged again is not parsed again)."""
-    key = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+MAX_READS = 64  # files one line may make the analysis read
+
+
+def read(w: Walker, path: str) -> FileText:
+    """Read `path` through the walk's `Files`, counting: past MAX_READS a file is a blind spot instead."""
+    assert w.files is not None
+    w.reads += 1
+    if w.reads > MAX_READS:
+        return FileText(None, f"not read: the line runs more than {MAX_READS} files")
+    return w.files.read(path)
+
+
+def parsed(text: str, key: str | None = None) -> Script:
+    """The script file `text` parsed, remembered by its SHA-256 (a script judged again is not parsed again)."""
+    key = key or digest(text)
     found = _PARSED.get(key)
     if found is None:
-        found = _PARSED[key] = parse(text)
+        found = _PARSED[key] = parse_file(text)
         if len(_PARSED) > MAX_CACHED:
             _PARSED.popitem(last=False)
     else:
@@ -44,13 +60,13 @@ def parsed(text: str) -> Script:
 
 
 def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocation,
-             executed: bool = False) -> None:
+             executed: bool = False, sourced: bool = False) -> None:
     """Walk the script file `shown` (as the line names it) run by `inv`. `executed`: run as `./FILE`, so
-    only a shell shebang (or none) makes it a shell script."""
+    only a shell shebang (or none) makes it a shell script; `sourced`: run in this shell (`source`)."""
     if w.files is None or ctx.depth >= MAX_NESTING or not shown or UNKNOWN in shown:
         return
     path = resolve(shown, st.cwd)
-    found = w.files.read(path)
+    found = read(w, path)
     if found.missing:
         return
     if found.text is None:
@@ -58,19 +74,84 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
         return
     text = found.text
     if executed and not _shell_script(text):
+        interpreter = _interpreter_of(text)
+        if interpreter is not None:  # `./tool.py`: its calls are judged as inline code
+            from vgshell.unwrap.code import inline_code
+
+            inline_code(w, text, st, replace(ctx, source=shown), interpreter)
         return
-    w.script(parsed(text), st, replace(ctx.deeper(how), source=shown))
+    key = digest(text)
+    inner = replace(ctx.deeper(how), source=shown, child=not sourced)
+    if not sourced:
+        _walk_cached(w, key, text, st, inner)
+    else:
+        w.script(parsed(text, key), st, inner)  # `source`: its state changes stay, so it is walked each time
+
+
+def _walk_cached(w: Walker, key: str, text: str, st: State, ctx: Ctx) -> None:
+    """Walk a script run in a child shell, or reuse the walk of the same text from the same state: what it
+    emits depends only on those (a walk that read other files is not reused: they may change)."""
+    memo = (key, st.cwd, st.home, frozenset(st.vars.items()), ctx, tuple(sorted(st.functions.items())),
+            tuple(sorted(st.aliases.items())), frozenset(st.written.items()), frozenset(st.downloaded))
+    hit = _WALKS.get(memo)
+    if hit is not None:
+        _WALKS.move_to_end(memo)
+        w.out.extend(hit[0])
+        w.errors.extend(hit[1])
+        return
+    out, errors, reads = len(w.out), len(w.errors), w.reads
+    w.script(parsed(text, key), st, ctx)
+    if w.reads == reads:
+        _WALKS[memo] = (tuple(w.out[out:]), tuple(w.errors[errors:]))
+        if len(_WALKS) > MAX_CACHED:
+            _WALKS.popitem(last=False)
+
+
+def program_text(w: Walker, shown: str, st: State, ctx: Ctx, inv: Invocation) -> str | None:
+    """The text of a program file an interpreter runs (`python FILE`, `node FILE`), for its calls to be
+    judged like inline code; None when there is none to read (a blind spot is recorded when unreadable)."""
+    if w.files is None or not shown or UNKNOWN in shown or ctx.depth >= MAX_NESTING:
+        return None
+    found = read(w, resolve(shown, st.cwd))
+    if found.text is None and not found.missing:
+        w.out.append(replace(inv, where=f"{shown}: {found.problem}", unseen=("script",)))
+    return found.text
+
+
+def data_lines(w: Walker, shown: str, st: State) -> list[str] | None:
+    """The lines of a data file a command takes its arguments from (`xargs -a FILE`, `parallel :::: FILE`);
+    None when it cannot be known."""
+    if w.files is None or not shown or UNKNOWN in shown:
+        return None
+    found = read(w, resolve(shown, st.cwd))
+    return found.text.splitlines() if found.text is not None else None
 
 
 def _shell_script(text: str) -> bool:
     """A file `./FILE` runs as shell code: a shell shebang (`#!/bin/sh`, `#!/usr/bin/env bash`) or none."""
-    m = _SHEBANG.match(text)
-    if m is None:
-        return not text.startswith("#!")
-    program = os.path.basename(m.group(1))
-    if program == "env" and m.group(2):
-        program = os.path.basename(m.group(2))
-    return program in SHELLS
+    program = _shebang_program(text)
+    return not text.startswith("#!") if program is None else program in SHELLS
+
+
+def _interpreter_of(text: str) -> str | None:
+    """`python3` for `#!/usr/bin/env python3`: the interpreter a non-shell script names, if vgshell reads its code."""
+    program = _shebang_program(text)
+    return program if program is not None and interpreter_key(program) is not None else None
+
+
+def _shebang_program(text: str) -> str | None:
+    """The program a `#!` line runs (`#!/usr/bin/env -S bash -e` → bash); None without one."""
+    line = text.split("\n", 1)[0]
+    if not line.startswith("#!"):
+        return None
+    words = line[2:].split()
+    if not words:
+        return None
+    program = os.path.basename(words[0])
+    if program == "env":
+        rest = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+        program = os.path.basename(rest[0]) if rest else "env"
+    return program
 
 
 # ------------------------------------------------------------------ make
@@ -106,7 +187,7 @@ def run_make(w: Walker, inv: Invocation, st: State, ctx: Ctx) -> None:
     names = [makefile] if makefile else ["GNUmakefile", "makefile", "Makefile"]
     for name in names:
         shown = name if cwd == st.cwd else os.path.join(cwd or "", name)
-        found = w.files.read(resolve(name, cwd))
+        found = read(w, resolve(name, cwd))
         if found.missing and not makefile:
             continue
         if found.text is None:
@@ -133,7 +214,7 @@ def _walk_recipes(w: Walker, text: str, targets: list[str], shown: str, st: Stat
         for line_no, line in recipes.get(target, []):
             code = _substitute(line.lstrip("@-+ \t").replace("$$", "\ue004"), variables).replace("\ue004", "$")
             script = parsed(code)
-            w.script(_at_line(script, line_no), st.copy(), replace(ctx, source=shown))
+            w.script(_at_line(script, line_no), st.copy(), replace(ctx, source=shown, child=True))
 
 
 def _at_line(script: Script, line_no: int) -> Script:
