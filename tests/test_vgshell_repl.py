@@ -317,3 +317,23 @@ def test_a_login_shell_reads_the_profile(tmp_path: Path) -> None:
         assert r.output("echo ${FROM_PROFILE:-none} ${FROM_RC:-none}") == ["login none"]
     finally:
         r.close()
+
+
+@pytest.mark.parametrize(("mode", "where", "defined"), [("never", "on the host, in this shell", True),
+                                                      ("auto", "in the sandbox", False)])
+def test_a_line_asked_about_runs_where_the_prompt_says_on_yes_and_not_on_no(repl: Repl, mode: str, where: str,
+                                                                             defined: bool) -> None:
+    repl.run(f"vg mode {mode}")
+    repl.child.send("alias rr=rm\r")
+    repl.child.expect("yes, and remember")
+    repl.child.send("n\r")
+    repl.child.expect(PROMPT)
+    assert repl.status() == 126
+    assert "not found" in repl.run("type rr")
+    repl.child.send("alias rr=rm\r")
+    repl.child.expect("yes, and remember")
+    assert f"y or r runs it {where}" in ANSI.sub("", repl.child.before)
+    repl.child.send("y\r")
+    repl.child.expect(PROMPT)
+    # on the host it ran in the session's own bash; in the sandbox it changed nothing here
+    assert ("aliased to `rm'" in repl.run("type rr")) is defined

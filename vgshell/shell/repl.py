@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from vgshell.shell.guard import Guard, Reply
-from vgshell.shell.run import BLOCKED, CHOICES, TIMED_OUT, run_in_sandbox
+from vgshell.shell.run import BLOCKED, TIMED_OUT, ask, decision_token, run_in_sandbox
 from vgshell.shell.session import DATA_FD, REPORT_FD, Session, quoted
 
 if TYPE_CHECKING:
@@ -141,49 +141,42 @@ class Repl:
             reply = self.guard.judge_whole(text, self.session.cwd)
         return self.carry_out(text, reply)
 
-    def carry_out(self, text: str, reply: Reply) -> int | None:
+    def carry_out(self, text: str, reply: Reply, answer: str | None = None) -> int | None:
+        """The answer, carried out in the session: host lines and prepared sandboxes as the bash's own
+        foreground jobs (so Ctrl-C, Ctrl-Z and resizes are theirs), blocked lines as `$?` = 126."""
         err = sys.stderr
         if reply.notice:
             err.write(reply.notice + "\n")
             err.flush()
         if reply.action == "host":
-            return self.session.run(text)
+            status = self.session.run(text)
+            if answer:
+                self.guard.done(reply, status or 0, 0, answer)
+            return status
         if reply.action == "block":
             return self.session.set_status(reply.code or BLOCKED)
-        if reply.action == "sandbox":
+        if reply.action == "sandbox" or (reply.action == "exec" and decision_token(reply)):
             started = time.monotonic()
             status = self.session.run(sandbox_line(reply))
-            self.guard.done(reply, -1 if status is None else status, int((time.monotonic() - started) * 1000))
-            if status == TIMED_OUT:
+            note = self.guard.done(reply, -1 if status is None else status,
+                                   int((time.monotonic() - started) * 1000), answer)
+            if note:
+                err.write(note + "\n")
+            if status == TIMED_OUT and reply.action == "sandbox":
                 err.write("vg: the sandboxed command timed out and was killed\n")
             return status
-        if reply.action == "exec":
-            status = run_in_sandbox(self.guard, text, self.session.cwd, (), err)
-            return self.session.set_status(status)
+        if reply.action == "exec":  # judged in this process (no analyzer): the sandbox runner of `vg exec`
+            return self.session.set_status(run_in_sandbox(self.guard, text, self.session.cwd, (), err))
         if reply.action == "ask":
-            return self.ask(text, reply)
+            word, approved = ask(reply, err)
+            if approved is None:
+                self.guard.done(reply, -1, 0, word)
+                return self.session.set_status(BLOCKED)
+            if word == "r" and not self.guard.trust(text):
+                err.write("vg: could not remember the approval\n")
+            return self.carry_out(text, approved._replace(notice=""), word)
         err.write(f"vgshell: the analyzer gave an answer this shell does not know ({reply.action}); not run\n")
         return self.session.set_status(BLOCKED)
-
-    def ask(self, text: str, reply: Reply) -> int | None:
-        err = sys.stderr
-        then = reply.prep[0].removeprefix("then=") if reply.prep else "exec"
-        details = [p for p in reply.prep[1:] if p.startswith("  ")]
-        prep = tuple(p for p in reply.prep[1:] if not p.startswith("  "))
-        err.write("".join(d + "\n" for d in details) + CHOICES)
-        err.flush()
-        try:
-            answer = input().strip().lower()
-        except (EOFError, KeyboardInterrupt):
-            answer = ""
-            err.write("\n")
-        if answer not in ("y", "yes", "r"):
-            err.write("vg: not run\n")
-            self.guard.done(reply, -1, 0)
-            return self.session.set_status(BLOCKED)
-        if answer == "r" and not self.guard.trust(text):
-            err.write("vg: could not remember the approval\n")
-        return self.carry_out(text, Reply(then, "", reply.code, prep, reply.argv, reply.run_id, reply.local))
 
     def control(self, word: str, mode: str | None) -> int | None:
         """`vg on|off|status|mode M`: this shell's guard, as the hooks' `vg` function does."""
@@ -212,9 +205,14 @@ class Repl:
 
 
 def sandbox_line(reply: Reply) -> str:
-    """The analyzer's prepared bubblewrap argv as a line for the session's bash: a foreground job on this
-    terminal (Ctrl-C, Ctrl-Z and resizes are its own), cgroup or rlimits first, the TIOCSTI filter on fd 9,
-    and the session's private pipes closed so nothing in the sandbox can reach them."""
+    """The sandbox the analyzer decided, as a line for the session's bash: a foreground job on this terminal
+    (Ctrl-C, Ctrl-Z and resizes are its own) with the session's private pipes closed. bubblewrap: the
+    prepared argv, cgroup or rlimits first, the TIOCSTI filter on fd 9; docker/podman: `vg exec --decision`."""
+    closed = f"{DATA_FD}<&- {REPORT_FD}>&-"
+    token = decision_token(reply)
+    if reply.action == "exec" and token is not None:
+        vg = [sys.executable, "-m", "vgshell.cli", "--quiet", "exec", "--decision", token]
+        return f"{quoted(vg)} {closed}"
     steps: list[str] = []
     filt = "/dev/null"
     for p in reply.prep:
@@ -227,7 +225,7 @@ def sandbox_line(reply: Reply) -> str:
             steps.append(f"ulimit -u {int(value)}")
         elif key == "filter":
             filt = value
-    steps.append(f"exec {quoted(reply.argv)} 9<{quoted([filt])} {DATA_FD}<&- {REPORT_FD}>&-")
+    steps.append(f"exec {quoted(reply.argv)} 9<{quoted([filt])} {closed}")
     return "( " + "; ".join(steps) + " )"
 
 
