@@ -16,7 +16,7 @@ from vgshell.analyzer import Analyzer, Verdict
 from vgshell.config import Config
 from vgshell.context import Environment
 from vgshell.errors import VgError
-from vgshell.sandbox import caches, egress
+from vgshell.sandbox import caches, egress, secrets
 from vgshell.sandbox.docker import SandboxError
 from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout
 from vgshell.sandbox.spec import PROXY_VARS, SYSTEM_CA_BUNDLE, HostFacts, SandboxSpec, build_spec
@@ -154,7 +154,7 @@ def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...]) -> Ho
     ca_files = tuple(dict.fromkeys(p for p in ca if os.path.isfile(p)))
     return HostFacts(cwd=env.cwd, home=env.home, uid=os.getuid(), gid=os.getgid(), env=env.env,
                      tty=env.isatty(env.stdin) and env.isatty(env.stdout), ca_files=ca_files,
-                     cache_dirs=cache_dirs, cache_env=cache_env)
+                     cache_dirs=cache_dirs, cache_env=cache_env, secrets=secrets.find(env.home))
 
 
 READ_ONLY_WORKDIR = ("vg: the working directory is read-only in the sandbox: it is / or your home (or holds it), "
@@ -230,16 +230,9 @@ def _dispatch(runtime: str, spec: SandboxSpec, cfg: Config) -> int:
         from vgshell.sandbox import docker
 
         return docker.run(spec, _read_seccomp(seccomp))
-    from vgshell.sandbox import podman, pty
+    from vgshell.sandbox import podman
 
-    binary = podman.binary()
-    podman.ensure_image(binary, spec.image)
-    name = podman.new_name()
-    try:
-        return pty.run(podman.argv(spec, binary, name, seccomp), dict(os.environ), spec.timeout,
-                       on_kill=lambda: podman.remove(binary, name))
-    finally:
-        podman.remove(binary, name)
+    return podman.run(spec, seccomp)
 
 
 def _read_seccomp(path: str | None) -> str | None:
