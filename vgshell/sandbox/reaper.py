@@ -26,7 +26,7 @@ from typing import Any
 LABEL = "vgshell"
 PARENT_LABEL = "vgshell.parent"
 SESSION_LABEL = "vgshell.session"
-ALIVE = "/run/vgshell.alive"  # the lifeline FIFO inside the container
+ALIVE = "/.vgshell-alive"  # the lifeline FIFO inside the container: in the image's root, never in a bind
 GRACE = 1  # seconds the container's own deadline waits after vg's
 _PREFIX = "vgshell-life-"
 
