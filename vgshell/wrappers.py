@@ -1,7 +1,9 @@
 """Option grammars of the programs that run another command (data for `vgshell.unwrap`).
 
 For each wrapper: the options that take a value (so the value is not mistaken for the command), and how
-many leading operands come before the command (`timeout 10 cmd`).
+many leading operands come before the command (`timeout 10 cmd`). `CARRIERS` lists the programs that take a
+command line as the value of an option (`tar --to-command=CMD`, `ssh -o ProxyCommand=CMD`, `vim -c '!CMD'`)
+and the language that value is written in; `vgshell.unwrap.carriers` reads each language.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ class WrapperSpec:
     operands: int = 0  # leading non-option words before the wrapped command
     assignments: bool = False  # NAME=value words may precede the command (env, sudo)
     privileged: bool = False
+    subcommand: frozenset[str] = frozenset()  # the command follows one of these words (`uv run CMD`)
 
 
-def _spec(valued: str = "", operands: int = 0, assignments: bool = False, privileged: bool = False) -> WrapperSpec:
-    return WrapperSpec(frozenset(valued.split()), operands, assignments, privileged)
+def _spec(valued: str = "", operands: int = 0, assignments: bool = False, privileged: bool = False,
+          subcommand: str = "") -> WrapperSpec:
+    return WrapperSpec(frozenset(valued.split()), operands, assignments, privileged, frozenset(subcommand.split()))
 
 
 WRAPPERS: dict[str, WrapperSpec] = {
@@ -47,7 +51,7 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "setsid": _spec(""),
     "unbuffer": _spec(""),
     "caffeinate": _spec("-t -w"),
-    "flock": _spec("-w --timeout -E --conflict-exit-code", operands=1),
+    "flock": _spec("-w --timeout -E --conflict-exit-code -c --command", operands=1),
     "chroot": _spec("--userspec --groups", operands=1),
     "strace": _spec("-e -o -p -s -u -E -P -I -b -a -X"),
     "ltrace": _spec("-e -o -p -s -u -n -a"),
@@ -66,7 +70,46 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "coproc": _spec(""),
     "{": _spec(""),
     "npx": _spec(""),  # handled as a package runner too, see risk rules
-    "doppler": _spec(""),
+    # run a command as root, in other namespaces or under a supervisor
+    "systemd-run": _spec("-u --unit -p --property --description --slice -E --setenv --uid --gid --nice "
+                         "--working-directory -M --machine -H --host --on-active --on-boot --on-startup "
+                         "--on-unit-active --on-unit-inactive --on-calendar --timer-property --path-property "
+                         "--socket-property -r --remain-after-exit --service-type --wait --pty -G",
+                         privileged=True),
+    "unshare": _spec("-S --setuid -G --setgid -R --root -w --wd --propagation --setgroups --map-user "
+                     "--map-group --map-users --map-groups"),
+    "nsenter": _spec("-t --target -S --setuid -G --setgid", privileged=True),
+    "runuser": _spec("-c --command -u -g --group -G --supp-group -s --shell -w --whitelist-environment",
+                     privileged=True),
+    "sg": _spec("", operands=1),
+    "logsave": _spec("", operands=1),
+    "rlwrap": _spec("-a -b -C -D -e -f -H -l -O -o -p -P -q -S -t -w -z"),
+    "valgrind": _spec(""),
+    "prlimit": _spec("-p --pid"),
+    "numactl": _spec("-C -N -m -p -i --physcpubind --cpunodebind --membind --preferred --interleave"),
+    "cpulimit": _spec("-l --limit -p --pid -e --exe"),
+    "screen": _spec("-S -c -e -h -p -T -t -Logfile"),
+    "dtach": _spec("-c -n -A -e -r", operands=1),
+    "entr": _spec(""),
+    "bwrap": _spec("--bind --ro-bind --dev-bind --bind-try --ro-bind-try --dev --proc --tmpfs --mqueue --dir "
+                   "--symlink --chdir --setenv --unsetenv --uid --gid --hostname --seccomp --file --bind-data "
+                   "--ro-bind-data --remount-ro --perms --size --chmod --lock-file --sync-fd --info-fd "
+                   "--userns --userns2 --pidns --cap-add --cap-drop --exec-label --file-label --args "
+                   "--block-fd --userns-block-fd --json-status-fd --argv0", ),
+    # project tools that run any command they are given
+    "uv": _spec("--directory --project --python -p --with --with-requirements --env-file --package "
+                "--extra --group", subcommand="run"),
+    "poetry": _spec("-C --directory -P --project", subcommand="run"),
+    "pipenv": _spec("", subcommand="run"),
+    "pdm": _spec("-p --project", subcommand="run"),
+    "hatch": _spec("-e --env", subcommand="run"),
+    "conda": _spec("-n --name -p --prefix", subcommand="run"),
+    "bundle": _spec("--gemfile", subcommand="exec"),
+    "pnpm": _spec("-C --dir --filter", subcommand="exec"),
+    "direnv": _spec("", subcommand="exec", operands=1),
+    "aws-vault": _spec("-d --duration --region", subcommand="exec", operands=1),
+    "op": _spec("--env-file --account", subcommand="run"),
+    "doppler": _spec("-p --project -c --config", subcommand="run"),
 }
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "tcsh", "csh", "yash", "rbash",
@@ -102,6 +145,42 @@ INTERPRETERS: dict[str, frozenset[str]] = {
 }
 
 AWK = frozenset({"awk", "gawk", "mawk", "nawk"})
+
+# Programs that run a command line given as an option's value (GTFOBins' "shell" and "command"), as
+# program → option → the language of the value: `sh` a shell line, `exec=` a shell line after that prefix,
+# `ssh-o` an ssh option (ProxyCommand, LocalCommand), `ex` a vim command, `gdb` a gdb command, `elisp`,
+# `make` makefile text, `sql` a sqlite3 dot-command, `apt-o` an apt option (`DPkg::Pre-Invoke`), `less` a
+# less command (`+!CMD`). Options are matched as `-x V`, `-xV`, `--long=V` and
+# `--long V`; "+" is vim's `+CMD`.
+CARRIERS: dict[str, dict[str, str]] = {
+    "ssh": {"-o": "ssh-o"},
+    "scp": {"-o": "ssh-o", "-S": "sh"},
+    "sftp": {"-o": "ssh-o", "-S": "sh"},
+    "tar": {"--to-command": "sh", "--checkpoint-action": "exec=", "-I": "sh", "--use-compress-program": "sh",
+            "--rsh-command": "sh", "-F": "sh", "--info-script": "sh", "--new-volume-script": "sh"},
+    "zip": {"-TT": "sh", "--unzip-command": "sh"},
+    "rsync": {"-e": "sh", "--rsh": "sh"},
+    "flock": {"-c": "sh", "--command": "sh"},
+    "runuser": {"-c": "sh", "--command": "sh"},
+    "sg": {"-c": "sh"},
+    "vim": {"-c": "ex", "--cmd": "ex", "+": "ex"},
+    "vi": {"-c": "ex", "--cmd": "ex", "+": "ex"},
+    "nvim": {"-c": "ex", "--cmd": "ex", "+": "ex"},
+    "view": {"-c": "ex", "--cmd": "ex", "+": "ex"},
+    "vimdiff": {"-c": "ex", "--cmd": "ex", "+": "ex"},
+    "ex": {"-c": "ex", "--cmd": "ex", "+": "ex"},
+    "gdb": {"-ex": "gdb", "--eval-command": "gdb", "-iex": "gdb", "--init-eval-command": "gdb"},
+    "emacs": {"--eval": "elisp", "-eval": "elisp"},
+    "make": {"--eval": "make", "-E": "make"},
+    "gmake": {"--eval": "make", "-E": "make"},
+    "sqlite3": {"-cmd": "sql"},
+    "npx": {"-c": "sh", "--call": "sh"},
+    "nodemon": {"--exec": "sh", "-x": "sh"},
+    "apt-get": {"-o": "apt-o"},
+    "apt": {"-o": "apt-o"},
+    "less": {"+": "less"},
+    "man": {"-P": "sh", "--pager": "sh", "-H": "sh", "--html": "sh"},
+}
 
 # environment variables whose value a program (or the shell itself) runs as a command line
 COMMAND_VARIABLES = frozenset({"PROMPT_COMMAND", "GIT_SSH_COMMAND", "GIT_SSH", "GIT_EDITOR", "GIT_PAGER",

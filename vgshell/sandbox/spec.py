@@ -6,7 +6,7 @@ the sandbox may see and do" is decided once, here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from vgshell.config import Config
@@ -90,6 +90,7 @@ class Mount:
     host: str
     target: str
     read_only: bool = False
+    line: bool = False  # the project root or a directory the line cds into (not a cache)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class HostFacts:
     ca_files: tuple[str, ...] = ()  # existing CA bundle files to mount read-only
     cache_dirs: tuple[tuple[str, str], ...] = ()  # (host path, env var) for the detected ecosystems
     cache_env: tuple[tuple[str, str], ...] = ()  # extra variables the package managers need inside
+    project_root: str | None = None  # the git root or directory holding vectra-guard.yaml above cwd
+    line_dirs: tuple[str, ...] = ()  # existing directories the line cds into (Assessment.workdirs)
     secrets: tuple[Secret, ...] = ()  # the host's secrets that exist (secrets.find)
 
 
@@ -154,7 +157,7 @@ class SandboxSpec:
 
     @property
     def cached(self) -> bool:
-        return any(m.target.startswith(self.home) and m.target != self.workdir for m in self.mounts)
+        return any(m.target.startswith(self.home) and m.target != self.workdir and not m.line for m in self.mounts)
 
 
 ECOSYSTEM_IMAGES = {"npm": "node:20-bookworm", "yarn": "node:20-bookworm", "pnpm": "node:20-bookworm",
@@ -170,7 +173,7 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
     level = LEVELS[sb.security_level]
     network = sb.network_mode or level.network
     mounts = (Mount(facts.cwd, facts.cwd, workdir_shelters_home(facts.cwd, facts.home)),
-              *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
+              *line_mounts(facts), *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
               *(Mount(f, f, True) for f in facts.ca_files))
     mounts = _dedupe(mounts)
     toolchains = toolchain_dirs(facts.env.get("PATH", ""), facts.home)
@@ -215,6 +218,35 @@ def workdir_shelters_home(cwd: str, home: str) -> bool:
     could write the user's start-up files (~/.bashrc) and escape on the next shell."""
     cwd = cwd.rstrip("/") or "/"
     return cwd == "/" or home.rstrip("/") == cwd or home.startswith(cwd + "/")
+
+
+def line_mounts(facts: HostFacts) -> list[Mount]:
+    """The project root and the directories the line `cd`s into, so `cd ../other && npm install x` works
+    there. Writable under $HOME or inside the project; read-only elsewhere; never $HOME itself or above
+    it, nor a directory holding or inside a secret one (~/.ssh, ~/.aws …): those stay out of the sandbox."""
+    home = facts.home.rstrip("/")
+    secrets = [f"{home}/{d}" for d in SECRET_DIRS]
+    root = facts.project_root
+    out: list[Mount] = []
+    for d in dict.fromkeys((d.rstrip("/") or "/") for d in (*((root,) if root else ()), *facts.line_dirs)):
+        inside_cwd = d.startswith(facts.cwd.rstrip("/") + "/") and not workdir_shelters_home(facts.cwd, home)
+        if d == facts.cwd or inside_cwd or workdir_shelters_home(d, home):
+            continue
+        if any(d == s or d.startswith(s + "/") or s.startswith(d + "/") for s in secrets):
+            continue
+        writable = d.startswith(home + "/") or (root is not None and (d == root or d.startswith(root + "/")))
+        out.append(Mount(d, d, not writable, line=True))
+    return sorted(out, key=lambda m: m.target.count("/"))  # a parent before what it holds
+
+
+def project_root(cwd: str, home: str, exists: Callable[[str], bool]) -> str | None:
+    """The nearest directory at or above `cwd` holding `.git` or vectra-guard.yaml, below $HOME's level."""
+    d = cwd.rstrip("/") or "/"
+    while not workdir_shelters_home(d, home):
+        if exists(f"{d}/.git") or exists(f"{d}/vectra-guard.yaml"):
+            return d
+        d = d.rsplit("/", 1)[0] or "/"
+    return None
 
 
 def toolchain_dirs(path: str, home: str) -> tuple[str, ...]:
