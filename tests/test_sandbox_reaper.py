@@ -163,19 +163,22 @@ def create(runtime: str, labels: dict[str, str]) -> str:
 
 
 def test_lifelines_of_dead_vgs_are_swept(tmp_path: Path) -> None:
-    stale = tmp_path / f"vgshell-life-{dead_pid()}-123-abc"
+    dead = dead_pid()
+    stale = [tmp_path / f"vgshell-life-{dead}-123-abc", tmp_path / f"vgshell-life-{dead}-123-abc.empty"]
     mine = tmp_path / f"vgshell-life-{os.getpid()}-{reaper.parent_id(os.getpid()).rsplit(':', 1)[1]}-abc"
     other = tmp_path / "vgshell-egress-x"
-    for d in (stale, mine, other):
+    os.mkfifo(stale[0])
+    for d in (stale[1], mine, other):
         d.mkdir()
     reaper.sweep_files(str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
 
 
-def test_a_run_leaves_no_lifeline(tmp_path: Path) -> None:
-    sb = Sandbox(tmp_path, "docker")
+@pytest.mark.parametrize("runtime", CONTAINERS)
+def test_a_run_leaves_no_lifeline(runtime: str, tmp_path: Path) -> None:
+    sb = Sandbox(tmp_path, runtime)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    r = sb.run("echo ran", extra_env={"TMPDIR": str(tmp)})
-    assert r.stdout == "ran\n", r.stderr
+    r = sb.run("echo ran; ls -A /etc/ssl/private | wc -l", extra_env={"TMPDIR": str(tmp)}, cwd=Path("/etc"))
+    assert r.stdout.split() == ["ran", "0"], r.stderr  # a directory masked (podman: the empty directory)
     assert list(tmp.iterdir()) == []
