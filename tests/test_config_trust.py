@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_hooks import SANDBOX_CONFIG, SHELLS, Shell
+from tests.test_hooks import DONE, SANDBOX_CONFIG, SHELLS, Shell
 from vgshell import approvals
 from vgshell.analyzer import Analyzer
 from vgshell.config import DEFAULT_CONFIG, Config, load_config, with_overrides
@@ -23,7 +23,7 @@ from vgshell.layers import NoticeLog, notices
 from vgshell.policy import Facts
 from vgshell.risk.model import Level
 from vgshell.schema import KEYS, SCHEMA
-from vgshell.tighten import Context, loosens
+from vgshell.tighten import Context, loosens, tighter_of, tightest
 
 
 class Layout:
@@ -180,6 +180,13 @@ def test_every_guarding_key_has_a_direction_and_the_rest_none() -> None:
     for key in SCHEMA:  # a value never loosens itself
         assert not loosens(key, DEFAULT_CONFIG.get(key.name), DEFAULT_CONFIG.get(key.name), ctx)
     assert not loosens(KEYS["sandbox.image"], "ubuntu:22.04", "evil/image", ctx)
+    for key in SCHEMA:  # failing closed never loosens a default, and the managed value never yields to a looser one
+        default = DEFAULT_CONFIG.get(key.name)
+        assert not loosens(key, default, tightest(key, default, default), ctx), key.name
+    for _text, name, value, _user in LOOSENING:
+        key, default = KEYS[name], DEFAULT_CONFIG.get(name)
+        if value is not None and loosens(key, default, value, ctx):
+            assert tighter_of(key, default, value, ctx) == default, name
 
 
 def test_an_approval_is_for_one_path(lay: Layout) -> None:
@@ -424,15 +431,17 @@ def test_notice_log_remembers_across_processes(lay: Layout) -> None:
 
 def test_vg_config_allow_deny_status(lay: Layout) -> None:
     lay.project_file.write_text("sandbox:\n  mode: never\n")
-    r = vg(lay, "config", "allow")
-    assert r.returncode == 2 and "--yes" in r.stderr  # no terminal, no --yes: nothing approved
+    r = vg(lay, "config", "allow", stdin="y\n")  # a program, not a person at a terminal: nothing is approved
+    assert r.returncode == 2 and "needs a person at a terminal" in r.stderr
+    assert vg(lay, "config", "allow", "--yes").returncode == 2  # and there is no flag that stands in for one
     assert lay.load().sandbox.mode == "auto"
     status = json.loads(vg(lay, "config", "status", "--json").stdout)
     assert status["project"] == {"path": str(lay.project_file), "approved": False,
                                  "ignored": [{"key": "sandbox.mode", "where": f"{lay.project_file}:2"}]}
-    r = vg(lay, "config", "allow", "--yes")
-    assert r.returncode == 0, r.stderr
-    assert f"sandbox.mode: never [{lay.project_file}:2]" in r.stdout
+    assert "not approved" in at_terminal(lay, "n")
+    assert lay.load().sandbox.mode == "auto"
+    out = at_terminal(lay, "y")
+    assert f"sandbox.mode: never [{lay.project_file}:2]" in out and f"approved {lay.project_file}" in out
     assert lay.load().sandbox.mode == "never"
     status = json.loads(vg(lay, "config", "status", "--json").stdout)
     assert status["project"]["approved"] and status["approvals"][0]["state"] == "current"
@@ -444,9 +453,25 @@ def test_vg_config_allow_deny_status(lay: Layout) -> None:
     assert json.loads(vg(lay, "config", "status", "--json").stdout)["approvals"] == []
 
 
+def at_terminal(lay: Layout, answer: str) -> str:
+    """`vg config allow` at a real terminal, answering the question; what the terminal showed."""
+    import io
+
+    import pexpect
+
+    env = {"PATH": os.environ["PATH"], **lay.env(VG_SESSION="s1").env}
+    child = pexpect.spawn(sys.executable, ["-m", "vgshell.cli", "config", "allow"], cwd=str(lay.cwd), env=env,
+                          encoding="utf-8", timeout=30)
+    child.logfile_read = shown = io.StringIO()
+    child.expect(r"\[y/N\] ")
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    return shown.getvalue().replace("\r", "")
+
+
 def test_vg_config_allow_refuses_a_broken_file(lay: Layout) -> None:
     lay.project_file.write_text("sandbox:\n  mode: sometimes\n")
-    r = vg(lay, "config", "allow", "--yes")
+    r = vg(lay, "config", "allow")
     assert r.returncode == 3 and f"[{lay.project_file}:2]" in r.stderr
     assert not approvals.store_path(lay.state).exists()
 
@@ -476,9 +501,23 @@ def test_a_cloned_project_cannot_disarm_the_guard_and_an_approval_applies(cloned
     cloned.run("chmod 777 ~/canary && touch ~/ran-before")
     assert not (cloned.home / "ran-before").exists()
 
-    status, out = cloned.run("vg config allow --yes")
-    assert status == 0, out
+    cloned.child.send("vg config allow\r")  # a person at the terminal answers
+    cloned.child.expect(r"\[y/N\] ")
+    cloned.child.send("y\r")
+    cloned.child.expect(DONE)
+    assert int(cloned.child.match.group(1)) == 0
     cloned.run("chmod 777 ~/canary && touch ~/ran-after")
     assert (cloned.home / "ran-after").exists()  # approved: `mode: never` now runs it on the host
     status, _ = cloned.run("rm -rf ~")
     assert status != 0 and canary.exists()  # fs.rm-protected is critical: no project file switches it off
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_vg_status_in_a_hooked_shell_says_a_critical_rule_is_off(tmp_path: Path, kind: str) -> None:
+    sh = Shell(kind, tmp_path, config=SANDBOX_CONFIG + RM_RULES)  # the user's own file may switch it off
+    try:
+        status, out = sh.run("vg status")
+        assert status == 0
+        assert "in this shell" in out and "CRITICAL RULE OFF: fs.rm-protected" in out
+    finally:
+        sh.close()

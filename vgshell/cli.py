@@ -17,6 +17,7 @@ from vgshell.errors import ExitStatus, UsageError, VgError
 
 if TYPE_CHECKING:
     from vgshell.analyzer import Analyzer, Verdict
+    from vgshell.config import Config
     from vgshell.context import Environment
 
 AGENTS = ("claude-code", "codex", "cursor", "gemini", "vscode")
@@ -85,7 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="A project's vectra-guard.yaml may only tighten the guard until "
                                               "you approve its exact content; any edit revokes the approval.")
     allow.add_argument("path", nargs="?", help="the file (default: the project file in effect here)")
-    allow.add_argument("--yes", action="store_true", help="do not ask")
     deny = config_sub.add_parser("deny", help="withdraw the approval of a project file")
     deny.add_argument("path", nargs="?", help="the file (default: the project file in effect here)")
     status = config_sub.add_parser("status", help="the files in effect, approvals, and what is left out")
@@ -291,9 +291,10 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     from vgshell.execute import run_command, run_decided
 
     if args.decision is not None:
-        if args.command:
+        if args.command and args.agent is None:
             raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
-        return run_decided(args.decision, _environment())
+        expect = _command_text(args) if args.command else None  # an agent's rewrite shows it: checked, not judged
+        return run_decided(args.decision, _environment(), agent=args.agent, expect=expect)
     words = list(args.command)
     if words[:1] == ["--"]:
         if len(words) < 2:
@@ -307,7 +308,7 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent)
 
 
-def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Any,
+def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Config,
                         kept_critical: tuple[str, ...] = ()) -> None:
     """A project's loosening left out, a broken managed file…: once per file and session, on stderr."""
     from vgshell.layers import NoticeLog, notice_session, notices

@@ -105,16 +105,16 @@ def _merge(base: Config, settings: Sequence[Setting], label: Callable[[str], str
 def constrained(values: dict[str, object], sources: dict[str, str], layers: Layers) -> Config:
     """The Config of `values` once the managed file has had its say: its values stand unless a layer below
     set a tighter one; a broken managed file holds every key at its tightest."""
-    from vgshell.tighten import Context, tighter_of, tightest
+    if layers.managed or layers.closed is not None:
+        from vgshell.tighten import Context, tighter_of, tightest
 
-    ctx = Context(dict(values))
-    for name, (managed, where) in layers.managed.items():
-        below = None if sources[name] == "default" else values[name]
-        kept = managed if below is None else tighter_of(KEYS[name], managed, below, ctx)
-        if kept != values[name]:
-            values[name], sources[name] = kept, where
-    if layers.closed is not None:
-        for key in SCHEMA:
+        ctx = Context(dict(values))
+        for name, (managed, where) in layers.managed.items():
+            by_default = sources[name] == "default"  # nothing below chose a value: the managed one stands
+            kept = managed if by_default else tighter_of(KEYS[name], managed, values[name], ctx)
+            if kept != values[name] or by_default:
+                values[name], sources[name] = kept, where
+        for key in SCHEMA if layers.closed is not None else ():
             value = tightest(key, values[key.name], DEFAULT_CONFIG.get(key.name))
             if value != values[key.name]:
                 values[key.name], sources[key.name] = value, "fail-closed (the managed config is invalid)"

@@ -43,7 +43,7 @@ def allow(env: Environment, args: argparse.Namespace) -> int:
     else:
         out.write(f"{path} loosens nothing now; approving it anyway\n")
     out.flush()
-    if not args.yes and not _confirmed(env, path):
+    if not _confirmed(env, path):
         out.write("not approved\n")
         return int(ExitStatus.ERROR)
     sha = approvals.digest(data)
@@ -55,8 +55,10 @@ def allow(env: Environment, args: argparse.Namespace) -> int:
 
 
 def _confirmed(env: Environment, path: Path) -> bool:
+    """A person answers at the terminal: a program (an agent told so by the cloned repository) cannot."""
     if not env.human_present:
-        raise UsageError(f"approving {path} needs a yes: run it at a terminal, or pass --yes")
+        raise UsageError(f"approving {path} needs a person at a terminal to answer; run 'vg config allow' "
+                         f"there")  # fmt: skip
     env.stderr.write(f"let {path} loosen the guard? [y/N] ")
     env.stderr.flush()
     return env.stdin.readline().strip().lower() in ("y", "yes")

@@ -56,9 +56,10 @@ file and session, naming the file, the line, the key and the command that approv
     tighten the guard; if you trust /home/me/src/app/vectra-guard.yaml, approve it with: vg config allow …
 
 - `vg config allow [PATH]` approves the file's exact content (PATH defaults to the project file in effect):
-  its loosening settings then apply. It shows them first and asks when a human is at the terminal
-  (`--yes` skips the question). Approvals are kept by real path and sha256 in
-  `~/.vectra-guard/config-approvals.json` (0600); any edit to the file revokes its approval.
+  its loosening settings then apply. It shows them first and asks; only a person at a terminal can answer
+  (without one, nothing is approved, so a program told to run it by a cloned repository cannot).
+  Approvals are kept by real path and sha256 in `~/.vectra-guard/config-approvals.json` (0600); any edit
+  to the file revokes its approval.
 - `vg config deny [PATH]` withdraws an approval; `vg config status` shows the files in effect, the
   approvals, and what is being left out.
 - A critical rule (like `fs.rm-protected`) can be switched off only from your own

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
@@ -209,10 +209,9 @@ def _managed(env: Environment, cfg: Config, project: _Project | None, disabled_b
     )
     values = {key.name: cfg.get(key.name) for key in SCHEMA}
     result = constrained(values, dict(cfg.sources), layers)
-    from_managed = result.sources["rules.disabled"] == managed.get("rules.disabled", (None, None))[1]
-    may = disabled_by in ("default", "user") or from_managed
-    from dataclasses import replace
-
+    if "rules.disabled" in managed and result.sources["rules.disabled"] == managed["rules.disabled"][1]:
+        disabled_by = "managed"
+    may = disabled_by in ("default", "user", "managed")
     return replace(result, layers=replace(layers, disable_critical=may))
 
 

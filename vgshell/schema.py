@@ -25,6 +25,7 @@ MORE: Final = "more"  # a list where every entry guards something (denylist): dr
 UNSET: Final = "unset"  # null is the guarded choice; any other value than the one below loosens
 SHORTER: Final = "shorter"  # a duration; longer loosens and null (never) is the loosest
 KINDS: Final = (RANK, FEWER, MORE, UNSET, SHORTER)
+QUOTE: Final = "'"
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Direction:
     def describe(self) -> str:
         """The direction in one phrase, for docs/configuration.md."""
         if self.kind == RANK:
-            text = " < ".join(f"`{show(v).strip(chr(39))}`" for v in self.order) + " (right is tighter)"
+            text = " < ".join(f"`{show(v).strip(QUOTE)}`" for v in self.order) + " (right is tighter)"
             if self.null_from is not None:
                 text += f"; null counts as the `{self.null_from[0]}`'s"
             return text

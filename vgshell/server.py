@@ -108,6 +108,7 @@ class _Handoff:
     runtime: str
     spec: object  # SandboxSpec
     expires: float
+    verdict: Verdict | None = None  # what was decided, for the records of a run an agent hook handed out
 
 
 @dataclass
@@ -164,8 +165,8 @@ class Server:
         still counts."""
         candidates = self._candidates.get(cwd)
         if candidates is None:
-            parts = [str(self.env.state_dir / USER_FILE), str(approvals_path(self.env.state_dir)),
-                     MANAGED_FILE, str(managed_path(self.env))]
+            parts = list(dict.fromkeys((str(self.env.state_dir / USER_FILE), str(approvals_path(self.env.state_dir)),
+                                        MANAGED_FILE, str(managed_path(self.env)))))
             d = os.path.normpath(cwd)
             while True:
                 parts.append(os.path.join(d, PROJECT_FILE))
@@ -230,12 +231,40 @@ class Server:
             facts = replace(analyzer.facts, human_present="tty" in flags)
             verdict = analyzer.check(line, cwd=cwd, facts=facts)
             said = self.config_notices(analyzer, session)
-            data = json.dumps({**verdict.to_json(), **({"notices": said} if said else {})}, ensure_ascii=False)
+            answer = {**verdict.to_json(), **({"notices": said} if said else {})}
+            if "handoff" in flags:
+                answer.update(self._agent_handoff(analyzer, verdict, cwd))
+            data = json.dumps(answer, ensure_ascii=False)
             if analyzer.cfg.metrics.enabled and "norecord" not in flags:
                 self._record(verdict, session, cwd, None, 0, "check")
         except Exception:  # the client judges in-process instead
             data = "null"
         return f"{token} {data}\n".encode("utf-8", "surrogateescape")
+
+    def _agent_handoff(self, analyzer: Analyzer, verdict: Verdict, cwd: str) -> dict[str, str]:
+        """For an agent hook (flag `handoff`): when the decision (or the approval it asks for) is the sandbox,
+        the decided spec is kept here and the answer carries `decision_token` for `vg exec --decision`, so
+        the agent's rewritten command runs this decision and is not judged again. A spec that cannot be
+        built carries `handoff_error` instead (the hook then refuses)."""
+        from vgshell.execute import _check_binds, host_facts
+        from vgshell.sandbox.spec import build_spec
+
+        d = verdict.decision
+        if (d.on_approve if d.action == "ask" else d.action) != "sandbox":
+            return {}
+        env = replace(analyzer.env, cwd=cwd)
+        a, cfg = verdict.assessment, analyzer.cfg
+        try:
+            by_user = cfg.sources.get("sandbox.image", "default") != "default"
+            spec = build_spec(a.command, cfg, replace(host_facts(env, cfg, a.ecosystems), tty=False),
+                              a.ecosystems, by_user)
+            _check_binds(cfg)
+        except VgError as e:
+            return {"handoff_error": e.render()}
+        token = secrets.token_hex(16)
+        ttl = DECISION_TTL + (cfg.prompt.timeout or 24 * 3600 if d.action == "ask" else 0)
+        self._hand_off(token, _Handoff(d.runtime or "bubblewrap", spec, time.monotonic() + ttl, verdict))
+        return {"decision_token": token}
 
     def _answer(self, analyzer: Analyzer, line: str, cwd: str, flags: dict[str, str], conn: _Conn,
                 warning: str | None) -> Answer:
@@ -362,6 +391,11 @@ class Server:
         if handoff is None or handoff.expires < time.monotonic():
             return f"{self.server_token} null\n".encode()
         data = {"runtime": handoff.runtime, "spec": asdict(handoff.spec)}  # type: ignore[call-overload]
+        if handoff.verdict is not None:
+            v = handoff.verdict
+            data.update(command=v.assessment.command, risk=str(v.assessment.risk), why=v.decision.why,
+                        findings=[{"rule": f.rule, "level": str(f.level), "reason": f.reason}
+                                  for f in v.assessment.findings])
         return f"{self.server_token} {json.dumps(data)}\n".encode("utf-8", "surrogateescape")
 
     def _filter(self, build: object) -> str | None:

@@ -66,7 +66,7 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
     if executed and not _shell_script(text):
         return
     key = digest(text)
-    inner = replace(ctx.deeper(how), source=shown)
+    inner = replace(ctx.deeper(how), source=shown, child=not sourced)
     if not sourced:
         _walk_cached(w, key, text, st, inner)
     else:
@@ -186,7 +186,7 @@ def _walk_recipes(w: Walker, text: str, targets: list[str], shown: str, st: Stat
         for line_no, line in recipes.get(target, []):
             code = _substitute(line.lstrip("@-+ \t").replace("$$", "\ue004"), variables).replace("\ue004", "$")
             script = parsed(code)
-            w.script(_at_line(script, line_no), st.copy(), replace(ctx, source=shown))
+            w.script(_at_line(script, line_no), st.copy(), replace(ctx, source=shown, child=True))
 
 
 def _at_line(script: Script, line_no: int) -> Script:
