@@ -214,10 +214,11 @@ def wait_for(path: Path, limit: float = 60) -> None:
 def assert_clean(sb: Sandbox, tmp: Path, networks: set[str], namespaces: set[str]) -> None:
     assert list(tmp.glob(egress.PREFIX + "*")) == []  # the socket directory
     assert leftovers(sb.runtime) == []  # containers, bwrap processes, cgroups
-    socats = subprocess.run(["pgrep", "-f", "UNIX-CONNECT:/run/vgshell-egress"], capture_output=True, text=True)
-    assert socats.stdout.split() == []
+    # only this run's: a sandbox of this run names its proxy directory, under `tmp`, on its command line
+    ours = subprocess.run(["pgrep", "-a", "-f", str(tmp)], capture_output=True, text=True).stdout.splitlines()
+    assert [p for p in ours if "bwrap" in p or "socat" in p] == []
     assert engine_networks(sb.runtime) <= networks
-    assert not [ns for ns in net_namespaces() - namespaces if "bwrap" in ns or "socat" in ns]
+    assert not [ns for ns in net_namespaces() - namespaces if str(tmp) in ns]
     assert not [t for t in threading.enumerate() if t.name == "vg-egress"]
 
 

@@ -250,3 +250,24 @@ def test_the_runtimes_translate_masks(tmp_path: Path) -> None:
 
         config = docker.host_config(Api(), spec, None, life)
         assert "/etc/ssl/private" in config["tmpfs"] and "/dev/null:/etc/shadow:ro" in config["binds"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's home is only readable to root")
+def test_roots_tools_still_run_while_roots_home_is_hidden(tmp_path: Path) -> None:
+    """root with another HOME (sudo -E, this suite) keeps its pyenv/nvm tools: PATH entries under /root are
+    bound read-only over the masked /root, the rest of /root stays hidden."""
+    tool = Path(f"/root/.vgtest-{TAG}")
+    secret = Path(f"/root/vgtest-{TAG}.txt")
+    try:
+        (tool / "bin").mkdir(parents=True)
+        (tool / "bin" / "vgtool").write_text("#!/bin/sh\necho tool-ran\n")
+        (tool / "bin" / "vgtool").chmod(0o755)
+        secret.write_text(f"canary-{TAG}\n")
+        sb = Sandbox(tmp_path, "bubblewrap")
+        r = sb.run(f"vgtool; cat {secret}; ls -A /root",
+                   extra_env={"PATH": f"{tool / 'bin'}:{os.environ['PATH']}"})
+        assert r.stdout.splitlines()[0] == "tool-ran", r.stderr
+        assert f"canary-{TAG}" not in r.stdout and secret.name not in r.stdout
+    finally:
+        shutil.rmtree(tool, ignore_errors=True)
+        secret.unlink(missing_ok=True)

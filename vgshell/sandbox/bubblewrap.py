@@ -49,7 +49,7 @@ def _mounts(spec: SandboxSpec) -> list[tuple[str, list[str]]]:
     out += ((d, [_FRESH.get(d, "--tmpfs"), d]) for d in BWRAP_FRESH_DIRS)
     if spec.fresh_home:
         out.append((spec.home, ["--tmpfs", spec.home]))
-        out += ((d, ["--ro-bind", d, d]) for d in spec.toolchains if os.path.isdir(d))
+    out += ((d, ["--ro-bind", d, d]) for d in spec.toolchains if os.path.isdir(d))
     out += ((m.target, ["--ro-bind" if m.read_only else "--bind", m.host, m.target]) for m in spec.mounts)
     out += ((m.target, ["--tmpfs", m.target] if m.directory else ["--ro-bind", "/dev/null", m.target])
             for m in spec.masks)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from vgshell.config import Config
-from vgshell.sandbox.secrets import SECRET_DIRS, Layer, Mask, Secret, masks
+from vgshell.sandbox.secrets import ROOT_HOME, SECRET_DIRS, Layer, Mask, Secret, masks
 
 GIB = 1024**3
 MIB = 1024**2
@@ -133,7 +133,7 @@ class SandboxSpec:
     gid: int
     tty: bool
     level: str
-    toolchains: tuple[str, ...] = ()  # read-only host dirs under $HOME that PATH needs (bubblewrap only)
+    toolchains: tuple[str, ...] = ()  # read-only host dirs under a hidden $HOME or /root that PATH needs (bwrap)
     allowlist: tuple[str, ...] = ()  # restricted: the host names the egress proxy lets through
     egress_dir: str | None = None  # restricted: the host directory holding the proxy's socket, once started
     masks: tuple[Mask, ...] = ()  # what hides the host's secrets where the host root is shared (bubblewrap)
@@ -176,7 +176,7 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
               *line_mounts(facts), *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
               *(Mount(f, f, True) for f in facts.ca_files))
     mounts = _dedupe(mounts)
-    toolchains = toolchain_dirs(facts.env.get("PATH", ""), facts.home)
+    toolchains = _toolchains(facts)
     shared, contained = _masks(facts, mounts, toolchains, _bind_mounts(cfg))
     return SandboxSpec(
         command=command, workdir=facts.cwd, home=facts.home, mounts=mounts,
@@ -189,12 +189,21 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
         masks=shared, container_masks=contained)
 
 
+def _toolchains(facts: HostFacts) -> tuple[str, ...]:
+    """The PATH's tools under what the sandbox hides whole: a fresh $HOME, and /root when it is not $HOME
+    (root with another HOME still runs its pyenv or nvm python and node)."""
+    path = facts.env.get("PATH", "")
+    fresh_home = facts.home not in ("/", facts.cwd)
+    return (*(toolchain_dirs(path, facts.home) if fresh_home else ()),
+            *(toolchain_dirs(path, ROOT_HOME) if facts.home.rstrip("/") != ROOT_HOME else ()))
+
+
 def _masks(facts: HostFacts, mounts: tuple[Mount, ...], toolchains: tuple[str, ...],
            explicit: list[Mount]) -> tuple[tuple[Mask, ...], tuple[Mask, ...]]:
     """The masks for a sandbox on the host's root (bubblewrap), then for one on an image's (containers).
 
     Both see the fresh /tmp, $HOME and the mounts; bubblewrap also sees the whole host root, read-only, and
-    the user's toolchains under $HOME.
+    the toolchains bound from under $HOME or /root.
     """
     home = (Layer(None, facts.home),) if facts.home not in ("/", facts.cwd) else ()
     binds = tuple(Layer(m.host, m.target) for m in mounts)
