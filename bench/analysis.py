@@ -66,7 +66,10 @@ def in_process(items: list[str], passes: int) -> list[tuple[str, ...]]:
     facts = Facts(available_runtimes=("bubblewrap",))
     bashlex_parse("true")  # import outside the timing
 
+    import vgshell.risk.engine as engine
+
     def analyse(c: str) -> object:
+        engine._MEMOS.clear()  # no result cache: every pass analyses every command afresh
         return decide(assess(c, CWD, HOME), DEFAULT_CONFIG, facts)
 
     analyse("true")

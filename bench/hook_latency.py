@@ -148,16 +148,16 @@ def main() -> None:
             s_plain = startup(kind, home, env, False, args.starts)
             s_hooked = startup(kind, home, env, True, args.starts)
             print(row(f"{kind}: shell start-up", s_hooked, s_plain))
-            (home / "project" / "vectra-guard.yaml").write_text(
+            (state / "config.yaml").write_text(
                 "sandbox:\n  mode: always\n  security_level: permissive\n  network_mode: none\n"
                 "  runtime: bubblewrap\n")
             sand = series(hooked, ["true"], args.sandboxed)
             raw = series(plain, ["true"], args.sandboxed)
             print(row(f"{kind}: sandboxed `true` (bubblewrap, network none), vs `true` unhooked", sand, raw))
             # the default level (balanced: network restricted, through the analyzer's egress proxy)
-            (home / "project" / "vectra-guard.yaml").write_text("sandbox:\n  mode: always\n  runtime: bubblewrap\n")
+            (state / "config.yaml").write_text("sandbox:\n  mode: always\n  runtime: bubblewrap\n")
             sand = series(hooked, ["true"], args.sandboxed)
-            (home / "project" / "vectra-guard.yaml").unlink()
+            (state / "config.yaml").unlink()
             print(row(f"{kind}: sandboxed `true` (bubblewrap, default level: restricted), vs `true` unhooked",
                       sand, raw))
             plain.close(force=True)

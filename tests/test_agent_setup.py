@@ -278,3 +278,43 @@ def test_remove_member(text: str, keys: tuple[str, ...], expected: str) -> None:
 @pytest.mark.parametrize("text", ['{"a": "//not a comment", "b": "/*x*/"}', '{"a": "\\"q\\" // x"}'])
 def test_comment_markers_inside_strings_are_text(text: str) -> None:
     assert se.parse_jsonc(text).value == json.loads(text)
+
+
+# --- Claude Code's shell prefix ------------------------------------------------------------------------------
+
+
+def claude_prefixed(prefix: str, command: str) -> str:
+    """The line Claude Code runs for a Bash call under CLAUDE_CODE_SHELL_PREFIX (formatShellPrefixCommand:
+    the prefix splits at its last ' -' into the program, quoted, and its arguments; the command is quoted)."""
+    import shlex
+
+    cut = prefix.rfind(" -")
+    if cut > 0:
+        return f"{shlex.quote(prefix[:cut])} {prefix[cut + 1:]} {shlex.quote(command)}"
+    return f"{shlex.quote(prefix)} {shlex.quote(command)}"
+
+
+def test_shell_prefix_routes_every_bash_call_through_vgshell(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    project = home / "project"
+    project.mkdir(parents=True)
+    r = vg(home, "claude-code", "--shell-prefix")
+    assert r.returncode == 0, r.stderr
+    settings = se.parse_jsonc((home / ".claude" / "settings.json").read_text()).value
+    prefix = settings["env"]["CLAUDE_CODE_SHELL_PREFIX"]
+    assert prefix.endswith("vgshell -c") and _claude(settings)[0]["command"].endswith("hook claude-code")
+    env = {**os.environ, "HOME": str(home), "VG_HOME": str(home / ".vectra-guard"), "NO_COLOR": "1"}
+    try:
+        def run(command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["bash", "-c", claude_prefixed(prefix, command)], capture_output=True, text=True,
+                                  cwd=project, env=env, timeout=120, check=False)
+
+        plain = run("echo plain; exit 4")
+        assert (plain.returncode, plain.stdout) == (4, "plain\n")
+        sandboxed = run("chmod -R 777 . ; readlink /proc/self/ns/mnt")
+        assert sandboxed.returncode == 0 and sandboxed.stdout.strip() != os.readlink("/proc/self/ns/mnt")
+        assert run("rm -rf ~").returncode == 126 and home.exists()
+    finally:
+        subprocess.run([VG, "analyzer", "stop"], env=env, capture_output=True, timeout=60, check=False)
+    assert vg(home, "claude-code", "--uninstall").returncode == 0
+    assert not (home / ".claude" / "settings.json").exists()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DATA
+from vgshell import approvals
 
 AGENTS_DATA = DATA / "agents"
 VG = str(Path(sys.executable).with_name("vg"))
@@ -46,7 +49,10 @@ class Box:
         self.plain = self.home / "plain"  # sandbox disabled: approval means the host
         for d in (self.project, self.plain):
             d.mkdir(parents=True)
-        (self.plain / "vectra-guard.yaml").write_text("sandbox:\n  enabled: false\n")
+        plain = self.plain / "vectra-guard.yaml"
+        plain.write_text("sandbox:\n  enabled: false\n")
+        # a project file may loosen the guard only once its content is approved (vg config allow)
+        approvals.allow(self.home / ".vectra-guard", plain, approvals.digest(plain.read_bytes()), "test", 0.0)
         self.env = {**os.environ, "HOME": str(self.home), "VG_HOME": str(self.home / ".vectra-guard"),
                     "NO_COLOR": "1"}
         self.env.pop("VG_SESSION", None)
@@ -134,7 +140,7 @@ def test_a_networked_install_is_rewritten_into_the_sandbox_keeping_every_other_f
         assert status == 2
         answer = json.loads(out)
         assert answer["permission"] == "deny"
-        assert "run instead: " in answer["agent_message"] and "exec --sandbox" in answer["agent_message"]
+        assert "run instead: " in answer["agent_message"] and "exec --decision" in answer["agent_message"]
         assert "'npm install left-pad'" in answer["agent_message"]
         return
     assert status == 0, err
@@ -145,7 +151,7 @@ def test_a_networked_install_is_rewritten_into_the_sandbox_keeping_every_other_f
     assert {k: v for k, v in updated.items() if k != "command"} == {k: v for k, v in original.items()
                                                                      if k != "command"}
     assert set(updated) == set(original)  # Claude's updatedInput replaces the whole input: nothing dropped
-    assert " exec --sandbox bubblewrap --agent " in updated["command"]
+    assert re.search(r" exec --decision [0-9a-f]{32} --agent ", updated["command"])
     assert updated["command"].endswith("'npm install left-pad'")
 
 
@@ -160,11 +166,11 @@ def test_a_command_needing_approval(box: Box, agent: str, fixture: str, where: t
         assert status == 0, err
         verdict, updated = decision(agent, out)
         assert verdict == "ask"
-        assert updated is not None and "exec --sandbox" in updated["command"]  # approving runs it sandboxed
+        assert updated is not None and "exec --decision" in updated["command"]  # approving runs it sandboxed
         return
     assert status == 2  # Codex and Gemini cannot ask; Cursor cannot rewrite what approval would sandbox
     assert "git.reset-hard" in err or "reset --hard" in err or "approval" in err
-    assert "exec --sandbox" in err
+    assert "exec --decision" in err
 
 
 @pytest.mark.parametrize(("agent", "fixture", "where"), SHELL_PAYLOADS, ids=IDS)
@@ -176,7 +182,7 @@ def test_approval_for_the_host_where_no_sandbox_is_configured(box: Box, agent: s
         assert status == 0, err
         assert decision(agent, out) == ("ask", None)
         return
-    assert status == 2 and "needs approval" in err and "exec --sandbox" not in err
+    assert status == 2 and "needs approval" in err and " exec " not in err
 
 
 def test_no_person_in_the_loop_means_no_ask(box: Box) -> None:
@@ -187,7 +193,7 @@ def test_no_person_in_the_loop_means_no_ask(box: Box) -> None:
     status, out, err = hook(box, "claude-code", data)
     assert status == 0, err
     verdict, updated = decision("claude-code", out)
-    assert verdict == "allow" and updated is not None and "exec --sandbox" in updated["command"]
+    assert verdict == "allow" and updated is not None and "exec --decision" in updated["command"]
 
 
 # --- block ---------------------------------------------------------------------------------------------------
@@ -280,7 +286,7 @@ def test_an_analyzer_that_does_not_answer_means_deny(tmp_path: Path, agent: str,
     b = Box(tmp_path)
     fake = FakeAnalyzer(hang)
     state = Path(b.env["VG_HOME"])
-    state.mkdir(mode=0o700)
+    state.mkdir(mode=0o700, exist_ok=True)
     from vgshell.client import env_key
 
     (state / "analyzer.env").write_text(f"port={fake.port}\nclient=c\nserver=s\npid=1\nversion=x\n"
@@ -322,6 +328,47 @@ def test_the_rewritten_command_runs_in_the_sandbox_with_its_own_output_and_statu
     assert not outside.exists()  # outside the project it could not write
 
 
+def _rewrite(box: Box, command: str, env: dict[str, str] | None = None) -> str:
+    data = payload("claude-code-2.1/PreToolUse-Bash.json", ("tool_input", "command"), command, box.project)
+    status, out, err = hook(box, "claude-code", data, env=env)
+    assert status == 0, err
+    updated = decision("claude-code", out)[1]
+    assert updated is not None
+    return str(updated["command"])
+
+
+def test_a_decision_runs_once(box: Box) -> None:
+    line = _rewrite(box, "chmod -R 777 . ; echo ran")
+    first = subprocess.run(["bash", "-c", line], capture_output=True, text=True, cwd=box.project, env=box.env,
+                           timeout=120, check=False)
+    again = subprocess.run(["bash", "-c", line], capture_output=True, text=True, cwd=box.project, env=box.env,
+                           timeout=120, check=False)
+    assert (first.returncode, first.stdout) == (0, "ran\n")
+    assert again.returncode != 0 and again.stdout == "" and "already used" in again.stderr
+
+
+def test_a_decision_token_does_not_run_another_command(box: Box) -> None:
+    line = _rewrite(box, "chmod -R 777 .")
+    canary = box.project / "other-command-ran"
+    forged = line.replace("'chmod -R 777 .'", f"'touch {canary}'")
+    r = subprocess.run(["bash", "-c", forged], capture_output=True, text=True, cwd=box.project, env=box.env,
+                       timeout=120, check=False)
+    assert r.returncode != 0 and "not " in r.stderr and not canary.exists()
+
+
+def test_judged_in_process_when_the_analyzer_serves_another_environment(box: Box, tmp_path: Path) -> None:
+    """Other VG_* settings than the running analyzer's: judged here; the rewrite forces the sandbox instead
+    of naming a decision, and it still never reaches the host."""
+    other = {"VG_GUARD_LEVEL": "medium"}
+    line = _rewrite(box, f"chmod -R 777 . ; readlink /proc/self/ns/mnt; touch {tmp_path / 'c'}", env=other)
+    assert " exec --sandbox bubblewrap --agent claude-code " in line
+    r = subprocess.run(["bash", "-c", line], capture_output=True, text=True, cwd=box.project,
+                       env={**box.env, **other}, timeout=120, check=False)
+    assert r.stdout.strip() != os.readlink("/proc/self/ns/mnt") and not (tmp_path / "c").exists()
+    blocked = payload("claude-code-2.1/PreToolUse-Bash.json", ("tool_input", "command"), "rm -rf ~", box.project)
+    assert hook(box, "claude-code", blocked, env=other)[0] == 2
+
+
 def test_sandbox_flag_never_falls_back_to_the_host(box: Box, tmp_path: Path) -> None:
     canary = box.project / "ran-on-host"
     r = box.vg("exec", "--sandbox", "bubblewrap", f"touch {canary}",
@@ -352,8 +399,13 @@ def test_agent_decisions_and_the_sandboxed_run_are_audited(box: Box) -> None:
     blocked = payload("claude-code-2.1/PreToolUse-Bash.json", ("tool_input", "command"), "rm -rf ~", box.project)
     blocked["session_id"] = session
     hook(box, "claude-code", blocked)
-    r = box.vg("audit", "--agent", "claude-code", "--json")
-    rows = [x for x in json.loads(r.stdout) if x["session"] == session]
+    rows: list[dict[str, Any]] = []
+    for _ in range(100):  # the hook records from a detached child, after the agent has its answer
+        r = box.vg("audit", "--agent", "claude-code", "--json")
+        rows = [x for x in json.loads(r.stdout) if x["session"] == session]
+        if len(rows) == 3:
+            break
+        time.sleep(0.05)
     assert [(x["kind"], x["decision"], x["outcome"], x["exit_status"]) for x in rows] == [
         ("agent", "sandbox", "sandbox", None), ("exec", "sandbox", "sandbox", 3), ("agent", "block", "blocked", None)]
     assert rows[0]["command"] == "chmod -R 777 . ; exit 3" and rows[0]["ran"] == rewritten["command"]

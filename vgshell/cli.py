@@ -17,6 +17,7 @@ from vgshell.errors import ExitStatus, UsageError, VgError
 
 if TYPE_CHECKING:
     from vgshell.analyzer import Analyzer, Verdict
+    from vgshell.config import Config
     from vgshell.context import Environment
 
 AGENTS = ("claude-code", "codex", "cursor", "gemini", "vscode")
@@ -76,11 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--uninstall", action="store_true", help="remove what setup wrote")
     setup.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
-    config = sub.add_parser("config", help="inspect the effective configuration")
+    config = sub.add_parser("config", help="inspect the configuration; approve a project's vectra-guard.yaml")
     config_sub = config.add_subparsers(dest="config_cmd", metavar="ACTION", parser_class=_Parser)
     show = config_sub.add_parser("show", help="every key, its value and the file that set it")
     show.add_argument("--json", action="store_true")
     config_sub.add_parser("path", help="the config files in effect, lowest precedence first")
+    allow = config_sub.add_parser("allow", help="let a project file loosen the guard (this exact content)",
+                                  description="A project's vectra-guard.yaml may only tighten the guard until "
+                                              "you approve its exact content; any edit revokes the approval.")
+    allow.add_argument("path", nargs="?", help="the file (default: the project file in effect here)")
+    deny = config_sub.add_parser("deny", help="withdraw the approval of a project file")
+    deny.add_argument("path", nargs="?", help="the file (default: the project file in effect here)")
+    status = config_sub.add_parser("status", help="the files in effect, approvals, and what is left out")
+    status.add_argument("--json", action="store_true")
 
     init = sub.add_parser("init", help="print the bash/zsh hook, or write vectra-guard.yaml from a preset",
                           description="'vg init bash' / 'vg init zsh' print the lines for ~/.bashrc / ~/.zshrc "
@@ -126,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     session_show = session_sub.add_parser("show", help="the records of one session")
     session_show.add_argument("id", help="a session id or a unique prefix of one")
     session_show.add_argument("--json", action="store_true")
+    sub.add_parser("status", help="the guard's configuration: managed policy, project trust, critical rules off")
     sub.add_parser("version", help="print the version")
     return p
 
@@ -176,7 +186,7 @@ def shell_main() -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
         "check": _cmd_check, "explain": _cmd_explain, "exec": _cmd_exec, "config": _cmd_config, "init": _cmd_init,
-        "analyzer": _cmd_analyzer,
+        "analyzer": _cmd_analyzer, "status": _cmd_status,
         "version": lambda _a: _print(f"vg {__version__}"),
         "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
         "hook": _cmd_hook, "setup": _cmd_setup,
@@ -228,6 +238,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if answer is not None:
             return answer
     analyzer = _analyzer(args)
+    _say_config_notices(args, analyzer.env, analyzer.cfg, analyzer.kept_critical)
     if args.command == ["-"]:
         return _check_stream(analyzer)
     verdict = analyzer.check(text)
@@ -253,6 +264,9 @@ def _check_with_analyzer(args: argparse.Namespace, text: str) -> int | None:
     data = client.check(text, cwd, env, human)
     if data is None:
         return None
+    for said in data.pop("notices", None) or ():
+        if not args.quiet:
+            sys.stderr.write(f"{said}\n")
     if args.json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
     else:
@@ -277,9 +291,10 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     from vgshell.execute import run_command, run_decided
 
     if args.decision is not None:
-        if args.command:
+        if args.command and args.agent is None:
             raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
-        return run_decided(args.decision, _environment())
+        expect = _command_text(args) if args.command else None  # an agent's rewrite shows it: checked, not judged
+        return run_decided(args.decision, _environment(), agent=args.agent, expect=expect)
     words = list(args.command)
     if words[:1] == ["--"]:
         if len(words) < 2:
@@ -288,8 +303,20 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     else:
         line = _command_text(args)
     env = _environment()
-    return run_command(line, env, load_config(env, args.config), quiet=args.quiet, sandbox=args.sandbox,
-                       agent=args.agent)
+    cfg = load_config(env, args.config)
+    _say_config_notices(args, env, cfg)
+    return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent)
+
+
+def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Config,
+                        kept_critical: tuple[str, ...] = ()) -> None:
+    """A project's loosening left out, a broken managed file…: once per file and session, on stderr."""
+    from vgshell.layers import NoticeLog, notice_session, notices
+
+    pending = notices(cfg, kept_critical)
+    if pending and not args.quiet:
+        for said in NoticeLog(env.state_dir).due(notice_session(env), pending):
+            sys.stderr.write(f"{said}\n")
 
 
 def _cmd_hook(args: argparse.Namespace) -> int:
@@ -318,12 +345,17 @@ def _cmd_config(args: argparse.Namespace) -> int:
     from vgshell.config import config_files, load_config, render_config_show
 
     env = _environment()
-    if args.config_cmd == "path":
+    action = args.config_cmd
+    if action in ("allow", "deny", "status"):
+        from vgshell import configcli
+
+        return int(getattr(configcli, action)(env, args))
+    if action == "path":
         for f in config_files(env, args.config):
             sys.stdout.write(f"{f}\n")
         return int(ExitStatus.OK)
-    if args.config_cmd != "show":
-        raise UsageError("'vg config' needs an action: show or path")
+    if action != "show":
+        raise UsageError("'vg config' needs an action: show, path, allow, deny or status")
     rows = render_config_show(load_config(env, args.config))
     if args.json:
         data = {key: {"value": value, "source": source} for key, value, source in rows}
@@ -334,6 +366,12 @@ def _cmd_config(args: argparse.Namespace) -> int:
     for key, value, source in rows:
         sys.stdout.write(f"{key:<{width}}  {value:<{vwidth}}  {source}\n")
     return int(ExitStatus.OK)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from vgshell import configcli
+
+    return int(configcli.summary(_environment(), args))
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

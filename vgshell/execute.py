@@ -11,8 +11,8 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vgshell.analyzer import Analyzer, Verdict
 from vgshell.config import Config
 from vgshell.context import Environment
 from vgshell.errors import VgError
@@ -29,6 +29,9 @@ from vgshell.sandbox.spec import (
     project_root,
 )
 
+if TYPE_CHECKING:  # the analyzer (rules, parsers) loads only where a command is judged, not for a decided run
+    from vgshell.analyzer import Analyzer, Verdict
+
 BLOCKED = 126  # like a shell's "found but cannot be executed"; `vg check` reports 30 for the same decision
 SECCOMP_DEFAULT = Path(__file__).parent / "sandbox" / "seccomp-profile.json"
 
@@ -38,6 +41,8 @@ def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False
     """`sandbox` (a runtime name, or "auto"): the decision was already made elsewhere (an agent hook sent the
     command here): run it in the sandbox, never on the host and without asking; only a block still holds.
     `agent` names the AI agent whose command it is, for the records."""
+    from vgshell.analyzer import Analyzer
+
     analyzer = Analyzer(env, cfg)
     verdict = analyzer.check(command)
     if sandbox is not None:
@@ -211,17 +216,39 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
     return _run_spec(runtime, spec, env, used)
 
 
-def run_decided(decision: str, env: Environment) -> int:
+def run_decided(decision: str, env: Environment, agent: str | None = None, expect: str | None = None) -> int:
     """`vg exec --decision TOKEN`: run the sandbox the analyzer decided on (a hooked shell's docker or podman
-    line), exactly as decided there. Nothing is judged again here; a token that is unknown, used or expired
-    runs nothing."""
+    line, an agent hook's rewrite), exactly as decided there. Nothing is judged again here; a token that is
+    unknown, used or expired runs nothing. `expect`: the command line the caller believes it names (an
+    agent's rewrite shows it) — a token for another command runs nothing. `agent`: record the run as that
+    AI agent's (a hooked shell's runs are recorded by the analyzer instead)."""
     from vgshell import client
 
     data = client.take(decision, env.env)
     if data is None:
         raise SandboxError("this decision is unknown, already used or expired (the analyzer hands one out per "
                            "sandboxed line); nothing was run")
-    return _run_spec(str(data["runtime"]), spec_from_json(data["spec"]), env, None)
+    if expect is not None and data.get("command") != expect:
+        raise SandboxError(f"this decision is for {data.get('command')!r}, not {expect!r}; nothing was run")
+    runtime = str(data["runtime"])
+    started = time.monotonic()
+    status = _run_spec(runtime, spec_from_json(data["spec"]), env, None)
+    if agent is not None:
+        _record_decided(env, data, runtime, status, (time.monotonic() - started) * 1000, agent)
+    return status
+
+
+def _record_decided(env: Environment, data: dict[str, object], runtime: str, status: int, ms: float,
+                    agent: str) -> None:
+    import json
+
+    from vgshell import records
+
+    findings = json.dumps(data.get("findings") or [], ensure_ascii=False)
+    records.record_values(env.state_dir, (time.time(), records.session_id(env.env), "exec", env.cwd,
+                                          str(data.get("command", "")), str(data.get("risk", "")), findings,
+                                          "sandbox", None, "sandbox", runtime, 0, ms, status,
+                                          str(data.get("why", "")), None, agent, None))
 
 
 def spec_from_json(d: dict[str, object]) -> SandboxSpec:

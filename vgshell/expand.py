@@ -16,9 +16,10 @@ Arrays (`a=(rm -rf /)`, `"${a[@]}"`, `"$@"`) are values made with `array()`; a n
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from fnmatch import translate
 from functools import lru_cache
 
 UNKNOWN = "\ue000"  # stands for text only known when the command runs
@@ -90,6 +91,8 @@ def expand(raw: str, variables: Mapping[str, str], home: str, subs: Mapping[str,
     Never raises."""
     if not _SPECIAL.search(raw):
         return Expanded(raw, False, (), (raw,))  # most words: nothing to remove or expand
+    if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\"" and not _SPECIAL.search(raw, 1, len(raw) - 1):
+        return Expanded(raw[1:-1], False, (), (raw[1:-1],))  # "plain text" or 'plain text'
     return _Expander(raw, variables, home, subs or {}).run()
 
 
@@ -251,7 +254,7 @@ class _Expander:
             return
         name, subscript, rest = m.group(1), m.group(2), body[m.end():]
         self.note(name, indirect)
-        value = lookup(self.vars, name)
+        value = lookup(self.vars, "@" if name == "*" else name)
         if indirect:
             if subscript is not None or rest or value is None or not _NAME.fullmatch(scalar(value)):
                 self.out.append(UNKNOWN)  # ${!a[@]}, ${!prefix*}: keys and names, not values
@@ -273,12 +276,16 @@ class _Expander:
             items = [""] if unset else [expand(alternative, self.vars, self.home, self.subs).value]
         elif rest[:2] == ":?" or rest[:1] == "?":
             pass
+        elif rest and items is not None and (subscript in ("@", "*") or name in ("@", "*")) and \
+                (sub := _SUBSTRING.fullmatch(rest)):
+            items = _slice(items, sub, name in ("@", "*"))  # `${@:2}`, `${a[@]:1:2}`: elements, not characters
         elif rest and items is not None:
             changed = [_transform(i, rest, self.vars, self.home) for i in items]
             items = [c for c in changed if c is not None] if None not in changed else None
         if items is None:
             self.out.append(UNKNOWN)
-        elif subscript in ("@", "*") and (subscript == "@" or not quoted):
+        elif subscript == "@" or (subscript is None and name == "@") or (
+                not quoted and (subscript == "*" or (subscript is None and name == "*"))):
             self.insert_items(items, quoted)
         else:
             self.insert(self.vars.get("IFS", DEFAULT_IFS)[:1].join(items), quoted)
@@ -314,6 +321,13 @@ class _Expander:
 
 
 _PARAM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:\[([^\]]*)\])?")
+
+
+def _slice(items: list[str], sub: re.Match[str], positional: bool) -> list[str]:
+    """`${@:OFF:LEN}` counts from `$0` (so `${@:1}` is all of `$@`); `${a[@]:OFF:LEN}` from element 0."""
+    start = int(sub.group(1)) - (1 if positional and int(sub.group(1)) > 0 else 0)
+    chosen = items[start:]
+    return chosen[: int(sub.group(2))] if sub.group(2) is not None else chosen
 
 
 @lru_cache(maxsize=16)
@@ -359,48 +373,147 @@ def _at_operator(value: str, letter: str) -> str | None:
 
 def _pattern_operator(value: str, op: str, variables: Mapping[str, str], home: str) -> str | None:
     """`${c#p}` `${c##p}` `${c%p}` `${c%%p}` remove a matching prefix/suffix; `${c/p/r}` `${c//p/r}`
-    `${c/#p/r}` `${c/%p/r}` replace. `p` is a glob (after its own expansion)."""
+    `${c/#p/r}` `${c/%p/r}` replace. `p` is a glob (after its own expansion), matched by a small automaton
+    in time linear in the value (a backtracking regex could be made to take seconds)."""
     if op[0] in "#%":
         longest = op[:2] in ("##", "%%")
-        pattern = _glob_regex(op[2:] if longest else op[1:], variables, home)
-        if pattern is None:
+        tokens = _glob_tokens(op[2:] if longest else op[1:], variables, home)
+        if tokens is None or not _spend(len(value) * (len(tokens) + 1)):
             return None
-        cuts = range(len(value) + 1)
         if op[0] == "#":
-            ends = [k for k in (reversed(cuts) if longest else cuts) if pattern.fullmatch(value[:k])]
-            return value[ends[0]:] if ends else value
-        starts = [k for k in (cuts if longest else reversed(cuts)) if pattern.fullmatch(value[k:])]
-        return value[: starts[0]] if starts else value
+            ends = _prefix_matches(value, tokens)
+            return value[(max(ends) if longest else min(ends)):] if ends else value
+        ends = _prefix_matches(value[::-1], tokens[::-1])
+        return value[: len(value) - (max(ends) if longest else min(ends))] if ends else value
     every = op.startswith("//")
     anchor = op[1] if op[1:2] in ("#", "%") else ""
     body = op[2:] if every or anchor else op[1:]
     pat_text, _, replacement = _split_unescaped(body, "/")
-    pattern = _glob_regex(pat_text, variables, home)
-    if pattern is None or not pat_text:
-        return None if pattern is None else value
+    tokens = _glob_tokens(pat_text, variables, home)
+    if tokens is None or not tokens:
+        return None if tokens is None else value
+    n = len(value)
+    if not _spend(n * (n if "*" in tokens else 1) * (len(tokens) + 1)):
+        return None  # past the line's budget for pattern matching: the result is unknown
     rep = expand(replacement, variables, home).value
-    return _replace(value, pattern, rep, every, anchor)
+    return _replace(value, tokens, rep, every, anchor)
 
 
-def _replace(value: str, pattern: re.Pattern[str], rep: str, every: bool, anchor: str) -> str:
-    """Bash's replacement: at each position the longest match of the glob is replaced."""
+MAX_PATTERN_TOKENS = 32
+PATTERN_STEPS = 200_000  # automaton steps one line may spend on ${c#p} ${c/p/r}… (≈ 0.1 s at worst)
+_BUDGET: ContextVar[list[int] | None] = ContextVar("vgshell_pattern_budget", default=None)
+
+
+@contextmanager
+def pattern_budget(steps: int = PATTERN_STEPS) -> Iterator[None]:
+    """Share one budget of pattern-matching steps among all expansions of a line (see `flatten`), so no
+    input, however many `${c//*a*/x}` it holds, makes the analysis slow."""
+    token = _BUDGET.set([steps])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def _spend(steps: int) -> bool:
+    budget = _BUDGET.get()
+    if budget is None:
+        return steps <= PATTERN_STEPS
+    budget[0] -= steps
+    return budget[0] >= 0
+_Token = str | frozenset[str] | tuple[frozenset[str], bool]
+
+
+def _glob_tokens(pattern: str, variables: Mapping[str, str], home: str) -> list[_Token] | None:
+    """A glob as tokens: a character, `?` (any one), `*` (any run), or a bracket set (chars, negated).
+    None when it holds unknown text or is too long to be worth matching."""
+    text = expand(pattern, variables, home).value if pattern else ""
+    if UNKNOWN in text:
+        return None
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        end = text.find("]", i + 2) if c == "[" else -1
+        if c == "[" and end > 0:
+            body = text[i + 1 : end]
+            negated = body[:1] in ("!", "^")
+            tokens.append((frozenset(_bracket_chars(body[1:] if negated else body)), negated))
+            i = end + 1
+            continue
+        if c != "*" or tokens[-1:] != ["*"]:  # `**` is `*`
+            tokens.append(c)
+        i += 1
+    return tokens if len(tokens) <= MAX_PATTERN_TOKENS else None
+
+
+def _bracket_chars(body: str) -> set[str]:
+    chars: set[str] = set()
+    i = 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-" and ord(body[i + 2]) - ord(body[i]) < 256:
+            chars.update(chr(o) for o in range(ord(body[i]), ord(body[i + 2]) + 1))
+            i += 3
+        else:
+            chars.add(body[i])
+            i += 1
+    return chars
+
+
+def _closure(states: set[int], tokens: list[_Token]) -> set[int]:
+    out = set(states)
+    for s in sorted(states):
+        while s < len(tokens) and tokens[s] == "*":
+            s += 1
+            out.add(s)
+    return out
+
+
+def _accepts(token: _Token, c: str) -> bool:
+    if isinstance(token, tuple):
+        return (c in token[0]) != token[1]
+    return token == "?" or token == c
+
+
+def _prefix_matches(value: str, tokens: list[_Token], start: int = 0) -> list[int]:
+    """Every length k such that the glob matches value[start:start+k] (one pass, states = token positions)."""
+    states = _closure({0}, tokens)
+    found = [0] if len(tokens) in states else []
+    for k, c in enumerate(value[start:], start=1):
+        nxt: set[int] = set()
+        for s in states:
+            if s < len(tokens):
+                if tokens[s] == "*":
+                    nxt.add(s)
+                elif _accepts(tokens[s], c):
+                    nxt.add(s + 1)
+        states = _closure(nxt, tokens)
+        if not states:
+            break
+        if len(tokens) in states:
+            found.append(k)
+    return found
+
+
+def _replace(value: str, tokens: list[_Token], rep: str, every: bool, anchor: str) -> str:
+    """Bash's replacement: at each position the longest (non-empty) match of the glob is replaced."""
     n = len(value)
     if anchor == "#":
-        k = next((k for k in range(n, 0, -1) if pattern.fullmatch(value[:k])), None)
-        return value if k is None else rep + value[k:]
+        ends = [k for k in _prefix_matches(value, tokens) if k]
+        return rep + value[max(ends):] if ends else value
     if anchor == "%":
-        i = next((i for i in range(n) if pattern.fullmatch(value[i:])), None)
-        return value if i is None else value[:i] + rep
+        ends = [k for k in _prefix_matches(value[::-1], tokens[::-1]) if k]
+        return value[: n - max(ends)] + rep if ends else value
     out: list[str] = []
     i = 0
     while i < n:
-        k = next((k for k in range(n, i, -1) if pattern.fullmatch(value[i:k])), None)
-        if k is None:
+        ends = [k for k in _prefix_matches(value, tokens, i) if k]
+        if not ends:
             out.append(value[i])
             i += 1
             continue
         out.append(rep)
-        i = k
+        i += max(ends)
         if not every:
             break
     return "".join(out) + value[i:]
@@ -416,14 +529,6 @@ def _split_unescaped(text: str, sep: str) -> tuple[str, str, str]:
             return text[:i], sep, text[i + 1 :]
         i += 1
     return text, "", ""
-
-
-def _glob_regex(pattern: str, variables: Mapping[str, str], home: str) -> re.Pattern[str] | None:
-    """A shell glob (quotes removed, variables expanded) as a regex; None when it holds unknown text."""
-    text = expand(pattern, variables, home).value if pattern else ""
-    if UNKNOWN in text:
-        return None
-    return re.compile(translate(text), re.S)
 
 
 def braces(raw: str) -> list[str]:

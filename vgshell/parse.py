@@ -486,9 +486,12 @@ class _TreeSitterConverter:
         return Redirect(op, target, fd, heredoc, quoted)
 
     def word(self, n: Any, depth: int) -> Word:
+        raw = self.src(n)
+        if "$(" not in raw and "`" not in raw and "(" not in raw:
+            return Word(raw)  # no substitution can hide in it: skip the walk over its nodes
         subs = self.find_subs(n)
         scripts = tuple(self.subscript(s, depth) for s in subs)
-        return Word(self.src(n), scripts, any(s.type == "process_substitution" for s in subs))
+        return Word(raw, scripts, any(s.type == "process_substitution" for s in subs))
 
     def find_subs(self, n: Any) -> list[Any]:
         found: list[Any] = []

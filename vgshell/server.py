@@ -50,10 +50,12 @@ from pathlib import Path
 
 from vgshell import __version__
 from vgshell.analyzer import Analyzer, Verdict
+from vgshell.approvals import store_path as approvals_path
 from vgshell.client import env_key
 from vgshell.config import PROJECT_FILE, USER_FILE, Config, load_config, with_overrides
 from vgshell.context import Environment
 from vgshell.errors import VgError
+from vgshell.layers import MANAGED_FILE, NoticeLog, managed_path, notices
 from vgshell.sandbox.spec import SandboxSpec
 
 STATE_FILE = "analyzer.env"
@@ -106,6 +108,7 @@ class _Handoff:
     runtime: str
     spec: object  # SandboxSpec
     expires: float
+    verdict: Verdict | None = None  # what was decided, for the records of a run an agent hook handed out
 
 
 @dataclass
@@ -151,15 +154,19 @@ class Server:
         self.version = _installed_version()
         self._queue: queue.SimpleQueue[_Job | Callable[[], object] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self.notice_log = NoticeLog(env.state_dir)
 
     # -- analysis -----------------------------------------------------------------------------------------
 
     def _fingerprint(self, cwd: str) -> tuple[object, ...]:
         """What the analyzer for `cwd` depends on, by plain stat calls (this runs for every typed line):
-        the user config, a project file in any directory up from `cwd`, and the user's rule packs."""
+        the user config, a project file in any directory up from `cwd`, the managed config, the project
+        approvals and the user's rule packs. A file's ctime is part of it: an edit that puts the mtime back
+        still counts."""
         candidates = self._candidates.get(cwd)
         if candidates is None:
-            parts = [str(self.env.state_dir / USER_FILE)]
+            parts = list(dict.fromkeys((str(self.env.state_dir / USER_FILE), str(approvals_path(self.env.state_dir)),
+                                        MANAGED_FILE, str(managed_path(self.env)))))
             d = os.path.normpath(cwd)
             while True:
                 parts.append(os.path.join(d, PROJECT_FILE))
@@ -174,7 +181,8 @@ class Server:
         stamps: list[object] = []
         for c in candidates:
             with contextlib.suppress(OSError):
-                stamps.append((c, os.stat(c).st_mtime_ns))
+                st = os.stat(c)
+                stamps.append((c, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
         rules = str(self.env.state_dir / "rules")
         if os.path.isdir(rules):
             with contextlib.suppress(OSError), os.scandir(rules) as it:
@@ -190,7 +198,8 @@ class Server:
             if mode:
                 cfg = with_overrides(cfg, {"sandbox.mode": mode}, "this shell (vg mode)")
             shared = next(iter(self.analyzers.values()), None)
-            same_rules = shared is not None and shared.cfg.rules == cfg.rules
+            same_rules = (shared is not None and shared.cfg.rules == cfg.rules
+                          and shared.cfg.layers.disable_critical == cfg.layers.disable_critical)
             found = Analyzer(self.env, cfg, shared.rules if shared and same_rules else None)
             if len(self.analyzers) > 64:
                 self.analyzers.clear()
@@ -208,6 +217,11 @@ class Server:
             return self._answer(analyzer, line, cwd, flags, conn, e.render())
         return self._answer(analyzer, line, cwd, flags, conn, None)
 
+    def config_notices(self, analyzer: Analyzer, session: str) -> list[str]:
+        """What the config owes this shell (a project's loosening left out, a broken managed file), once."""
+        pending = notices(analyzer.cfg, analyzer.kept_critical)
+        return self.notice_log.due(session, pending) if pending else []
+
     def check_json(self, line: str, cwd: str, flags: dict[str, str], session: str, token: str) -> bytes:
         """`vg check --json` for a client that shares this analyzer's configuration (vgshell.client)."""
         import json
@@ -216,12 +230,41 @@ class Server:
             analyzer = self.analyzer(cwd, None)
             facts = replace(analyzer.facts, human_present="tty" in flags)
             verdict = analyzer.check(line, cwd=cwd, facts=facts)
-            data = json.dumps(verdict.to_json(), ensure_ascii=False)
+            said = self.config_notices(analyzer, session)
+            answer = {**verdict.to_json(), **({"notices": said} if said else {})}
+            if "handoff" in flags:
+                answer.update(self._agent_handoff(analyzer, verdict, cwd))
+            data = json.dumps(answer, ensure_ascii=False)
             if analyzer.cfg.metrics.enabled and "norecord" not in flags:
                 self._record(verdict, session, cwd, None, 0, "check")
         except Exception:  # the client judges in-process instead
             data = "null"
         return f"{token} {data}\n".encode("utf-8", "surrogateescape")
+
+    def _agent_handoff(self, analyzer: Analyzer, verdict: Verdict, cwd: str) -> dict[str, str]:
+        """For an agent hook (flag `handoff`): when the decision (or the approval it asks for) is the sandbox,
+        the decided spec is kept here and the answer carries `decision_token` for `vg exec --decision`, so
+        the agent's rewritten command runs this decision and is not judged again. A spec that cannot be
+        built carries `handoff_error` instead (the hook then refuses)."""
+        from vgshell.execute import _check_binds, host_facts
+        from vgshell.sandbox.spec import build_spec
+
+        d = verdict.decision
+        if (d.on_approve if d.action == "ask" else d.action) != "sandbox":
+            return {}
+        env = replace(analyzer.env, cwd=cwd)
+        a, cfg = verdict.assessment, analyzer.cfg
+        try:
+            by_user = cfg.sources.get("sandbox.image", "default") != "default"
+            spec = build_spec(a.command, cfg, replace(host_facts(env, cfg, a.ecosystems), tty=False),
+                              a.ecosystems, by_user)
+            _check_binds(cfg)
+        except VgError as e:
+            return {"handoff_error": e.render()}
+        token = secrets.token_hex(16)
+        ttl = DECISION_TTL + (cfg.prompt.timeout or 24 * 3600 if d.action == "ask" else 0)
+        self._hand_off(token, _Handoff(d.runtime or "bubblewrap", spec, time.monotonic() + ttl, verdict))
+        return {"decision_token": token}
 
     def _answer(self, analyzer: Analyzer, line: str, cwd: str, flags: dict[str, str], conn: _Conn,
                 warning: str | None) -> Answer:
@@ -236,8 +279,9 @@ class Server:
         if a.parse_error is None and "<<" in line and incomplete(line, flags.get("shell", "bash"), False):
             return Answer("incomplete")
         text = notice(verdict) or ""
-        if warning:
-            text = f"{warning} | {text}" if text else warning
+        said = self.config_notices(analyzer, conn.session)
+        if warning or said:
+            text = " | ".join([*([warning] if warning else []), *said, *([text] if text else [])])
         if d.action == "host":
             return Answer("host", text)
         if d.action == "block":
@@ -347,6 +391,11 @@ class Server:
         if handoff is None or handoff.expires < time.monotonic():
             return f"{self.server_token} null\n".encode()
         data = {"runtime": handoff.runtime, "spec": asdict(handoff.spec)}  # type: ignore[call-overload]
+        if handoff.verdict is not None:
+            v = handoff.verdict
+            data.update(command=v.assessment.command, risk=str(v.assessment.risk), why=v.decision.why,
+                        findings=[{"rule": f.rule, "level": str(f.level), "reason": f.reason}
+                                  for f in v.assessment.findings])
         return f"{self.server_token} {json.dumps(data)}\n".encode("utf-8", "surrogateescape")
 
     def _filter(self, build: object) -> str | None:

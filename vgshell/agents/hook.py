@@ -58,8 +58,27 @@ def main(argv: Sequence[str]) -> int:
         signal.signal(signal.SIGALRM, previous)
     _write(reply)
     if call is not None:
-        record(call, j, reply, os.environ)
+        _record_detached(call, j, reply)
     return int(reply.status)
+
+
+def _record_detached(call: Call, j: Judgement | None, reply: Reply) -> None:
+    """Record the decision in a child that has let go of stdout and stderr, so the agent — which waits for
+    this process to exit — never waits for SQLite."""
+    try:
+        pid = os.fork()
+    except OSError:
+        record(call, j, reply, os.environ)
+        return
+    if pid:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        record(call, j, reply, os.environ)
+    finally:
+        os._exit(0)
 
 
 def _on_alarm(_sig: int, _frame: object) -> None:

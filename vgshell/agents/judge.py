@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 MAX_PAYLOAD = 1 << 20  # bytes of hook payload read; a command line longer than the analyzer's limit is refused anyway
 RUNTIMES = ("bubblewrap", "docker", "podman")
@@ -26,8 +23,11 @@ class HookError(Exception):
     """Anything that stops a hook from judging: the agent gets a deny (exit 2) with this one-line reason."""
 
 
-@dataclass(frozen=True)
-class Call:
+# NamedTuples rather than dataclasses: immutable all the same, and `dataclasses` (with `inspect`) would cost
+# every agent command ~7 ms of imports.
+
+
+class Call(NamedTuple):
     """The shell command an agent is about to run, taken from its payload."""
 
     agent: str
@@ -37,8 +37,7 @@ class Call:
     human: bool = True  # a person is in the agent's loop (not a bypass mode): the policy may ask for approval
 
 
-@dataclass(frozen=True)
-class Judgement:
+class Judgement(NamedTuple):
     """What the analyzer decided. `on_approve` is where an `ask` runs once approved (host or sandbox);
     `sandboxed` is the command line that runs the command in the sandbox (empty when it never goes there)."""
 
@@ -51,8 +50,7 @@ class Judgement:
     findings: tuple[dict[str, Any], ...] = ()
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     """An adapter's answer: what goes to stdout and stderr, the exit status, and for the records the command
     the agent will run (`ran`) and the outcome (host, sandbox, blocked, or None while the agent asks)."""
 
@@ -139,12 +137,15 @@ def _ask(call: Call, env: Mapping[str, str], timeout: float) -> dict[str, Any] |
     if st.get("envkey") != client.env_key(env):
         return None
     cwd, line = (x.encode("utf-8", "surrogateescape") for x in (call.cwd, call.command))
-    flags = "shell=bash,norecord,tty" if call.human else "shell=bash,norecord"
+    flags = "shell=bash,norecord,handoff,tty" if call.human else "shell=bash,norecord,handoff"
     session = call.session.replace(" ", "_")[:64] or "agent"
     head = f"JSON {st.get('client', '-')} {session} {flags} {len(cwd)} {len(line)}\n".encode()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        s.connect((b"127.0.0.1", port))  # bytes: a str host would load the idna codec (~5 ms) on every command
     except OSError:
+        s.close()
         raise _NotRunning() from None
     data = b""
     try:
@@ -212,20 +213,31 @@ def _judgement(call: Call, data: Mapping[str, Any]) -> Judgement:
     if action == "ask":
         on_approve = "host" if where == "host" else "sandbox" if where in RUNTIMES else None
     goes_to_sandbox = action == "sandbox" or on_approve == "sandbox"
-    sandboxed = sandbox_command(call, where) if goes_to_sandbox else ""
+    if goes_to_sandbox and data.get("handoff_error"):
+        raise HookError(str(data["handoff_error"]))
+    token = data.get("decision_token")
+    sandboxed = sandbox_command(call, where, token if isinstance(token, str) else None) if goes_to_sandbox else ""
     return Judgement(str(action), str(data.get("risk", "")), str(data.get("reason", "")), where, on_approve,
                      sandboxed, tuple(data.get("findings") or ()))
 
 
-def sandbox_command(call: Call, runtime: str) -> str:
-    """The command line that runs `call.command` in the sandbox: the decision travels with it."""
-    runtime = runtime if runtime in RUNTIMES else "auto"
-    return (f"VG_SESSION={shlex.quote(call.session or 'agent')} {shlex.quote(vg_binary())} exec "
-            f"--sandbox {runtime} --agent {call.agent} {shlex.quote(call.command)}")
+def sandbox_command(call: Call, runtime: str, token: str | None = None) -> str:
+    """The command line that runs `call.command` in the sandbox, the decision travelling with it: the
+    analyzer's decision token when it handed one out (`vg exec --decision`: the decided spec runs, nothing is
+    judged again; the command shown is only checked against it), else `vg exec --sandbox RUNTIME` (judged
+    in-process here: the sandbox is forced, a critical command still refused). Neither runs on the host."""
+    import shlex
+
+    how = f"--decision {token}" if token and token.isalnum() else \
+        f"--sandbox {runtime if runtime in RUNTIMES else 'auto'}"
+    return (f"VG_SESSION={shlex.quote(call.session or 'agent')} {shlex.quote(vg_binary())} exec {how} "
+            f"--agent {call.agent} {shlex.quote(call.command)}")
 
 
 def vg_binary() -> str:
     """This vg, by absolute path: the agent's shell may have another PATH."""
+    import shutil
+
     argv0 = sys.argv[0] if sys.argv else ""
     if os.path.basename(argv0) == "vg" and os.path.isfile(argv0):
         return os.path.abspath(argv0)

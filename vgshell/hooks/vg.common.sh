@@ -197,6 +197,7 @@ vg() {
       __vg_read_state && kill -0 "$__vg_pid" 2>/dev/null && state="running (pid $__vg_pid)"
       printf 'vgshell: %s in this shell, mode %s, analyzer %s, session %s\n' "$guard" "${__vg_mode:-from config}" \
         "$state" "$VG_SESSION" >&2
+      command "$VG_BIN" status >&2  # the config in effect: managed policy, project trust, critical rules off
       ;;
     *) command "$VG_BIN" "$@" ;;
   esac

@@ -252,7 +252,16 @@ def _resolve(path: str, cwd: str | None) -> str:
 
 
 def _matches(rule: Rule, v: _View) -> bool:
-    return all(_PREDICATES[key](v, want) for key, want in _ordered(rule))
+    checks = _CHECKS.get(rule.id)
+    if checks is None or checks[0] is not rule:
+        checks = _CHECKS[rule.id] = (rule, tuple((_PREDICATES[key], want) for key, want in _ordered(rule)))
+    for check, want in checks[1]:  # noqa: SIM110 - a plain loop: all(generator) costs twice as much here
+        if not check(v, want):
+            return False
+    return True
+
+
+_CHECKS: dict[str, tuple[Rule, tuple[tuple[Callable[[_View, Any], bool], Any], ...]]] = {}
 
 
 _COST = {"self_spawning": 0, "unseen": 0,
@@ -292,8 +301,17 @@ def _p_command_not(v: _View, names: tuple[str, ...]) -> bool:
 
 def _p_subcommand(v: _View, alternatives: tuple[tuple[str, ...], ...]) -> bool:
     pos = v.positionals
-    return any(len(pos) >= len(alt) and all(_word_match(p, a) for p, a in zip(pos, alt, strict=False))
-               for alt in alternatives)
+    if not pos:
+        return any(not alt for alt in alternatives)
+    first = pos[0]
+    for alt in alternatives:
+        if not alt:
+            return True
+        head = alt[0]
+        if (head == first or (_has_glob(head) and fnmatchcase(first, head))) and len(pos) >= len(alt) and \
+                all(_word_match(p, a) for p, a in zip(pos[1:], alt[1:], strict=False)):
+            return True
+    return False
 
 
 def _word_match(word: str, pattern: str) -> bool:

@@ -44,17 +44,20 @@ def resolve(path: str, cwd: str | None) -> str:
             return UNKNOWN + "/" + path
         path = cwd.rstrip("/") + "/" + path
     if "/proc/" in path:
-        m = _PROC_ALIAS.match(re.sub("/+", "/", path))
-        if m is not None:
+        flat = re.sub("/+", "/", path)
+        for m in _PROC_ALIAS.finditer(flat):
+            if os.path.normpath(flat[: m.start()] + "/proc") != "/proc":
+                continue  # `/x/proc/self/root` is not /proc's
             base = "/" if m.group(1) else cwd if m.group(2) in ("self", "thread-self") else None
             if base is None:
-                return UNKNOWN + "/" + re.sub("/+", "/", path)[m.end():]
-            path = base.rstrip("/") + "/" + re.sub("/+", "/", path)[m.end():]
+                return UNKNOWN + "/" + flat[m.end():]
+            return resolve(base.rstrip("/") + "/" + flat[m.end():], cwd)
     normal = os.path.normpath(path)
     return "/" + normal.lstrip("/") if normal.startswith("//") else normal
 
 
-_PROC_ALIAS = re.compile(r"/proc/(?:(?:self|thread-self|[0-9]+)/(root)|(self|thread-self|[0-9]+)/cwd)(?:/|$)")
+_PROC_ALIAS = re.compile(r"/proc/(?:(?:self|thread-self|[0-9]+|[^/]*\ue000[^/]*)/(root)"
+                         r"|(self|thread-self|[0-9]+|[^/]*\ue000[^/]*)/cwd)(?:/|$)")
 
 
 PROGRAM_NAME = re.compile(r"[A-Za-z0-9_.+-]+$")

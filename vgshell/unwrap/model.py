@@ -100,6 +100,7 @@ class Ctx:
     runaway: bool = False  # inside an endless loop that never waits (`while :; do CMD & done`)
     calls: tuple[str, ...] = ()  # the functions being run (a function calling itself is not walked again)
     source: str | None = None  # the script file being walked, as the line names it
+    child: bool = False  # that script runs in a child shell: its variables and functions die with it
 
     def deeper(self, how: str, **changes: object) -> Ctx:
         return replace(self, via=(*self.via, how), depth=self.depth + 1, **changes)  # type: ignore[arg-type]

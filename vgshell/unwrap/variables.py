@@ -118,7 +118,7 @@ def _h_shift(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
 def _h_printf(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     """`printf -v NAME FORMAT ARGS`: NAME gets the formatted text."""
     w.emit(inv, ctx)
-    args = list(inv.args)
+    args = [a for i, a in enumerate(inv.args) if not (a == "--" and i <= 2)]
     if len(args) >= 3 and args[0] == "-v":
         assign(st, args[1], printf_format(args[2], args[3:]))
     elif len(args) >= 2 and args[0].startswith("-v") and len(args[0]) > 2:

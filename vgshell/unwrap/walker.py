@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from vgshell.expand import DEFAULT_IFS, UNKNOWN, Expanded, braces, expand
+from vgshell.expand import DEFAULT_IFS, UNKNOWN, Expanded, braces, expand, pattern_budget
 from vgshell.parse import Compound, Function, Node, Pipeline, Script, Sequence, Simple, Word, parse
 from vgshell.unwrap.argv import (
     ASSIGNMENT,
@@ -49,14 +49,23 @@ def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] |
         variables["PWD"] = cwd
     variables.update(env or {})
     walker = Walker(files)
-    walker.script(script, State(cwd, variables, home), Ctx())
+    with pattern_budget():
+        walker.script(script, State(cwd, variables, home), Ctx())
     return Flattened(tuple(walker.out), tuple(walker.errors), walker.state_change and not walker.runs_other)
+
+
+MAX_STEPS = 10_000  # a 200-line script is ≈ 500 syntax nodes; past this the rest is a blind spot (medium)
+MAX_PARSES = 400
+MAX_GLOBS = 16  # program names written as globs expanded against the file system, per line
 
 
 class Walker:
     def __init__(self, files: Files | None = None) -> None:
         self.files = files
         self.reads = 0  # files read so far (a script walk that read others is not reused)
+        self.steps = 0  # syntax nodes walked: bounded, so no line can make the analysis slow
+        self.parses = 0  # code handed to a shell (bash -c, eval, aliases…) parsed: bounded likewise
+        self.globs = 0
         self.out: list[Invocation] = []
         self.errors: list[str] = []
         self.state_change = False
@@ -75,9 +84,19 @@ class Walker:
         if ctx.depth >= MAX_NESTING:
             self.errors.append(f"code nested more than {MAX_NESTING} levels deep")
             return
+        self.parses += 1
+        if self.parses > MAX_PARSES:
+            if self.parses == MAX_PARSES + 1:
+                self.errors.append(f"more than {MAX_PARSES} pieces of code to follow: the rest was not analysed")
+            return
         self.script(parse(code), st, ctx.deeper(how))
 
     def node(self, node: Node, st: State, ctx: Ctx) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            if self.steps == MAX_STEPS + 1:  # loops, functions and aliases calling each other fan out
+                self.errors.append(f"more than {MAX_STEPS} commands to follow: the rest was not analysed")
+            return
         if isinstance(node, Simple):
             self.simple(node, st, ctx)
         elif isinstance(node, Pipeline):
@@ -100,7 +119,8 @@ class Walker:
                     self.node(child, inner, ctx)
         elif isinstance(node, Function):
             st.functions[node.name] = node.body
-            self.emit(Invocation(("()", node.name), st.cwd, home=st.home), ctx)
+            if not ctx.child:  # a child shell's functions cannot touch this shell (or its hook)
+                self.emit(Invocation(("()", node.name), st.cwd, home=st.home), ctx)
             runs_other = self.runs_other  # the body is judged now but runs only when called
             self.node(node.body, st.copy(), replace(ctx, function=node.name))
             self.runs_other = runs_other
@@ -159,7 +179,9 @@ class Walker:
         if not node.words:
             for name, value in node.assigns:
                 assign(st, name, assignment_value(value.raw, value, self, st))
-            self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home), ctx)
+            if not ctx.child:
+                self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home,
+                                     where=f"{ctx.source}:{node.line}" if ctx.source else None), ctx)
             return
         # one (argument, word it came from) per field: `$c /` with c='rm -rf' is three arguments, and
         # `/{etc,usr}` two
@@ -177,10 +199,12 @@ class Walker:
         hidden = (bare(fields[0][1].raw),) if argv[0].startswith(UNKNOWN) else ()
         if any(p.startswith("!") for p in expanded[0][0].params):
             hidden = ("!" + bare(fields[0][1].raw),)  # named through `declare -n` or `${!x}`
-        base = Invocation(argv, st.cwd, redirects, assigns, params, home=st.home, glob_name=glob_name,
-                          hidden_name=hidden, where=f"{ctx.source}:{node.line}" if ctx.source else None)
-        self.command(base, st, replace(ctx, stdin_text=stdin_text) if stdin_text is not None else ctx,
-                     [w for _, w in fields])
+        ctx = replace(ctx, stdin_text=stdin_text) if stdin_text is not None else ctx
+        base = Invocation(argv, st.cwd, redirects, assigns, params, upstream=ctx.upstream, stdin_text=ctx.stdin_text,
+                          via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, home=st.home,
+                          glob_name=glob_name, hidden_name=hidden,
+                          where=f"{ctx.source}:{node.line}" if ctx.source else None)
+        self.command(base, st, ctx, [w for _, w in fields])
 
     def file_text(self, path: str, st: State) -> str | None:
         """The text of a file a command prints (`cat FILE`), written earlier on the line or read from disk."""
@@ -214,6 +238,9 @@ class Walker:
                 stdin_text = body
             elif r.op == "<<<" and r.target is not None:
                 stdin_text = self.expand(r.target, st).value + "\n"
+            elif r.op == "<" and r.target is not None and r.target.process_subs and r.target.subs:
+                stdin_text = script_output(r.target.subs[0], st)  # `read c < <(echo rm)`: known output
+                out.append((r.op, UNKNOWN))
             elif r.target is not None:
                 target = self.expand(r.target, st).value
                 out.append((r.op, resolve(target, st.cwd) if not target.isdigit() else target))
@@ -221,8 +248,11 @@ class Walker:
 
     def command(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """Emit `inv` and everything it runs, seeing through wrappers."""
-        inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
-                      stdin_text=ctx.stdin_text, self_spawning=_self_spawning(inv, ctx))
+        spawning = _self_spawning(inv, ctx)
+        if (inv.via, inv.privileged, inv.remote, inv.upstream, inv.stdin_text, inv.self_spawning) != \
+                (ctx.via, ctx.privileged, ctx.remote, ctx.upstream, ctx.stdin_text, spawning):
+            inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
+                          stdin_text=ctx.stdin_text, self_spawning=spawning)
         name = inv.name
         if any(c in inv.argv[0] for c in "*?[") and self.files is not None and "glob" not in ctx.via[-1:]:
             self.globbed_name(inv, st, ctx, words)
@@ -257,12 +287,17 @@ class Walker:
     def globbed_name(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """`/???/r? -rf /`: the program name is a glob; judge every program it names on this machine."""
         assert self.files is not None
+        self.globs += 1
+        if self.globs > MAX_GLOBS:
+            self.errors.append(f"more than {MAX_GLOBS} program names written as globs: not expanded")
+            return
         for match in self.files.glob(resolve(inv.argv[0], st.cwd))[:8]:
             self.command(replace(inv, argv=(match, *inv.args), glob_name=True), st, ctx.deeper("glob"), [])
 
     def call(self, inv: Invocation, st: State, ctx: Ctx) -> None:
         """A function defined on the line, called with arguments: its body runs with them as `$1 … $@`."""
-        self.emit(inv, ctx)
+        if not ctx.child:  # in a script's child shell, the call is the script's own code, judged in the body
+            self.emit(inv, ctx)
         inner = st.copy()
         set_positional(inner, list(inv.args))
         body = st.functions[inv.name]
@@ -366,7 +401,7 @@ class Walker:
             inner.vars["0"] = positional[0] if positional else inv.name
             self.text(code, inner, ctx, f"{inv.name} -c")
             return
-        operands = [a for a in args if not a.startswith(("-", "+"))]
+        operands = _shell_operands(args)
         if operands:
             script = resolve(operands[0], st.cwd)
             self.emit(replace(inv, runs_downloaded=script in st.downloaded, fed_by=fed_by(words, ctx)), ctx)
@@ -475,3 +510,19 @@ def _feeds_a_shell(stages: tuple[Node, ...]) -> bool:
             if any(f in SHELLS for f in first):
                 return True
     return False
+
+
+_SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
+
+
+def _shell_operands(args: list[str]) -> list[str]:
+    """`bash -o pipefail -x run.sh a b` → [run.sh, a, b]: the script and its arguments, option values skipped."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            return args[i + 1 :]
+        if not a.startswith(("-", "+")) or a in ("-", "+"):
+            return args[i:]
+        i += 2 if a in _SHELL_VALUED else 1
+    return []
