@@ -232,8 +232,8 @@ class Server:
             verdict = analyzer.check(line, cwd=cwd, facts=facts)
             said = self.config_notices(analyzer, session)
             answer = {**verdict.to_json(), **({"notices": said} if said else {})}
-            if "handoff" in flags:
-                answer.update(self._agent_handoff(analyzer, verdict, cwd))
+            if "handoff" in flags:  # an agent hook: it records the decision itself, if metrics are on
+                answer.update(self._agent_handoff(analyzer, verdict, cwd), record=analyzer.cfg.metrics.enabled)
             data = json.dumps(answer, ensure_ascii=False)
             if analyzer.cfg.metrics.enabled and "norecord" not in flags:
                 self._record(verdict, session, cwd, None, 0, "check")
