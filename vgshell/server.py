@@ -17,7 +17,8 @@ so a process that grabbed the port after the analyzer died cannot answer "host" 
 
 Wire format (bytes; lengths are byte counts):
   request  `VG1 <client-token> <session> <flags> <cwd-len> <line-len>\n<cwd><line>`
-           flags: comma-separated `tty`, `off`, `shell=bash|zsh`, `mode=<sandbox.mode>`, or `-`
+           flags: comma-separated `tty`, `off`, `shell=bash|zsh`, `mode=<sandbox.mode>`, or `-`; JSON requests
+           from agent hooks add `norecord` and `handoff` (answer + `decision_token` | `handoff_error`, `record`)
   answer   `<server-token> <action> <id> <code> <nprep> <nargs> <notice>\n` then nprep+nargs NUL-ended fields
            action: host | block | sandbox | exec | ask | incomplete | error
            ask: prep starts `then=host|sandbox|exec`, `timeout=<s, 0: wait>`, then the lines to show (two
