@@ -303,6 +303,15 @@ def test_a_script_that_cannot_be_read_is_medium_with_that_reason(line: str) -> N
     assert a.top.rule == "script.unreadable" and "Permission denied" in (a.top.where or "")
 
 
+@pytest.mark.parametrize("line", ["bash p", "source p", "sh < p", "./p"])
+def test_a_pipe_run_as_a_script_is_a_blind_spot(tmp_path: Path, line: str) -> None:
+    os.mkfifo(tmp_path / "p")
+    start = time.perf_counter()
+    a = assess(line, str(tmp_path), HOME, files=HostFiles())
+    assert time.perf_counter() - start < 1.0  # never blocks on the pipe
+    assert a.risk >= M and a.top is not None and "pipe or device" in (a.top.where or "")
+
+
 def test_a_script_running_itself_in_the_background_is_a_fork_bomb(tmp_path: Path) -> None:
     _write(tmp_path / "b.sh", "#!/bin/bash\n$0 & $0\n")
     assert _risk("./b.sh", cwd=str(tmp_path), files=HostFiles()) is C

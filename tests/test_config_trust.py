@@ -198,6 +198,12 @@ def test_an_approval_is_for_one_path(lay: Layout) -> None:
     (other / "vectra-guard.yaml").write_text(text)  # the same content elsewhere is not approved
     assert load_config(Environment(env=dict(lay.env().env), cwd=str(other))).sandbox.mode == "auto"
     assert lay.load().sandbox.mode == "never"
+    (other / "vectra-guard.yaml").unlink()
+    (other / "vectra-guard.yaml").symlink_to(lay.project_file)  # a link to an approved file is not approved
+    assert load_config(Environment(env=dict(lay.env().env), cwd=str(other))).sandbox.mode == "auto"
+    linked = lay.home / "linked-clone"
+    linked.symlink_to(lay.project)  # the same file reached through a linked directory is
+    assert load_config(Environment(env=dict(lay.env().env), cwd=str(linked / "src"))).sandbox.mode == "never"
     assert approvals.deny(lay.state, lay.project_file)
     assert lay.load().sandbox.mode == "auto"
 
