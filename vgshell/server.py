@@ -17,7 +17,8 @@ so a process that grabbed the port after the analyzer died cannot answer "host" 
 
 Wire format (bytes; lengths are byte counts):
   request  `VG1 <client-token> <session> <flags> <cwd-len> <line-len>\n<cwd><line>`
-           flags: comma-separated `tty`, `off`, `shell=bash|zsh`, `mode=<sandbox.mode>`, or `-`
+           flags: comma-separated `tty`, `off`, `shell=bash|zsh`, `mode=<sandbox.mode>`, or `-`; JSON requests
+           from agent hooks add `norecord` and `handoff` (answer + `decision_token` | `handoff_error`, `record`)
   answer   `<server-token> <action> <id> <code> <nprep> <nargs> <notice>\n` then nprep+nargs NUL-ended fields
            action: host | block | sandbox | exec | ask | incomplete | error
            ask: prep starts `then=host|sandbox|exec`, `timeout=<s, 0: wait>`, then the lines to show (two
@@ -232,8 +233,8 @@ class Server:
             verdict = analyzer.check(line, cwd=cwd, facts=facts)
             said = self.config_notices(analyzer, session)
             answer = {**verdict.to_json(), **({"notices": said} if said else {})}
-            if "handoff" in flags:
-                answer.update(self._agent_handoff(analyzer, verdict, cwd))
+            if "handoff" in flags:  # an agent hook: it records the decision itself, if metrics are on
+                answer.update(self._agent_handoff(analyzer, verdict, cwd), record=analyzer.cfg.metrics.enabled)
             data = json.dumps(answer, ensure_ascii=False)
             if analyzer.cfg.metrics.enabled and "norecord" not in flags:
                 self._record(verdict, session, cwd, None, 0, "check")
