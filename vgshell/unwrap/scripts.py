@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from vgshell.expand import UNKNOWN
 from vgshell.parse import Script, parse_file
 from vgshell.unwrap.argv import resolve
-from vgshell.unwrap.model import MAX_NESTING, Ctx, Invocation, State
-from vgshell.wrappers import SHELLS
+from vgshell.unwrap.model import MAX_NESTING, Ctx, FileText, Invocation, State
+from vgshell.wrappers import SHELLS, interpreter_key
 
 if TYPE_CHECKING:
     from vgshell.unwrap.walker import Walker
@@ -28,11 +28,22 @@ if TYPE_CHECKING:
 MAX_CACHED = 64
 _PARSED: OrderedDict[str, Script] = OrderedDict()
 _WALKS: OrderedDict[tuple[object, ...], tuple[tuple[Invocation, ...], tuple[str, ...]]] = OrderedDict()
-_SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?")
 
 
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+MAX_READS = 64  # files one line may make the analysis read
+
+
+def read(w: Walker, path: str) -> FileText:
+    """Read `path` through the walk's `Files`, counting: past MAX_READS a file is a blind spot instead."""
+    assert w.files is not None
+    w.reads += 1
+    if w.reads > MAX_READS:
+        return FileText(None, f"not read: the line runs more than {MAX_READS} files")
+    return w.files.read(path)
 
 
 def parsed(text: str, key: str | None = None) -> Script:
@@ -55,8 +66,7 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
     if w.files is None or ctx.depth >= MAX_NESTING or not shown or UNKNOWN in shown:
         return
     path = resolve(shown, st.cwd)
-    found = w.files.read(path)
-    w.reads += 1
+    found = read(w, path)
     if found.missing:
         return
     if found.text is None:
@@ -64,6 +74,11 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
         return
     text = found.text
     if executed and not _shell_script(text):
+        interpreter = _interpreter_of(text)
+        if interpreter is not None:  # `./tool.py`: its calls are judged as inline code
+            from vgshell.unwrap.code import inline_code
+
+            inline_code(w, text, st, replace(ctx, source=shown), interpreter)
         return
     key = digest(text)
     inner = replace(ctx.deeper(how), source=shown, child=not sourced)
@@ -97,8 +112,7 @@ def program_text(w: Walker, shown: str, st: State, ctx: Ctx, inv: Invocation) ->
     judged like inline code; None when there is none to read (a blind spot is recorded when unreadable)."""
     if w.files is None or not shown or UNKNOWN in shown or ctx.depth >= MAX_NESTING:
         return None
-    found = w.files.read(resolve(shown, st.cwd))
-    w.reads += 1
+    found = read(w, resolve(shown, st.cwd))
     if found.text is None and not found.missing:
         w.out.append(replace(inv, where=f"{shown}: {found.problem}", unseen=("script",)))
     return found.text
@@ -109,20 +123,35 @@ def data_lines(w: Walker, shown: str, st: State) -> list[str] | None:
     None when it cannot be known."""
     if w.files is None or not shown or UNKNOWN in shown:
         return None
-    found = w.files.read(resolve(shown, st.cwd))
-    w.reads += 1
+    found = read(w, resolve(shown, st.cwd))
     return found.text.splitlines() if found.text is not None else None
 
 
 def _shell_script(text: str) -> bool:
     """A file `./FILE` runs as shell code: a shell shebang (`#!/bin/sh`, `#!/usr/bin/env bash`) or none."""
-    m = _SHEBANG.match(text)
-    if m is None:
-        return not text.startswith("#!")
-    program = os.path.basename(m.group(1))
-    if program == "env" and m.group(2):
-        program = os.path.basename(m.group(2))
-    return program in SHELLS
+    program = _shebang_program(text)
+    return not text.startswith("#!") if program is None else program in SHELLS
+
+
+def _interpreter_of(text: str) -> str | None:
+    """`python3` for `#!/usr/bin/env python3`: the interpreter a non-shell script names, if vgshell reads its code."""
+    program = _shebang_program(text)
+    return program if program is not None and interpreter_key(program) is not None else None
+
+
+def _shebang_program(text: str) -> str | None:
+    """The program a `#!` line runs (`#!/usr/bin/env -S bash -e` → bash); None without one."""
+    line = text.split("\n", 1)[0]
+    if not line.startswith("#!"):
+        return None
+    words = line[2:].split()
+    if not words:
+        return None
+    program = os.path.basename(words[0])
+    if program == "env":
+        rest = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+        program = os.path.basename(rest[0]) if rest else "env"
+    return program
 
 
 # ------------------------------------------------------------------ make
@@ -158,8 +187,7 @@ def run_make(w: Walker, inv: Invocation, st: State, ctx: Ctx) -> None:
     names = [makefile] if makefile else ["GNUmakefile", "makefile", "Makefile"]
     for name in names:
         shown = name if cwd == st.cwd else os.path.join(cwd or "", name)
-        found = w.files.read(resolve(name, cwd))
-        w.reads += 1
+        found = read(w, resolve(name, cwd))
         if found.missing and not makefile:
             continue
         if found.text is None:

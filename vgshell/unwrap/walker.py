@@ -56,6 +56,7 @@ def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] |
 
 MAX_STEPS = 10_000  # a 200-line script is ≈ 500 syntax nodes; past this the rest is a blind spot (medium)
 MAX_PARSES = 400
+MAX_GLOBS = 16  # program names written as globs expanded against the file system, per line
 
 
 class Walker:
@@ -64,6 +65,7 @@ class Walker:
         self.reads = 0  # files read so far (a script walk that read others is not reused)
         self.steps = 0  # syntax nodes walked: bounded, so no line can make the analysis slow
         self.parses = 0  # code handed to a shell (bash -c, eval, aliases…) parsed: bounded likewise
+        self.globs = 0
         self.out: list[Invocation] = []
         self.errors: list[str] = []
         self.state_change = False
@@ -285,6 +287,10 @@ class Walker:
     def globbed_name(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """`/???/r? -rf /`: the program name is a glob; judge every program it names on this machine."""
         assert self.files is not None
+        self.globs += 1
+        if self.globs > MAX_GLOBS:
+            self.errors.append(f"more than {MAX_GLOBS} program names written as globs: not expanded")
+            return
         for match in self.files.glob(resolve(inv.argv[0], st.cwd))[:8]:
             self.command(replace(inv, argv=(match, *inv.args), glob_name=True), st, ctx.deeper("glob"), [])
 
@@ -395,7 +401,7 @@ class Walker:
             inner.vars["0"] = positional[0] if positional else inv.name
             self.text(code, inner, ctx, f"{inv.name} -c")
             return
-        operands = [a for a in args if not a.startswith(("-", "+"))]
+        operands = _shell_operands(args)
         if operands:
             script = resolve(operands[0], st.cwd)
             self.emit(replace(inv, runs_downloaded=script in st.downloaded, fed_by=fed_by(words, ctx)), ctx)
@@ -504,3 +510,21 @@ def _feeds_a_shell(stages: tuple[Node, ...]) -> bool:
             if any(f in SHELLS for f in first):
                 return True
     return False
+
+
+_SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
+
+
+def _shell_operands(args: list[str]) -> list[str]:
+    """`bash -o pipefail -x run.sh a b` → [run.sh, a, b]: the script and its arguments, option values skipped."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-" or (a.startswith("-") and not a.startswith("--") and "s" in a[1:] and a not in _SHELL_VALUED):
+            return []  # `sh -`, `bash -s ARGS`: the commands come from stdin, ARGS are `$1 …`
+        if a == "--":
+            return args[i + 1 :]
+        if not a.startswith(("-", "+")) or a == "+":
+            return args[i:]
+        i += 2 if a in _SHELL_VALUED else 1
+    return []
