@@ -118,13 +118,15 @@ def test_a_host_command_is_allowed_or_left_alone(box: Box, agent: str, fixture: 
         assert json.loads(out) == {}
 
 
-@pytest.mark.parametrize(("agent", "fixture"), [
-    ("claude-code", "claude-code-2.1/PreToolUse-Write.json"),
-    ("vscode", "vscode-1.110/PreToolUse-editFiles.json"),  # VS Code ignores matchers: every tool comes here
+@pytest.mark.parametrize(("agent", "fixture", "answer"), [
+    ("claude-code", "claude-code-2.1/PreToolUse-Write.json", ""),
+    ("vscode", "vscode-1.110/PreToolUse-editFiles.json", ""),  # VS Code ignores matchers: every tool comes here
+    ("cursor", "cursor-2.0/preToolUse-Write.json", "{}"),
 ])
-def test_other_tools_get_no_opinion_even_with_a_scary_argument(box: Box, agent: str, fixture: str) -> None:
+def test_other_tools_get_no_opinion_even_with_a_scary_argument(box: Box, agent: str, fixture: str,
+                                                               answer: str) -> None:
     status, out, err = hook(box, agent, json.loads((AGENTS_DATA / fixture).read_text()))
-    assert (status, out.strip(), err) == (0, "", "")
+    assert (status, out.strip(), err) == (0, answer, "")
 
 
 # --- sandbox: rewritten, every other field kept ------------------------------------------------------------
