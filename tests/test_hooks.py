@@ -46,7 +46,8 @@ class Shell:
         self.project = self.home / "project"
         self.project.mkdir(parents=True)
         self.state = tmp / "state"
-        (self.project / "vectra-guard.yaml").write_text(config)
+        self.state.mkdir(mode=0o700)
+        (self.state / "config.yaml").write_text(config)  # the user's own config: a project file only tightens
         self.env = {"PATH": f"{Path(vg_bin()).parent}:{os.environ['PATH']}", "HOME": str(self.home),
                     "VG_HOME": str(self.state), "TERM": "xterm", "LANG": "C.UTF-8", "INPUTRC": "/dev/null",
                     **(env or {})}

@@ -119,7 +119,7 @@ def _pids(d: Path) -> list[int]:
 def _create(memory: int, cpus: float, pids: int | None) -> list[Path]:
     if os.geteuid() != 0:
         raise PermissionError("cgroups need root or delegation")
-    name = f"vgshell-{uuid.uuid4().hex[:12]}"
+    name = f"vgshell-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # whose it was, for `ps`-like reading and tests
     if (ROOT / "cgroup.controllers").exists():
         return [_v2(ROOT / name, memory, cpus, pids)]
     made: list[Path] = []
