@@ -51,6 +51,8 @@ class Invocation:
     hidden_name: tuple[str, ...] = ()  # the word as written when the program's name is only known at run time
     where: str | None = None  # `./cleanup.sh:12` when it comes from a script file the line runs
     unseen: tuple[str, ...] = ()  # what the analysis could not see for it (`stdin`, `script`)
+    downstream: tuple[str, ...] = ()  # the commands later in its pipeline (`env | grep PATH`)
+    piped_in: tuple[str, ...] = ()  # files and $VARIABLES earlier pipeline stages read (what its stdin carries)
 
     @cached_property
     def name(self) -> str:
@@ -96,6 +98,8 @@ class Ctx:
     depth: int = 0
     function: str | None = None
     spawning: bool = False  # inside a pipeline or backgrounded
+    downstream: tuple[str, ...] = ()
+    piped_in: tuple[str, ...] = ()
     background: bool = False  # started with `&`
     runaway: bool = False  # inside an endless loop that never waits (`while :; do CMD & done`)
     calls: tuple[str, ...] = ()  # the functions being run (a function calling itself is not walked again)
