@@ -42,7 +42,8 @@ class Assessment:
 
     `networked_install`: the command installs packages from a registry; `ecosystems`: which package
     managers it uses (npm, pip, …); `state_change`: it changes the shell itself (`cd`, `export`, `alias`…);
-    `parse_error`: no parser could read it all (the risk is then at least medium).
+    `parse_error`: no parser could read it all (the risk is then at least medium); `leaves_guard`: it
+    starts an interactive shell the vgshell hook is not in, or keeps the hook out of later shells.
     """
 
     command: str
@@ -52,6 +53,7 @@ class Assessment:
     ecosystems: tuple[str, ...] = ()
     state_change: bool = False
     parse_error: str | None = None
+    leaves_guard: bool = False
 
     @property
     def top(self) -> Finding | None:
