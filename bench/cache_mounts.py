@@ -111,7 +111,8 @@ def config(home: Path, runtime: str | None = None) -> None:
     uv = uv_binary() if runtime in ("docker", "podman") else None
     mount = f"{{host_path: {uv}, container_path: /usr/local/bin/uv, read_only: true}}"
     mounts = f"\n  bind_mounts:\n    - {mount}" if uv else ""
-    (home / "project" / "vectra-guard.yaml").write_text(
+    (home / ".vg-state").mkdir(mode=0o700, exist_ok=True)
+    (home / ".vg-state" / "config.yaml").write_text(
         "sandbox:\n  env_whitelist: [PATH, HOME, LANG, TERM, PIP_CONFIG_FILE]" + mounts + "\n")
 
 

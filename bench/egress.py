@@ -81,8 +81,7 @@ def sandboxed_true(runtime: str, network: str, project: str, home: str) -> Calla
             saved = os.dup(0)
             os.dup2(devnull.fileno(), 0)
             try:
-                status = _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory),
-                                   cfg)
+                status = _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory))
             finally:
                 os.dup2(saved, 0)
                 os.close(saved)

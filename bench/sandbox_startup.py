@@ -55,7 +55,7 @@ def vg_inprocess(runtime: str, project: str, home: str) -> Callable[[], object]:
             saved = os.dup(0)
             os.dup2(devnull.fileno(), 0)
             try:
-                status = _dispatch(runtime, spec, cfg)
+                status = _dispatch(runtime, spec)
             finally:
                 os.dup2(saved, 0)
                 os.close(saved)

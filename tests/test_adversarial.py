@@ -741,16 +741,10 @@ DELIBERATE_MEDIUM = [
 ]
 
 # Rows we cannot (yet) score right, with why. Strict xfail: the day one passes, move it to its table.
+# (Custom IFS, arrays and `while true; do $0 & done` moved to tests/test_analysis_runtime_names.py.)
 KNOWN_GAPS = [
-    pytest.param("while true; do $0 & done", H, marks=pytest.mark.xfail(strict=True, reason=(
-        "an endless loop backgrounding an unknown command: telling it from `while true; do job & sleep 1; "
-        "done` needs loop analysis we do not do"))),
     pytest.param("python -c \"import os; os.system('r'+'m -rf /')\"", C, marks=pytest.mark.xfail(
         strict=True, reason="string arithmetic inside inline code: we read literals, we do not run code")),
-    pytest.param("IFS=,; x=rm,-rf,/; $x", C, marks=pytest.mark.xfail(strict=True, reason=(
-        "field splitting on a custom IFS is not modelled: the word stays one unknown command"))),
-    pytest.param("a=(rm -rf /); \"${a[@]}\"", C, marks=pytest.mark.xfail(strict=True, reason=(
-        "array values are not tracked: `${a[@]}` is unknown, scored only as an unknown command"))),
 ]
 
 

@@ -115,12 +115,12 @@ def test_broken_config_names_file_line_and_choices(tmp_path: Path) -> None:
 
 
 def test_project_config_changes_the_decision(tmp_path: Path) -> None:
-    (tmp_path / "vectra-guard.yaml").write_text("policies:\n  allowlist: ['git reset --hard']\n")
+    (tmp_path / "vectra-guard.yaml").write_text("policies:\n  denylist: ['git status*']\n")
     sub = tmp_path / "sub"
     sub.mkdir()
-    r = vg("check", "--json", "git reset --hard", cwd=sub)
-    assert r.returncode == 0
-    assert json.loads(r.stdout)["reason"] == "allowlisted by 'git reset --hard'"
+    r = vg("check", "--json", "git status", cwd=sub)
+    assert r.returncode != 0
+    assert "denylisted by 'git status*'" in json.loads(r.stdout)["reason"]
 
 
 def test_env_override_wins_over_files(tmp_path: Path) -> None:

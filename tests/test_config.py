@@ -19,10 +19,10 @@ from vgshell.config import (
     load_preset,
     preset_names,
     render_config_show,
-    render_markdown,
     with_overrides,
     write_preset,
 )
+from vgshell.configdoc import render_markdown
 from vgshell.context import Environment
 from vgshell.errors import ConfigError, ExitStatus
 from vgshell.schema import KEY_ALIASES, KEYS, SCHEMA, SECTIONS, Key, check, keys_of
@@ -138,11 +138,11 @@ def test_each_layer_overrides_the_one_below(lay: Layout, layers: tuple[str, ...]
 
 def test_absent_key_never_resets_and_sections_merge_key_by_key(lay: Layout) -> None:
     lay.user_file.write_text("sandbox:\n  timeout: 100\n  enabled: false\n  cache_dirs: [/a]\n")
-    lay.project_file.write_text("sandbox:\n  mode: risky\n\n  image: node:20\n")
+    lay.project_file.write_text("sandbox:\n  mode: always\n\n  image: node:20\n")
     lay.explicit.write_text("# nothing here\n")
     cfg = load_config(lay.env(), str(lay.explicit))
     assert (cfg.sandbox.timeout, cfg.sandbox.enabled, cfg.sandbox.cache_dirs) == (100, False, ("/a",))
-    assert (cfg.sandbox.mode, cfg.sandbox.image) == ("risky", "node:20")
+    assert (cfg.sandbox.mode, cfg.sandbox.image) == ("always", "node:20")
     assert cfg.sources["sandbox.timeout"] == f"{lay.user_file}:2"
     assert cfg.sources["sandbox.image"] == f"{lay.project_file}:4"
     assert cfg.sources["sandbox.security_level"] == "default"
@@ -150,9 +150,9 @@ def test_absent_key_never_resets_and_sections_merge_key_by_key(lay: Layout) -> N
 
 def test_nearest_project_file_wins(lay: Layout) -> None:
     lay.project_file.write_text("sandbox:\n  mode: risky\n")
-    (lay.cwd.parent / "vectra-guard.yaml").write_text("sandbox:\n  mode: never\n")
+    (lay.cwd.parent / "vectra-guard.yaml").write_text("sandbox:\n  mode: always\n")
     cfg = load_config(lay.env())
-    assert cfg.sandbox.mode == "never"
+    assert cfg.sandbox.mode == "always"
     assert [str(f) for f in config_files(lay.env())] == [str(lay.cwd.parent / "vectra-guard.yaml")]
 
 
@@ -188,7 +188,7 @@ def test_empty_file_sets_nothing(lay: Layout, text: str) -> None:
     ],
 )
 def test_env_overrides(lay: Layout, variables: dict[str, str], name: str, expected: object) -> None:
-    lay.project_file.write_text("sandbox:\n  mode: never\n  runtime: docker\n  timeout: 5\n")
+    lay.user_file.write_text("sandbox:\n  mode: never\n  runtime: docker\n  timeout: 5\n")
     cfg = load_config(lay.env(**variables))
     assert cfg.get(name) == expected
 
@@ -425,11 +425,11 @@ def test_write_unknown_preset(lay: Layout) -> None:
 
 
 def test_render_config_show(lay: Layout) -> None:
-    lay.project_file.write_text("guard_level:\n  level: off\nsandbox:\n  cache_dirs: [~/.npm, '/a:/b']\n")
+    lay.user_file.write_text("guard_level:\n  level: off\nsandbox:\n  cache_dirs: [~/.npm, '/a:/b']\n")
     rows = {key: (value, source) for key, value, source in render_config_show(load_config(lay.env()))}
     assert list(rows) == [key.name for key in SCHEMA]
-    assert rows["guard_level.level"] == ("'off'", f"{lay.project_file}:2")
-    assert rows["sandbox.cache_dirs"] == ("[~/.npm, '/a:/b']", f"{lay.project_file}:4")
+    assert rows["guard_level.level"] == ("'off'", f"{lay.user_file}:2")
+    assert rows["sandbox.cache_dirs"] == ("[~/.npm, '/a:/b']", f"{lay.user_file}:4")
     assert rows["sandbox.mode"] == ("auto", "default")
     assert rows["sandbox.network_mode"] == ("null", "default")
     assert rows["sandbox.timeout"] == ("300", "default")

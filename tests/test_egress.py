@@ -288,7 +288,8 @@ def test_a_bad_allowlist_entry_is_a_config_error(tmp_path: Path, short_tmp: Path
     sb.config("sandbox:\n  network_allowlist:\n    - https://git.example.com\n")
     r = run(sb, "true", short_tmp)
     assert r.returncode == 3
-    assert "'sandbox.network_allowlist[0]' must be a host name" in r.stderr and "vectra-guard.yaml:3" in r.stderr
+    assert "'sandbox.network_allowlist[0]' must be a host name" in r.stderr
+    assert f"{sb.state / 'config.yaml'}:3" in r.stderr
 
 
 # --- A listener on every host address ------------------------------------------------------------------

@@ -8,6 +8,7 @@ wait for, so a line that clears PROMPT_COMMAND or precmd does not blind them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,11 +43,7 @@ class Guarded(Shell):
     """A hooked shell whose analyzer refuses `touch canary*`, with the marker in its prompt."""
 
     def __init__(self, kind: str, tmp: Path, extra_rc: str = "", env: dict[str, str] | None = None) -> None:
-        rules = tmp / "state" / "rules"
-        rules.mkdir(parents=True, mode=0o700)
-        os.chmod(tmp / "state", 0o700)
-        (rules / "canary.yaml").write_text(CANARY_PACK)
-        super().__init__(kind, tmp, extra_rc=PROMPT_MARK[kind] + extra_rc,
+        super().__init__(kind, tmp, extra_rc=PROMPT_MARK[kind] + extra_rc, rules=CANARY_PACK,
                          env={"VISUAL": "true", "EDITOR": "true", **(env or {})})
         self.tries = 0
 
@@ -232,6 +229,7 @@ def test_lines_that_switch_the_hook_off_in_place_are_refused(kind: str, line: st
 # ------------------------------------------------------------------ shells that would leave the guard
 LEAVING = {
     "bash": ["bash --norc", "bash --rcfile /dev/null", "bash --norc -i", "bash --noediting", "sh", "dash", "sh -i",
+             "sh -",
              "env -i bash", "VG_DISABLE=1 bash", "export VG_DISABLE=1", "exec bash --norc", "exec sh",
              "HOME=/tmp bash", "script -qc sh /dev/null", "tmux new-session 'bash --norc'", "busybox sh",
              "python3 -c 'import pty; pty.spawn(\"/bin/sh\")'"],
@@ -321,7 +319,7 @@ class Impostor:
             threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
 
     def answer(self, conn: socket.socket) -> None:
-        with conn:
+        with conn, contextlib.suppress(OSError):  # the shell hangs up once it has given up on us
             while data := conn.recv(65536):
                 self.requests += 1
                 if data.startswith(b"JSON"):

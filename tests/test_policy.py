@@ -73,6 +73,10 @@ CASES: list[tuple[str, dict[str, Any], Facts, str, str, str]] = [
     ("npm i", {"sandbox.runtime": "docker"}, AGENT, "sandbox", "bubblewrap", "networked"),
     ("npm i", {}, NO_RT, "block", "none", "no sandbox runtime is available"),
     ("npm i", {}, NO_RT_HUMAN, "ask", "host", "no sandbox runtime is available"),
+    # one rule for offline flags: an install from the cache still runs its install scripts
+    *[(line, {}, AGENT, "sandbox", "bubblewrap", "networked install") for line in
+      ("npm install --offline x", "uv pip install --offline x", "uv pip install x --offline", "uv sync --frozen",
+       "uv sync --offline", "yarn install --offline", "pnpm install --offline", "npm ci --prefer-offline")],
     # unparseable input is never low
     ('echo "unterminated', {}, AGENT, "sandbox", "bubblewrap", "could not parse"),
 ]

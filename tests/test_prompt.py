@@ -26,8 +26,9 @@ def project(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     proj = home / "project"
     proj.mkdir(parents=True)
-    (proj / "vectra-guard.yaml").write_text("guard_level:\n  level: high\nsandbox:\n  mode: never\n"
-                                            "prompt:\n  timeout: 3\n")
+    (home / ".vectra-guard").mkdir()
+    (home / ".vectra-guard" / "config.yaml").write_text("guard_level:\n  level: high\nsandbox:\n  mode: never\n"
+                                                        "prompt:\n  timeout: 3\n")
     (proj / "marker.txt").write_text("x")
     (proj / "marker.txt").chmod(0o644)
     return proj

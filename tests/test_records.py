@@ -22,7 +22,8 @@ from vgshell.context import Environment
 SUMMARY_KEYS = {"version", "runs", "first", "last", "totals", "duration_ms", "by_risk", "by_runtime", "checks",
                 "time_saved"}
 RECORD_KEYS = {"id", "time", "session", "kind", "cwd", "command", "risk", "findings", "decision", "answer",
-               "outcome", "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections"}
+               "outcome", "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections", "agent",
+               "ran"}
 NO_RUNTIME = {"PATH": "/nonexistent", "DOCKER_HOST": "unix:///nonexistent"}  # for vg check only
 
 
@@ -64,7 +65,8 @@ def test_exec_records_blocked_and_check_records_decision_only(db: Path) -> None:
 
 
 def test_metrics_disabled_records_nothing(db: Path, tmp_path: Path) -> None:
-    (tmp_path / "vectra-guard.yaml").write_text("metrics:\n  enabled: false\n")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    (db.parent / "config.yaml").write_text("metrics:\n  enabled: false\n")
     assert vg("exec", "true", cwd=tmp_path).returncode == 0
     assert vg("check", "ls", cwd=tmp_path).returncode == 0
     assert vg("exec", "rm -rf /", cwd=tmp_path).returncode == 126
@@ -111,8 +113,10 @@ def test_migration_from_version_1_keeps_rows_and_rollups(db: Path) -> None:
     for statement in records.MIGRATIONS[0]:
         conn.execute(statement)
     conn.execute("PRAGMA user_version=1")
-    conn.execute(records._INSERT, (time.time(), "old", "exec", "/", "make", "low", "[]", "host", None, "host",
-                                   "host", 0, 12.0, 0, "low risk", None))
+    v1 = records.COLUMNS[:16]  # the columns of schema version 1
+    conn.execute(f"INSERT INTO records ({', '.join(v1)}) VALUES ({', '.join('?' * len(v1))})",
+                 (time.time(), "old", "exec", "/", "make", "low", "[]", "host", None, "host", "host", 0, 12.0, 0,
+                  "low risk", None))
     conn.close()
     vg("exec", "true")
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == records.SCHEMA_VERSION
@@ -274,3 +278,17 @@ def test_record_hook_run_is_what_the_analyzer_server_calls(vg_home: Path, db: Pa
     [rec] = rows(db)
     assert (rec["kind"], rec["session"], rec["cwd"], rec["outcome"], rec["runtime"], rec["exit_status"],
             rec["duration_ms"]) == ("hook", "zsh-7", "/home/dev/project", "host", "host", 2, 42.5)
+
+
+@pytest.mark.parametrize("argv", [["audit"], ["audit", "--json"], ["session", "show", "s1"]])
+def test_output_cut_short_by_the_reader_ends_quietly(vg_home: Path, argv: list[str]) -> None:
+    """`vg audit | head`: the reader leaves early; vg stops without a traceback or an internal error."""
+    env = Environment(env={"VG_HOME": str(vg_home), "HOME": str(vg_home.parent)}, cwd="/home/dev/project")
+    verdict = Analyzer(env, DEFAULT_CONFIG).check("make test " + "x" * 200)
+    for _ in range(1500):
+        records.record_decision(vg_home, verdict, records.Run("exec", "host", runtime="host"), session="s1", cwd="/")
+    vg_cmd = " ".join([sys.executable, "-m", "vgshell.cli", *argv])
+    r = subprocess.run(f"{vg_cmd} | head -n 1; exit ${{PIPESTATUS[0]}}", shell=True, executable="/bin/bash",
+                       capture_output=True, text=True, env={**os.environ, "VG_HOME": str(vg_home)})
+    assert r.stderr == "" and r.returncode == 0
+    assert r.stdout.count("\n") == 1

@@ -27,7 +27,9 @@ class Sandbox:
         self.state = tmp / "state"
 
     def config(self, text: str) -> None:
-        (self.project / "vectra-guard.yaml").write_text(text)
+        """The user's own config (a project file may only tighten)."""
+        self.state.mkdir(mode=0o700, exist_ok=True)
+        (self.state / "config.yaml").write_text(text)
 
     def run(self, command: str, *, level: str = "permissive", network: str | None = "none",
             extra_env: dict[str, str] | None = None, timeout: int = 120,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vgshell.sandbox.spec import toolchain_dirs, workdir_shelters_home
+from vgshell.sandbox.spec import HostFacts, line_mounts, project_root, toolchain_dirs, workdir_shelters_home
 
 H = "/home/dev"
 
@@ -35,3 +35,36 @@ SHELTERS = [("/", True), (H, True), (H + "/", True), ("/home", True), (H + "/pro
 @pytest.mark.parametrize(("cwd", "read_only"), SHELTERS)
 def test_a_working_directory_holding_home_is_read_only_in_a_sandbox(cwd: str, read_only: bool) -> None:
     assert workdir_shelters_home(cwd, H) is read_only
+
+
+LINE_DIRS = [  # (cwd, project root, the line's cd targets) → mounts beyond cwd: (path, read_only)
+    ("/home/u/p", None, ("/home/u/other",), [("/home/u/other", False)]),
+    ("/home/u/p/sub", "/home/u/p", ("/home/u/p",), [("/home/u/p", False)]),
+    ("/home/u/p", None, ("/home/u/p/build",), []),  # already inside the working directory
+    ("/home/u/p", None, ("/home/u",), []),  # $HOME itself never (its start-up files, its secrets)
+    ("/home/u/p", None, ("/",), []),
+    ("/home/u/p", None, ("/home/u/.ssh",), []),  # a secret directory, or one inside or holding one
+    ("/home/u/p", None, ("/home/u/.aws/x",), []),
+    ("/home/u/p", None, ("/home/u/.config",), []),
+    ("/home/u/p", None, ("/etc",), [("/etc", True)]),  # outside $HOME and the project: read-only
+    ("/srv/p/a", "/srv/p", ("/srv/p/b", "/srv/q"), [("/srv/p", False), ("/srv/q", True), ("/srv/p/b", False)]),
+]
+
+
+@pytest.mark.parametrize(("cwd", "root", "dirs", "mounts"), LINE_DIRS)
+def test_a_line_that_cds_gets_its_directories_and_never_home_or_secrets(
+        cwd: str, root: str | None, dirs: tuple[str, ...], mounts: list[tuple[str, bool]]) -> None:
+    facts = HostFacts(cwd=cwd, home="/home/u", uid=1000, gid=1000, env={}, tty=False, project_root=root,
+                      line_dirs=dirs)
+    assert [(m.target, m.read_only) for m in line_mounts(facts)] == mounts
+
+
+@pytest.mark.parametrize(("cwd", "marked", "root"), [
+    ("/home/u/p/src/lib", "/home/u/p/.git", "/home/u/p"),
+    ("/home/u/p/src", "/home/u/p/src/vectra-guard.yaml", "/home/u/p/src"),
+    ("/home/u/p", "/home/u/.git", None),  # a git repository at $HOME is not a project root to mount
+    ("/srv/app", "/srv/app/.git", "/srv/app"),
+])
+def test_the_project_root_is_the_nearest_git_or_config_directory_below_home(cwd: str, marked: str,
+                                                                          root: str | None) -> None:
+    assert project_root(cwd, "/home/u", lambda p: p == marked) == root

@@ -11,13 +11,15 @@ from typing import Any
 
 from vgshell.config import Config
 from vgshell.context import Environment
+from vgshell.files import HostFiles
 from vgshell.policy import Decision, Facts, decide
 from vgshell.risk.engine import assess
-from vgshell.risk.model import Assessment
+from vgshell.risk.model import Assessment, Level
 from vgshell.risk.rules import Rule, RuleSet, load_default_ruleset
 from vgshell.sandbox.caches import cache_paths
 from vgshell.sandbox.detect import available_runtimes
 from vgshell.trust import Entry, TrustIndex, ago, store_path
+from vgshell.unwrap import Files
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,14 @@ class Verdict:
         }
 
 
+PINNED_BY_MANAGED = frozenset({"guard_level.level", "sandbox.mode", "sandbox.enabled"})
+
+
 class Analyzer:
     """Holds the rules, config and machine facts; `check()` is pure given those."""
 
-    def __init__(self, env: Environment, cfg: Config, rules: RuleSet | None = None) -> None:
+    def __init__(self, env: Environment, cfg: Config, rules: RuleSet | None = None,
+                 files: Files | None = None) -> None:
         self.env = env
         self.cfg = cfg
         extra = [_path(p, env) for p in cfg.rules.paths]
@@ -54,18 +60,29 @@ class Analyzer:
         if user_dir.is_dir():
             extra.extend(sorted(user_dir.glob("*.yaml")))
         self.rules = rules or load_default_ruleset(extra, cache_dir=env.state_dir / "cache")
+        # critical rules named in `rules.disabled` stay on unless the user or managed file names them
+        self.kept_critical: tuple[str, ...] = ()
+        if cfg.rules.disabled and not cfg.layers.disable_critical:
+            critical = {r.id for r in self.rules.rules if r.level is Level.CRITICAL}
+            self.kept_critical = tuple(rule for rule in cfg.rules.disabled if rule in critical)
         if cfg.rules.disabled:
-            self.rules = _without(self.rules, cfg.rules.disabled)
+            self.rules = _without(self.rules, tuple(r for r in cfg.rules.disabled if r not in self.kept_critical))
         self.facts = Facts(human_present=env.human_present,
                            available_runtimes=available_runtimes(env.env), in_ci=env.in_ci)
+        layers = cfg.layers
+        # `vg off` in a shell does not switch off what the managed config pins, nor a config that failed closed
+        self._pinned = layers.closed is not None or bool(PINNED_BY_MANAGED & set(layers.managed))
         self.trust = TrustIndex(store_path(env.state_dir, cfg.trust.store_path, env.home), env.stderr)
+        self.files = files if files is not None else HostFiles()  # scripts the line runs, globbed names
 
     def check(self, command: str, cwd: str | None = None, env: Mapping[str, str] | None = None,
               facts: Facts | None = None) -> Verdict:
-        a = assess(command, cwd or self.env.cwd, self.env.home, self.rules)
+        a = assess(command, cwd or self.env.cwd, self.env.home, self.rules, files=self.files)
         facts = facts or self.facts
+        if facts.guard_off and self._pinned:
+            facts = replace(facts, guard_off=False)
         entry = None
-        if facts.trusted_since is None:
+        if facts.trusted_since is None and self.cfg.layers.closed is None:  # failed closed: nothing is trusted
             now = self.env.clock()
             entry = self.trust.lookup(command, now)
             if entry is not None:

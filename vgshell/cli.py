@@ -17,8 +17,10 @@ from vgshell.errors import ExitStatus, UsageError, VgError
 
 if TYPE_CHECKING:
     from vgshell.analyzer import Analyzer, Verdict
+    from vgshell.config import Config
     from vgshell.context import Environment
 
+AGENTS = ("claude-code", "codex", "cursor", "gemini", "vscode")
 STATUS_BY_ACTION = {"host": ExitStatus.HOST, "sandbox": ExitStatus.SANDBOX, "ask": ExitStatus.ASK,
                     "block": ExitStatus.BLOCK}
 
@@ -52,13 +54,42 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Analyse and run CMD as bash would run it (pipes, redirections, &&). "
                                     "The exit status is the command's, 124 on sandbox timeout, 126 when "
                                     "blocked or refused.")
+    ex.add_argument("--sandbox", metavar="RUNTIME", help="run it in the sandbox (bubblewrap, docker, podman or "
+                    "auto) and nowhere else: the decision was made already (what an agent hook's rewrite runs)")
+    ex.add_argument("--agent", metavar="NAME", help="the AI agent whose command this is, for the records")
+    ex.add_argument("--decision", metavar="TOKEN",
+                    help="run the sandbox the analyzer decided on for a hooked shell's line (no judging here)")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
 
-    config = sub.add_parser("config", help="inspect the effective configuration")
+    hook = sub.add_parser("hook", help="judge an AI agent's shell command: its hook payload in, its answer out",
+                          description="Read AGENT's hook payload on stdin; answer allow, a rewrite into the "
+                                      "sandbox, ask, or deny (exit 2) in AGENT's format. See docs/agents.md.")
+    hook.add_argument("agent", choices=AGENTS)
+    setup = sub.add_parser("setup", help="install the vg hook into an AI agent's settings files",
+                           description="Write AGENT's hook configuration (a timestamped backup first; comments "
+                                       "kept; idempotent). See docs/agents.md.")
+    setup.add_argument("agent", choices=AGENTS)
+    scope = setup.add_mutually_exclusive_group()
+    scope.add_argument("--user", action="store_true", help="the user's settings (the default)")
+    scope.add_argument("--project", action="store_true", help="this project's settings")
+    setup.add_argument("--shell-prefix", action="store_true",
+                       help="claude-code: also route every Bash call through vg (CLAUDE_CODE_SHELL_PREFIX)")
+    setup.add_argument("--uninstall", action="store_true", help="remove what setup wrote")
+    setup.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
+
+    config = sub.add_parser("config", help="inspect the configuration; approve a project's vectra-guard.yaml")
     config_sub = config.add_subparsers(dest="config_cmd", metavar="ACTION", parser_class=_Parser)
     show = config_sub.add_parser("show", help="every key, its value and the file that set it")
     show.add_argument("--json", action="store_true")
     config_sub.add_parser("path", help="the config files in effect, lowest precedence first")
+    allow = config_sub.add_parser("allow", help="let a project file loosen the guard (this exact content)",
+                                  description="A project's vectra-guard.yaml may only tighten the guard until "
+                                              "you approve its exact content; any edit revokes the approval.")
+    allow.add_argument("path", nargs="?", help="the file (default: the project file in effect here)")
+    deny = config_sub.add_parser("deny", help="withdraw the approval of a project file")
+    deny.add_argument("path", nargs="?", help="the file (default: the project file in effect here)")
+    status = config_sub.add_parser("status", help="the files in effect, approvals, and what is left out")
+    status.add_argument("--json", action="store_true")
 
     init = sub.add_parser("init", help="print the bash/zsh hook, or write vectra-guard.yaml from a preset",
                           description="'vg init bash' / 'vg init zsh' print the lines for ~/.bashrc / ~/.zshrc "
@@ -94,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", metavar="DURATION", help="only the last 30m, 12h, 1d, 2w …")
     audit.add_argument("--decision", choices=("host", "sandbox", "ask", "block"), help="only this decision")
     audit.add_argument("--risk", choices=("low", "medium", "high", "critical"), help="only this level or above")
+    audit.add_argument("--agent", choices=AGENTS, help="only this AI agent's commands")
     audit.add_argument("--limit", type=int, default=200, help="the newest N records (default 200; 0 = all)")
     audit.add_argument("--json", action="store_true")
     session = sub.add_parser("session", help="the recorded shells and processes (VG_SESSION)")
@@ -103,12 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     session_show = session_sub.add_parser("show", help="the records of one session")
     session_show.add_argument("id", help="a session id or a unique prefix of one")
     session_show.add_argument("--json", action="store_true")
+    sub.add_parser("status", help="the guard's configuration: managed policy, project trust, critical rules off")
     sub.add_parser("version", help="print the version")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["hook"]:  # the agent hot path: no argparse tree, and it fails closed on its own
+        from vgshell.agents.hook import main as hook_main
+
+        return int(hook_main(args_list[1:]))
     traceback = "--traceback" in args_list
     try:
         args = build_parser().parse_args(args_list)
@@ -120,26 +157,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.status)
     except KeyboardInterrupt:
         return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:  # the reader left (`vg audit | head`): that is how such output ends, not an error
+        _quiet_stdout()
+        return int(ExitStatus.OK)
     except Exception as e:
         if traceback:
             raise
         sys.stderr.write(f"vg: internal error: {type(e).__name__}: {e} (run with --traceback for details)\n")
         return int(ExitStatus.ERROR)
-    except BrokenPipeError:
-        return int(ExitStatus.OK)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not hit the closed pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def shell_main() -> int:
-    sys.stderr.write("vg: shell: the interactive vgshell is not part of this release yet; use 'vg check'\n")
-    return int(ExitStatus.USAGE)
+    """`vgshell`: see vgshell.shell.main (kept light: `vgshell -c` is an agent's every command)."""
+    from vgshell.shell.main import main as shell
+
+    return shell()
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
         "check": _cmd_check, "explain": _cmd_explain, "exec": _cmd_exec, "config": _cmd_config, "init": _cmd_init,
-        "analyzer": _cmd_analyzer,
+        "analyzer": _cmd_analyzer, "status": _cmd_status,
         "version": lambda _a: _print(f"vg {__version__}"),
         "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
+        "hook": _cmd_hook, "setup": _cmd_setup,
     }
     if args.cmd is None:
         build_parser().print_help()
@@ -188,6 +238,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if answer is not None:
             return answer
     analyzer = _analyzer(args)
+    _say_config_notices(args, analyzer.env, analyzer.cfg, analyzer.kept_critical)
     if args.command == ["-"]:
         return _check_stream(analyzer)
     verdict = analyzer.check(text)
@@ -213,6 +264,9 @@ def _check_with_analyzer(args: argparse.Namespace, text: str) -> int | None:
     data = client.check(text, cwd, env, human)
     if data is None:
         return None
+    for said in data.pop("notices", None) or ():
+        if not args.quiet:
+            sys.stderr.write(f"{said}\n")
     if args.json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
     else:
@@ -234,8 +288,13 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     import shlex
 
     from vgshell.config import load_config
-    from vgshell.execute import run_command
+    from vgshell.execute import run_command, run_decided
 
+    if args.decision is not None:
+        if args.command and args.agent is None:
+            raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
+        expect = _command_text(args) if args.command else None  # an agent's rewrite shows it: checked, not judged
+        return run_decided(args.decision, _environment(), agent=args.agent, expect=expect)
     words = list(args.command)
     if words[:1] == ["--"]:
         if len(words) < 2:
@@ -244,7 +303,33 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     else:
         line = _command_text(args)
     env = _environment()
-    return run_command(line, env, load_config(env, args.config), quiet=args.quiet)
+    cfg = load_config(env, args.config)
+    _say_config_notices(args, env, cfg)
+    return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent)
+
+
+def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Config,
+                        kept_critical: tuple[str, ...] = ()) -> None:
+    """A project's loosening left out, a broken managed file…: once per file and session, on stderr."""
+    from vgshell.layers import NoticeLog, notice_session, notices
+
+    pending = notices(cfg, kept_critical)
+    if pending and not args.quiet:
+        for said in NoticeLog(env.state_dir).due(notice_session(env), pending):
+            sys.stderr.write(f"{said}\n")
+
+
+def _cmd_hook(args: argparse.Namespace) -> int:
+    from vgshell.agents.hook import main as hook_main
+
+    return hook_main([args.agent])
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from vgshell.agents.setup import run_setup
+
+    return run_setup(args.agent, _environment(), project=args.project, shell_prefix=args.shell_prefix,
+                     uninstall=args.uninstall, dry_run=args.dry_run, out=sys.stdout)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -260,12 +345,17 @@ def _cmd_config(args: argparse.Namespace) -> int:
     from vgshell.config import config_files, load_config, render_config_show
 
     env = _environment()
-    if args.config_cmd == "path":
+    action = args.config_cmd
+    if action in ("allow", "deny", "status"):
+        from vgshell import configcli
+
+        return int(getattr(configcli, action)(env, args))
+    if action == "path":
         for f in config_files(env, args.config):
             sys.stdout.write(f"{f}\n")
         return int(ExitStatus.OK)
-    if args.config_cmd != "show":
-        raise UsageError("'vg config' needs an action: show or path")
+    if action != "show":
+        raise UsageError("'vg config' needs an action: show, path, allow, deny or status")
     rows = render_config_show(load_config(env, args.config))
     if args.json:
         data = {key: {"value": value, "source": source} for key, value, source in rows}
@@ -276,6 +366,12 @@ def _cmd_config(args: argparse.Namespace) -> int:
     for key, value, source in rows:
         sys.stdout.write(f"{key:<{width}}  {value:<{vwidth}}  {source}\n")
     return int(ExitStatus.OK)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from vgshell import configcli
+
+    return int(configcli.summary(_environment(), args))
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
@@ -433,7 +529,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         if seconds is None:
             raise UsageError(f"--since must be a duration like 30m, 12h, 1d or 2w; got {args.since!r}")
         since = env.clock() - seconds
-    rows = metrics.audit(env.state_dir, since, args.decision, args.risk, args.limit or None)
+    rows = metrics.audit(env.state_dir, since, args.decision, args.risk, args.limit or None, args.agent)
     return _report(args, env, rows, metrics.show_records)
 
 

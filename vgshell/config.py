@@ -1,18 +1,17 @@
-"""Load, validate and merge `vectra-guard.yaml`; presets are data; the reference doc is generated.
+"""Validate and merge `vectra-guard.yaml` settings into a frozen `Config`; presets are data.
 
-Precedence, lowest first: built-in defaults → `<state dir>/config.yaml` → the nearest `vectra-guard.yaml`
-walking up from the working directory → `--config FILE` → environment variables (`schema.ENV_OVERRIDES`).
-Each layer sets only the keys it names; a list value replaces the list below it.
+Which files are read, and what each layer may change, is `vgshell.layers` (`load_config` here calls it).
+Each layer sets only the keys it names; a list value replaces the list below it. A Config remembers what
+its layers decided (`Config.layers`): a managed file's settings keep constraining every Config derived
+from it, so a later override (`vg mode never` in one shell) cannot loosen them either.
 
 Files are named by absolute path in errors and sources: `/abs/vectra-guard.yaml:7`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -24,25 +23,19 @@ if TYPE_CHECKING:
 else:
     yaml = LazyModule("yaml")  # only needed when a config file exists
 
+from vgshell.configtypes import NO_LAYERS, SECTION_TYPES, Config, Ignored, Layers
 from vgshell.context import Environment
 from vgshell.errors import ConfigError
 from vgshell.schema import (
     BIND_MOUNT_FIELDS,
-    CI_RUNTIME_ORDER,
-    DEV_RUNTIME_ORDER,
-    ENV_OVERRIDES,
     KEY_ALIASES,
     KEYS,
-    LEVEL_NETWORK,
     SCHEMA,
     SECTIONS,
-    STRATEGY_TTL,
     BindMount,
     Invalid,
     Key,
     check,
-    duration_seconds,
-    from_text,
     keys_of,
     show,
     unknown_key_message,
@@ -53,16 +46,15 @@ __all__ = [
     "PROJECT_FILE",
     "BindMount",
     "Config",
-    "ConfigFile",
+    "Ignored",
+    "Layers",
     "config_files",
     "config_from_mapping",
     "config_from_yaml",
-    "expand_path",
     "load_config",
     "load_preset",
     "preset_names",
     "render_config_show",
-    "render_markdown",
     "with_overrides",
     "write_preset",
 ]
@@ -70,175 +62,15 @@ __all__ = [
 PROJECT_FILE: Final = "vectra-guard.yaml"
 USER_FILE: Final = "config.yaml"
 
-
-# --- The values -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GuardLevelConfig:
-    level: str
-    allow_user_bypass: bool
-    bypass_env_var: str
-    require_approval_above: str | None
+# --- The values (vgshell.configtypes) -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SandboxConfig:
-    enabled: bool
-    mode: str
-    runtime: str
-    runtime_order: tuple[str, ...] | None
-    image: str
-    timeout: int
-    security_level: str
-    network_mode: str | None
-    network_allowlist: tuple[str, ...]
-    seccomp_profile: str | None
-    env_whitelist: tuple[str, ...]
-    bind_mounts: tuple[BindMount, ...]
-    enable_cache: bool
-    cache_dirs: tuple[str, ...]
-    cache_strategy: str | None
-    cache_ttl: int | None
-    log_output: bool
-
-    @property
-    def effective_mode(self) -> str:
-        """`mode`, except `never` when the sandbox is disabled."""
-        return self.mode if self.enabled else "never"
-
-    @property
-    def effective_network_mode(self) -> str:
-        """`network_mode`, or the security level's network when it is null."""
-        return self.network_mode or LEVEL_NETWORK[self.security_level]
-
-    @property
-    def effective_cache_ttl(self) -> int | None:
-        """Result-cache TTL in seconds; None when the result cache is off."""
-        if self.cache_strategy is None:
-            return None
-        return self.cache_ttl or STRATEGY_TTL[self.cache_strategy]
-
-    def runtime_candidates(self, in_ci: bool) -> tuple[str, ...]:
-        """Runtimes to try, in order: the chosen one first (unless `auto`), then the fallback order."""
-        order = self.runtime_order or (CI_RUNTIME_ORDER if in_ci else DEV_RUNTIME_ORDER)
-        if self.runtime == "auto":
-            return tuple(order)
-        return (self.runtime, *(name for name in order if name != self.runtime))
-
-
-@dataclass(frozen=True)
-class PoliciesConfig:
-    allowlist: tuple[str, ...]
-    denylist: tuple[str, ...]
-    monitor_git_ops: bool
-    block_force_git: bool
-    detect_prod_env: bool
-    prod_env_patterns: tuple[str, ...]
-    only_destructive_sql: bool
-
-
-@dataclass(frozen=True)
-class TrustConfig:
-    default_expiry: str | None
-    store_path: str | None
-
-    @property
-    def default_expiry_seconds(self) -> int | None:
-        return None if self.default_expiry is None else duration_seconds(self.default_expiry)
-
-
-@dataclass(frozen=True)
-class PromptConfig:
-    timeout: int | None
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    enabled: bool
-
-
-@dataclass(frozen=True)
-class RulesConfig:
-    disabled: tuple[str, ...]
-    paths: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LoggingConfig:
-    format: str
-
-
-@dataclass(frozen=True)
-class EnvProtectionConfig:
-    enabled: bool
-    masking_mode: str
-    protected_vars: tuple[str, ...]
-    allow_read_vars: tuple[str, ...]
-    fake_values: Mapping[str, str]
-    block_env_access: bool
-    block_dotenv_read: bool
-
-
-@dataclass(frozen=True)
-class ProductionIndicatorsConfig:
-    branches: tuple[str, ...]
-    keywords: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class CveConfig:
-    enabled: bool
-    sources: tuple[str, ...]
-    update_interval_hours: int
-
-
-@dataclass(frozen=True)
-class Config:
-    """The merged config. `sources` maps every dotted key to where its value came from."""
-
-    guard_level: GuardLevelConfig
-    sandbox: SandboxConfig
-    policies: PoliciesConfig
-    trust: TrustConfig
-    prompt: PromptConfig
-    metrics: MetricsConfig
-    rules: RulesConfig
-    logging: LoggingConfig
-    env_protection: EnvProtectionConfig
-    production_indicators: ProductionIndicatorsConfig
-    cve: CveConfig
-    sources: Mapping[str, str] = field(compare=False)
-
-    def get(self, name: str) -> object:
-        """The value of a dotted key, e.g. `cfg.get("sandbox.mode")`."""
-        section, leaf = name.split(".", 1)
-        return getattr(getattr(self, section), leaf)
-
-
-_SECTION_TYPES: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
-    {
-        "guard_level": GuardLevelConfig,
-        "sandbox": SandboxConfig,
-        "policies": PoliciesConfig,
-        "trust": TrustConfig,
-        "prompt": PromptConfig,
-        "metrics": MetricsConfig,
-        "rules": RulesConfig,
-        "logging": LoggingConfig,
-        "env_protection": EnvProtectionConfig,
-        "production_indicators": ProductionIndicatorsConfig,
-        "cve": CveConfig,
-    }
-)
-
-
-def _build(values: Mapping[str, object], sources: Mapping[str, str]) -> Config:
+def _build(values: Mapping[str, object], sources: Mapping[str, str], layers: Layers = NO_LAYERS) -> Config:
     sections: dict[str, Any] = {
         section: make(**{key.leaf: values[key.name] for key in keys_of(section)})
-        for section, make in _SECTION_TYPES.items()
+        for section, make in SECTION_TYPES.items()
     }
-    return Config(**sections, sources=MappingProxyType(dict(sources)))
+    return Config(**sections, sources=MappingProxyType(dict(sources)), layers=layers)
 
 
 def _defaults() -> Config:
@@ -267,7 +99,26 @@ def _merge(base: Config, settings: Sequence[Setting], label: Callable[[str], str
     for setting in settings:
         values[setting.name] = setting.value
         sources[setting.name] = label(setting.where)
-    return _build(values, sources)
+    return constrained(values, sources, base.layers)
+
+
+def constrained(values: dict[str, object], sources: dict[str, str], layers: Layers) -> Config:
+    """The Config of `values` once the managed file has had its say: its values stand unless a layer below
+    set a tighter one; a broken managed file holds every key at its tightest."""
+    if layers.managed or layers.closed is not None:
+        from vgshell.tighten import Context, tighter_of, tightest
+
+        ctx = Context(dict(values))
+        for name, (managed, where) in layers.managed.items():
+            by_default = sources[name] == "default"  # nothing below chose a value: the managed one stands
+            kept = managed if by_default else tighter_of(KEYS[name], managed, values[name], ctx)
+            if kept != values[name] or by_default:
+                values[name], sources[name] = kept, where
+        for key in SCHEMA if layers.closed is not None else ():
+            value = tightest(key, values[key.name], DEFAULT_CONFIG.get(key.name))
+            if value != values[key.name]:
+                values[key.name], sources[key.name] = value, "fail-closed (the managed config is invalid)"
+    return _build(values, sources, layers)
 
 
 def _reject_duplicates(settings: Sequence[Setting]) -> None:
@@ -446,84 +297,6 @@ def config_from_yaml(text: str, path: str = "<text>", base: Config = DEFAULT_CON
     return _merge(base, _yaml_settings(text, path), lambda where: prefix + where)
 
 
-# --- Files and the environment -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConfigFile:
-    """One config file in effect, lowest precedence first. `label` prefixes its sources (`--config`)."""
-
-    path: Path
-    label: str | None = None
-
-    def __str__(self) -> str:
-        return str(self.path)
-
-
-def expand_path(path: str, env: Environment, base: str | None = None) -> Path:
-    """`~` → env.home; relative → against `base` (default env.cwd). Lexical: touches no file."""
-    if path == "~" or path.startswith("~/"):
-        path = env.home + path[1:]
-    return Path(os.path.normpath(Path(base or env.cwd, path)))
-
-
-def _project_file(cwd: Path) -> Path | None:
-    for directory in (cwd, *cwd.parents):
-        candidate = directory / PROJECT_FILE
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def config_files(env: Environment, explicit: str | None = None) -> tuple[ConfigFile, ...]:
-    """The files `load_config` reads, lowest precedence first (for `vg doctor` and `vg config path`)."""
-    files: list[ConfigFile] = []
-    user = expand_path(str(env.state_dir / USER_FILE), env)
-    if user.is_file():
-        files.append(ConfigFile(user))
-    project = _project_file(expand_path(".", env))
-    if project is not None:
-        files.append(ConfigFile(project))
-    if explicit is not None:
-        files.append(ConfigFile(expand_path(explicit, env), "--config"))
-    return tuple(files)
-
-
-def _read(file: ConfigFile) -> str:
-    try:
-        return file.path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: '{file.path}' [{file.label or 'config'}]") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"invalid YAML: not UTF-8 text [{file.path}]") from None
-    except OSError as problem:
-        reason = problem.strerror or type(problem).__name__
-        raise ConfigError(f"cannot read '{file.path}': {reason} [{file.label or 'config'}]") from None
-
-
-def _env_settings(env: Environment) -> list[Setting]:
-    settings: list[Setting] = []
-    for variable, name in ENV_OVERRIDES:
-        text = env.env.get(variable, "")
-        if text:
-            key = KEYS[name]
-            settings.append(_validated(key, from_text(key, text), f"env {variable}"))
-    return _last_wins(settings)
-
-
-def _last_wins(settings: list[Setting]) -> list[Setting]:
-    """Env variables may name one key twice (VECTRA_GUARD_LEVEL, VG_GUARD_LEVEL): the later wins."""
-    return list({setting.name: setting for setting in settings}.values())
-
-
-def load_config(env: Environment, explicit: str | None = None) -> Config:
-    """Defaults → user config → nearest project file → `--config FILE` → environment variables."""
-    cfg = DEFAULT_CONFIG
-    for file in config_files(env, explicit):
-        cfg = config_from_yaml(_read(file), str(file.path), cfg, file.label)
-    return _merge(cfg, _env_settings(env), lambda where: where)
-
-
 # --- Presets ----------------------------------------------------------------------------------------
 
 
@@ -584,79 +357,30 @@ def render_config_show(cfg: Config) -> list[tuple[str, str, str]]:
     return [(key.name, yaml_scalar(cfg.get(key.name)), cfg.sources[key.name]) for key in SCHEMA]
 
 
-_DOC_INTRO: Final = """\
-# Configuration
-
-<!-- Generated by `python -m vgshell.config --markdown` from vgshell/schema.py; do not edit by hand. -->
-
-vgshell reads Vectra Guard's `vectra-guard.yaml` with Vectra Guard's key names. Start from a preset:
-`vg init --preset developer` (or `cp presets/developer.yaml vectra-guard.yaml`); the presets are
-{presets}.
-
-## Files and precedence
-
-Lowest to highest; each layer sets only the keys it names, and sections merge key by key:
-
-1. the built-in defaults (below);
-2. `~/.vectra-guard/config.yaml` (`$VG_HOME/config.yaml` when `VG_HOME` is set);
-3. the nearest `vectra-guard.yaml` found walking up from the working directory;
-4. `vg --config FILE`;
-5. the environment variables below.
-
-A list replaces the list below it; it is not appended to. An empty file sets nothing. `vg config show` prints
-every key with its value and where it came from (`default`, `/abs/path/vectra-guard.yaml:7`,
-`--config /abs/path/file.yaml:3`, `env VG_MODE`).
-
-Every key is checked: an unknown key, a wrong type, an unknown value or broken YAML stops `vg` with one line
-naming the file (by absolute path) and the line, for example
-`vg: config: unknown key 'sandbox.timout' (did you mean 'timeout'?) [/home/me/project/vectra-guard.yaml:7]`.
-Nothing falls back to a default silently.
-
-Keys marked *not acted on yet* are Vectra Guard's: they are accepted and validated so existing files
-keep working, but vgshell ignores their values for now. Vectra Guard's `sandbox.enable_metrics` and
-`sandbox.trust_store_path` are read as {aliases}.
-
-## Environment variables
-
-An empty variable counts as unset; a later row wins over an earlier one. Values are checked like file
-values, and an error names the variable: `'sandbox.timeout' must be an integer; got 'soon' [env VG_TIMEOUT]`.
-
-| variable | key |
-|---|---|
-"""
+# --- Files (vgshell.layers reads them) ---------------------------------------------------------------
 
 
-def _doc_row(key: Key) -> str:
-    values = ", ".join(f"`{choice}`" for choice in key.choices) if key.choices else ""
-    if key.value_aliases:
-        values += " (" + ", ".join(f"`{a}` = `{b}`" for a, b in key.value_aliases.items()) + ")"
-    note = "" if key.acted_on else " *Not acted on yet.*"
-    nullable = " or null" if key.nullable else ""
-    return (f"| `{key.name}` | {key.type}{nullable} | `{yaml_scalar(check(key, key.default))}` | {values} "
-            f"| {key.description}{note} |")  # fmt: skip
+def load_config(env: Environment, explicit: str | None = None) -> Config:
+    """Defaults → user config → nearest project file (tighten-only unless approved) → `--config FILE` →
+    environment variables → the managed file (see vgshell.layers)."""
+    from vgshell.layers import load
+
+    return load(env, explicit)
 
 
-def _doc_section(section: str) -> list[str]:
-    header = ["", f"## `{section}`", "", SECTIONS[section], "",
-              "| key | type | default | values | description |", "|---|---|---|---|---|"]  # fmt: skip
-    return header + [_doc_row(key) for key in keys_of(section)]
+def config_files(env: Environment, explicit: str | None = None) -> tuple[Path, ...]:
+    """The files `load_config` reads, lowest precedence first (for `vg config path`)."""
+    from vgshell.layers import files
 
-
-def render_markdown() -> str:
-    """docs/configuration.md, generated from the schema."""
-    presets = ", ".join(f"`{name}`" for name in preset_names())
-    aliases = " and ".join(f"`{target}`" for target in KEY_ALIASES.values())
-    lines = [_DOC_INTRO.format(presets=presets, aliases=aliases).rstrip("\n")]
-    lines += [f"| `{variable}` | `{name}` |" for variable, name in ENV_OVERRIDES]
-    for section in SECTIONS:
-        lines += _doc_section(section)
-    return "\n".join(lines) + "\n"
+    return files(env, explicit)
 
 
 def _main(argv: Sequence[str]) -> int:
     if list(argv) != ["--markdown"]:
         sys.stderr.write("usage: python -m vgshell.config --markdown\n")
         return 2
+    from vgshell.configdoc import render_markdown
+
     sys.stdout.write(render_markdown())
     return 0
 

@@ -11,24 +11,43 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vgshell.analyzer import Analyzer, Verdict
 from vgshell.config import Config
 from vgshell.context import Environment
 from vgshell.errors import VgError
 from vgshell.sandbox import caches, egress
 from vgshell.sandbox.docker import SandboxError
 from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout
-from vgshell.sandbox.spec import PROXY_VARS, SYSTEM_CA_BUNDLE, HostFacts, SandboxSpec, build_spec
+from vgshell.sandbox.spec import (
+    PROXY_VARS,
+    SYSTEM_CA_BUNDLE,
+    HostFacts,
+    Mount,
+    SandboxSpec,
+    build_spec,
+    project_root,
+)
+
+if TYPE_CHECKING:  # the analyzer (rules, parsers) loads only where a command is judged, not for a decided run
+    from vgshell.analyzer import Analyzer, Verdict
 
 BLOCKED = 126  # like a shell's "found but cannot be executed"; `vg check` reports 30 for the same decision
 SECCOMP_DEFAULT = Path(__file__).parent / "sandbox" / "seccomp-profile.json"
 
 
-def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False) -> int:
+def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False, sandbox: str | None = None,
+                agent: str | None = None) -> int:
+    """`sandbox` (a runtime name, or "auto"): the decision was already made elsewhere (an agent hook sent the
+    command here): run it in the sandbox, never on the host and without asking; only a block still holds.
+    `agent` names the AI agent whose command it is, for the records."""
+    from vgshell.analyzer import Analyzer
+
     analyzer = Analyzer(env, cfg)
     verdict = analyzer.check(command)
-    rec = _Record(env, cfg, verdict)
+    if sandbox is not None:
+        verdict = _forced_sandbox(verdict, sandbox)
+    rec = _Record(env, cfg, verdict, agent)
     d = verdict.decision
     if d.action == "block":
         _notice(env, quiet, verdict)
@@ -63,11 +82,23 @@ def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False
                     cached=bool(used.get("cached")), refused=refused if isinstance(refused, tuple) else None)
 
 
+def _forced_sandbox(verdict: Verdict, runtime: str) -> Verdict:
+    """The carried decision `sandbox`: whatever this analysis would have said, except a block (critical stays
+    blocked however the command arrived)."""
+    d = verdict.decision
+    if d.action == "block":
+        return verdict
+    chosen = d.runtime if runtime == "auto" else runtime
+    carried = replace(d, action="sandbox", runtime=chosen, on_approve=None,
+                      why=f"{d.why} (sandbox decided by the hook)")
+    return replace(verdict, decision=carried)
+
+
 class _Record:
     """The record of one `vg exec` (SPEC §7), written once the outcome is known; a no-op when metrics are off."""
 
-    def __init__(self, env: Environment, cfg: Config, verdict: Verdict) -> None:
-        self.env, self.verdict, self.enabled = env, verdict, cfg.metrics.enabled
+    def __init__(self, env: Environment, cfg: Config, verdict: Verdict, agent: str | None = None) -> None:
+        self.env, self.verdict, self.enabled, self.agent = env, verdict, cfg.metrics.enabled, agent
         self.answer: str | None = None
         self.start: float | None = None
 
@@ -82,7 +113,7 @@ class _Record:
 
             ms = None if self.start is None else (time.monotonic() - self.start) * 1000
             run = records.Run("exec", outcome, self.answer, runtime, cached, ms, exit_status,
-                              refused_connections=refused)
+                              refused_connections=refused, agent=self.agent)
             records.record_decision(self.env.state_dir, self.verdict, run, session=records.session_id(self.env.env),
                                     cwd=self.env.cwd, warn=self.env.stderr)
         return BLOCKED if exit_status is None else exit_status
@@ -143,7 +174,7 @@ def _run_on_host(command: str, env: Environment, rec: _Record) -> int:
     return rec.done("host", exit_status=128 - status if status < 0 else status, runtime="host")
 
 
-def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...]) -> HostFacts:
+def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...], workdirs: tuple[str, ...] = ()) -> HostFacts:
     cache_dirs: tuple[tuple[str, str], ...] = ()
     cache_env: tuple[tuple[str, str], ...] = ()
     if cfg.sandbox.enable_cache and ecosystems:
@@ -154,7 +185,9 @@ def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...]) -> Ho
     ca_files = tuple(dict.fromkeys(p for p in ca if os.path.isfile(p)))
     return HostFacts(cwd=env.cwd, home=env.home, uid=os.getuid(), gid=os.getgid(), env=env.env,
                      tty=env.isatty(env.stdin) and env.isatty(env.stdout), ca_files=ca_files,
-                     cache_dirs=cache_dirs, cache_env=cache_env)
+                     cache_dirs=cache_dirs, cache_env=cache_env,
+                     project_root=project_root(env.cwd, env.home, os.path.lexists),
+                     line_dirs=tuple(d for d in workdirs if os.path.isdir(d)))
 
 
 READ_ONLY_WORKDIR = ("vg: the working directory is read-only in the sandbox: it is / or your home (or holds it), "
@@ -166,10 +199,11 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
     """Run in a sandbox; `used`, when given, receives the runtime chosen and whether caches were mounted."""
     a = verdict.assessment
     image_by_user = cfg.sources.get("sandbox.image", "default") != "default"
-    spec = build_spec(a.command, cfg, host_facts(env, cfg, a.ecosystems), a.ecosystems, image_by_user)
+    spec = build_spec(a.command, cfg, host_facts(env, cfg, a.ecosystems, a.workdirs), a.ecosystems, image_by_user)
     _check_binds(cfg)
     runtime, note = choose_runtime(cfg, env, verdict.decision.runtime)
-    cache_mounts = tuple(m.host for m in spec.mounts if m.target != spec.workdir and m.host not in (SYSTEM_CA_BUNDLE,)
+    cache_mounts = tuple(m.host for m in spec.mounts if m.target != spec.workdir and not m.line
+                         and m.host not in (SYSTEM_CA_BUNDLE,)
                          and not m.host.endswith((".crt", ".pem")))
     if used is not None:
         used.update(runtime=runtime, cached=bool(cache_mounts))
@@ -179,9 +213,61 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
         _notice(env, quiet, v, runtime)
     if spec.workdir_read_only and not quiet:
         env.stderr.write(READ_ONLY_WORKDIR + "\n")
+    return _run_spec(runtime, spec, env, used)
+
+
+def run_decided(decision: str, env: Environment, agent: str | None = None, expect: str | None = None) -> int:
+    """`vg exec --decision TOKEN`: run the sandbox the analyzer decided on (a hooked shell's docker or podman
+    line, an agent hook's rewrite), exactly as decided there. Nothing is judged again here; a token that is
+    unknown, used or expired runs nothing. `expect`: the command line the caller believes it names (an
+    agent's rewrite shows it) — a token for another command runs nothing. `agent`: record the run as that
+    AI agent's (a hooked shell's runs are recorded by the analyzer instead)."""
+    from vgshell import client
+
+    data = client.take(decision, env.env)
+    if data is None:
+        raise SandboxError("this decision is unknown, already used or expired (the analyzer hands one out per "
+                           "sandboxed line); nothing was run")
+    if expect is not None and data.get("command") != expect:
+        raise SandboxError(f"this decision is for {data.get('command')!r}, not {expect!r}; nothing was run")
+    runtime = str(data["runtime"])
+    started = time.monotonic()
+    status = _run_spec(runtime, spec_from_json(data["spec"]), env, None)
+    if agent is not None:
+        _record_decided(env, data, runtime, status, (time.monotonic() - started) * 1000, agent)
+    return status
+
+
+def _record_decided(env: Environment, data: dict[str, object], runtime: str, status: int, ms: float,
+                    agent: str) -> None:
+    import json
+
+    from vgshell import records
+
+    findings = json.dumps(data.get("findings") or [], ensure_ascii=False)
+    records.record_values(env.state_dir, (time.time(), records.session_id(env.env), "exec", env.cwd,
+                                          str(data.get("command", "")), str(data.get("risk", "")), findings,
+                                          "sandbox", None, "sandbox", runtime, 0, ms, status,
+                                          str(data.get("why", "")), None, agent, None))
+
+
+def spec_from_json(d: dict[str, object]) -> SandboxSpec:
+    """The SandboxSpec the analyzer serialized with dataclasses.asdict."""
+    def strings(v: object) -> tuple[str, ...]:
+        return tuple(str(x) for x in v) if isinstance(v, list) else ()
+
+    fields = dict(d)
+    fields["mounts"] = tuple(Mount(**m) for m in d["mounts"])  # type: ignore[attr-defined]
+    fields["env"] = tuple((str(k), str(v)) for k, v in d["env"])  # type: ignore[attr-defined]
+    fields["caps"] = None if d["caps"] is None else strings(d["caps"])
+    fields["toolchains"], fields["allowlist"] = strings(d["toolchains"]), strings(d["allowlist"])
+    return SandboxSpec(**fields)  # type: ignore[arg-type]
+
+
+def _run_spec(runtime: str, spec: SandboxSpec, env: Environment, used: dict[str, object] | None) -> int:
     proxy = _egress(spec, env)
     try:
-        return _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory), cfg)
+        return _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory))
     except Timeout:
         env.stderr.write(f"vg: sandbox: timed out after {spec.timeout}s (sandbox.timeout); the sandbox was "
                          f"killed\n")
@@ -216,8 +302,8 @@ def _check_binds(cfg: Config) -> None:
                                f"[sandbox.bind_mounts]")
 
 
-def _dispatch(runtime: str, spec: SandboxSpec, cfg: Config) -> int:
-    seccomp = cfg.sandbox.seccomp_profile
+def _dispatch(runtime: str, spec: SandboxSpec) -> int:
+    seccomp = spec.seccomp_profile
     if seccomp is None and spec.level in ("strict", "paranoid"):
         seccomp = str(SECCOMP_DEFAULT)
     if runtime == "bubblewrap":

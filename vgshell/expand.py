@@ -5,17 +5,29 @@
 backticks whose output the caller could work out (`subs`: `$(echo rm)`). Anything that cannot be known
 before the command runs — an unknown variable or substitution, `$(( ))` — becomes the UNKNOWN marker, so
 later checks can tell "a path under an unknown directory" from a literal path. Unquoted expansions are
-field-split as bash would (`c='rm -rf'; $c /` runs `rm` with two arguments): see `Expanded.fields`.
+field-split on `$IFS` as bash would (`c='rm -rf'; $c /` runs `rm` with two arguments; so does
+`IFS=,; c=rm,-rf; $c /`): see `Expanded.fields`.
+
+Arrays (`a=(rm -rf /)`, `"${a[@]}"`, `"$@"`) are values made with `array()`; a name reference
+(`declare -n r=c`) is a value made with `nameref()`. Parameter transformations (`${c,,}`, `${c^^}`,
+`${c%x}`, `${c#x}`, `${c/z/}`, `${c:1:2}`, `${c@U}`, `${!ref}`, `${#c}`) are applied to known values.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 
 UNKNOWN = "\ue000"  # stands for text only known when the command runs
 _SPLIT = "\ue001"  # a field boundary made by an unquoted expansion (internal to this module)
+_ARRAY = "\ue002"  # starts an array value and separates its elements
+_NAMEREF = "\ue003"  # starts the value of a name reference: the name it refers to
+DEFAULT_IFS = " \t\n"
+MAX_PATTERN_VALUE = 4096  # ${c%pat} on longer values is not worked out (quadratic matching)
 _BLANKS = re.compile(r"[ \t\n]+")
 _SPECIAL_PARAMS = "@*#?$!-"
 _SUBSTRING = re.compile(r":\s*(-?[0-9]+)(?::\s*(-?[0-9]+))?")
@@ -44,11 +56,43 @@ class Expanded:
         return UNKNOWN in self.value
 
 
+def array(items: list[str] | tuple[str, ...]) -> str:
+    """The value of an array variable holding `items` (`a=(rm -rf /)`)."""
+    return _ARRAY + _ARRAY.join(items)
+
+
+def array_items(value: str) -> list[str]:
+    """The elements of a value: an array's items, or a scalar as a one-element array."""
+    return value[1:].split(_ARRAY) if value.startswith(_ARRAY) else [value]
+
+
+def nameref(target: str) -> str:
+    """The value of `declare -n NAME=target`: reads and writes of NAME go to `target`."""
+    return _NAMEREF + target
+
+
+def lookup(variables: Mapping[str, str], name: str) -> str | None:
+    """The value of `name`, following name references (a few hops: a cycle is unknown)."""
+    value = variables.get(name)
+    for _ in range(8):
+        if value is None or not value.startswith(_NAMEREF):
+            return value
+        value = variables.get(value[1:])
+    return UNKNOWN
+
+
+def scalar(value: str) -> str:
+    """`$a` of an array is its first element."""
+    return array_items(value)[0] if value.startswith(_ARRAY) else value
+
+
 def expand(raw: str, variables: Mapping[str, str], home: str, subs: Mapping[str, str] | None = None) -> Expanded:
     """Expand one raw word; `subs` maps a substitution's source text (`$(echo x)`) to its known output.
     Never raises."""
     if not _SPECIAL.search(raw):
         return Expanded(raw, False, (), (raw,))  # most words: nothing to remove or expand
+    if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\"" and not _SPECIAL.search(raw, 1, len(raw) - 1):
+        return Expanded(raw[1:-1], False, (), (raw[1:-1],))  # "plain text" or 'plain text'
     return _Expander(raw, variables, home, subs or {}).run()
 
 
@@ -98,8 +142,19 @@ class _Expander:
         return Expanded(" ".join(fields), self.glob, tuple(self.params), fields)
 
     def insert(self, value: str, quoted: bool) -> None:
-        """Text an expansion produced; unquoted, its blanks separate fields."""
-        self.out.append(value if quoted else _BLANKS.sub(_SPLIT, value))
+        """Text an expansion produced; unquoted, the characters of `$IFS` in it separate fields."""
+        if quoted:
+            self.out.append(value)
+            return
+        ifs = self.vars.get("IFS", DEFAULT_IFS)
+        self.out.append(_ifs_splitter(ifs)(value) if ifs else value)
+
+    def insert_items(self, items: list[str], quoted: bool) -> None:
+        """`"${a[@]}"`, `"$@"`: one field per element, quoted or not."""
+        for k, item in enumerate(items):
+            if k:
+                self.out.append(_SPLIT)
+            self.insert(item, quoted)
 
     def tilde(self) -> None:
         end = self.s.find("/")
@@ -170,29 +225,85 @@ class _Expander:
                 self.out.append("$")
                 self.i += 1
 
-    def variable(self, name: str, quoted: bool) -> None:
+    def note(self, name: str, indirect: bool = False) -> None:
+        """Record a parameter used; one reached through `declare -n` or `${!x}` also as `!name`."""
         self.params.append(name)
-        self.insert(self.vars.get(name, UNKNOWN), quoted)
+        if indirect or self.vars.get(name, "").startswith(_NAMEREF):
+            self.params.append("!" + name)
+
+    def variable(self, name: str, quoted: bool) -> None:
+        self.note(name)
+        value = lookup(self.vars, "@" if name == "*" else name)
+        if value is None:
+            self.insert(UNKNOWN, quoted)
+        elif name == "@" or (name == "*" and not quoted):
+            self.insert_items(array_items(value), quoted)
+        elif name == "*":
+            self.insert(self.vars.get("IFS", DEFAULT_IFS)[:1].join(array_items(value)), quoted)
+        else:
+            self.insert(scalar(value), quoted)
 
     def braced(self, inner: str, quoted: bool) -> None:
-        m = _NAME.match(inner) or re.match(r"[0-9]+|[@*#?$!-]", inner)
+        """`${…}`: a parameter, an array element, then at most one operator applied to the known value."""
+        count = inner.startswith("#") and len(inner) > 1
+        indirect = inner.startswith("!") and len(inner) > 1
+        body = inner[1:] if count or indirect else inner
+        m = _PARAM.match(body)
         if not m:
             self.out.append(UNKNOWN)
             return
-        name, rest = m.group(), inner[m.end() :]
-        self.params.append(name)
-        value = self.vars.get(name)
-        if rest == "":
-            self.insert(value if value is not None else UNKNOWN, quoted)
-        elif rest[:2] in (":-", ":=") or rest[:1] in ("-", "="):
+        name, subscript, rest = m.group(1), m.group(2), body[m.end():]
+        self.note(name, indirect)
+        value = lookup(self.vars, "@" if name == "*" else name)
+        if indirect:
+            if subscript is not None or rest or value is None or not _NAME.fullmatch(scalar(value)):
+                self.out.append(UNKNOWN)  # ${!a[@]}, ${!prefix*}: keys and names, not values
+                return
+            name, value = scalar(value), lookup(self.vars, scalar(value))
+        items = self.subscripted(value, subscript, name)
+        if count:
+            known = items is not None and all(UNKNOWN not in i for i in items)
+            whole = subscript in ("@", "*")
+            self.insert(str(len(items) if whole else len(items[0])) if known and items else UNKNOWN, quoted)
+            return
+        if rest[:2] in (":-", ":=") or rest[:1] in ("-", "="):
             default = rest[2:] if rest.startswith(":") else rest[1:]
-            self.insert(value if value else expand(default, self.vars, self.home, self.subs).value, quoted)
-        elif (sub := _SUBSTRING.fullmatch(rest)) and value is not None and UNKNOWN not in value:
-            start = int(sub.group(1))  # ${HOME:0:1} is `/`
-            length = int(sub.group(2)) if sub.group(2) is not None else len(value)
-            self.insert(value[start:][:length] if length >= 0 else value[start:length], quoted)
-        else:
+            if items is None or (rest.startswith(":") and not "".join(items)):
+                items = [expand(default, self.vars, self.home, self.subs).value]
+        elif rest[:2] == ":+" or rest[:1] == "+":
+            alternative = rest[2:] if rest.startswith(":") else rest[1:]
+            unset = items is None or (rest.startswith(":") and not "".join(items))
+            items = [""] if unset else [expand(alternative, self.vars, self.home, self.subs).value]
+        elif rest[:2] == ":?" or rest[:1] == "?":
+            pass
+        elif rest and items is not None and (subscript in ("@", "*") or name in ("@", "*")) and \
+                (sub := _SUBSTRING.fullmatch(rest)):
+            items = _slice(items, sub, name in ("@", "*"))  # `${@:2}`, `${a[@]:1:2}`: elements, not characters
+        elif rest and items is not None:
+            changed = [_transform(i, rest, self.vars, self.home) for i in items]
+            items = [c for c in changed if c is not None] if None not in changed else None
+        if items is None:
             self.out.append(UNKNOWN)
+        elif subscript == "@" or (subscript is None and name == "@") or (
+                not quoted and (subscript == "*" or (subscript is None and name == "*"))):
+            self.insert_items(items, quoted)
+        else:
+            self.insert(self.vars.get("IFS", DEFAULT_IFS)[:1].join(items), quoted)
+
+    def subscripted(self, value: str | None, subscript: str | None, name: str) -> list[str] | None:
+        """The elements `${name[subscript]}` stands for; None when not known."""
+        if value is None:
+            return None
+        items = array_items(value)
+        if subscript is None:
+            return [items[0]] if name not in "@*" else items
+        if subscript in ("@", "*"):
+            return items
+        index = expand(subscript, self.vars, self.home).value.strip()
+        if not re.fullmatch(r"-?[0-9]+", index):
+            return None
+        k = int(index)
+        return [items[k]] if -len(items) <= k < len(items) else [""]
 
     def ansi_c(self) -> None:
         s = self.s
@@ -207,6 +318,217 @@ class _Expander:
                 i += 1
         self.out.append("".join(buf))
         self.i = i + 1
+
+
+_PARAM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:\[([^\]]*)\])?")
+
+
+def _slice(items: list[str], sub: re.Match[str], positional: bool) -> list[str]:
+    """`${@:OFF:LEN}` counts from `$0` (so `${@:1}` is all of `$@`); `${a[@]:OFF:LEN}` from element 0."""
+    start = int(sub.group(1)) - (1 if positional and int(sub.group(1)) > 0 else 0)
+    chosen = items[start:]
+    return chosen[: int(sub.group(2))] if sub.group(2) is not None else chosen
+
+
+@lru_cache(maxsize=16)
+def _ifs_splitter(ifs: str) -> Callable[[str], str]:
+    pattern = re.compile("[" + re.escape(ifs) + "]+")
+    return lambda value: pattern.sub(_SPLIT, value)
+
+
+def _transform(value: str, op: str, variables: Mapping[str, str], home: str) -> str | None:
+    """`value` after one `${name OP}` operator; None when the result cannot be known."""
+    if op[:1] == ":" and (sub := _SUBSTRING.fullmatch(op)):
+        if UNKNOWN in value:
+            return None
+        start = int(sub.group(1))
+        length = int(sub.group(2)) if sub.group(2) is not None else len(value)
+        return value[start:][:length] if length >= 0 else value[start:length]
+    if op in (",,", ",", "^^", "^", "~~", "~") or (op[:1] in ",^~" and op[1:2] not in ",^~"):
+        return _case(value, op)
+    if op[:1] == "@" and len(op) == 2:
+        return _at_operator(value, op[1])
+    if op[:1] in "#%/" and UNKNOWN not in value and len(value) <= MAX_PATTERN_VALUE:
+        return _pattern_operator(value, op, variables, home)
+    return None
+
+
+def _case(value: str, op: str) -> str:
+    """`${c,,}` lower, `${c^^}` upper, `${c~~}` toggle; a single sign applies to the first character.
+    A pattern after the sign (`${c^^[rm]}`) is read as "every character": the stronger case."""
+    whole = op[:2] in (",,", "^^", "~~")
+    change: Callable[[str], str] = {",": str.lower, "^": str.upper, "~": str.swapcase}[op[0]]
+    return change(value) if whole else change(value[:1]) + value[1:]
+
+
+def _at_operator(value: str, letter: str) -> str | None:
+    if letter in "UuL":
+        return {"U": value.upper(), "L": value.lower(), "u": value[:1].upper() + value[1:]}[letter]
+    if letter == "E":
+        return expand("$'" + value.replace("'", "\\'") + "'", {}, "/").value
+    if letter == "Q":
+        return "'" + value.replace("'", "'\\''") + "'"
+    return None
+
+
+def _pattern_operator(value: str, op: str, variables: Mapping[str, str], home: str) -> str | None:
+    """`${c#p}` `${c##p}` `${c%p}` `${c%%p}` remove a matching prefix/suffix; `${c/p/r}` `${c//p/r}`
+    `${c/#p/r}` `${c/%p/r}` replace. `p` is a glob (after its own expansion), matched by a small automaton
+    in time linear in the value (a backtracking regex could be made to take seconds)."""
+    if op[0] in "#%":
+        longest = op[:2] in ("##", "%%")
+        tokens = _glob_tokens(op[2:] if longest else op[1:], variables, home)
+        if tokens is None or not _spend(len(value) * (len(tokens) + 1)):
+            return None
+        if op[0] == "#":
+            ends = _prefix_matches(value, tokens)
+            return value[(max(ends) if longest else min(ends)):] if ends else value
+        ends = _prefix_matches(value[::-1], tokens[::-1])
+        return value[: len(value) - (max(ends) if longest else min(ends))] if ends else value
+    every = op.startswith("//")
+    anchor = op[1] if op[1:2] in ("#", "%") else ""
+    body = op[2:] if every or anchor else op[1:]
+    pat_text, _, replacement = _split_unescaped(body, "/")
+    tokens = _glob_tokens(pat_text, variables, home)
+    if tokens is None or not tokens:
+        return None if tokens is None else value
+    n = len(value)
+    if not _spend(n * (n if "*" in tokens else 1) * (len(tokens) + 1)):
+        return None  # past the line's budget for pattern matching: the result is unknown
+    rep = expand(replacement, variables, home).value
+    return _replace(value, tokens, rep, every, anchor)
+
+
+MAX_PATTERN_TOKENS = 32
+PATTERN_STEPS = 200_000  # automaton steps one line may spend on ${c#p} ${c/p/r}… (≈ 0.1 s at worst)
+_BUDGET: ContextVar[list[int] | None] = ContextVar("vgshell_pattern_budget", default=None)
+
+
+@contextmanager
+def pattern_budget(steps: int = PATTERN_STEPS) -> Iterator[None]:
+    """Share one budget of pattern-matching steps among all expansions of a line (see `flatten`), so no
+    input, however many `${c//*a*/x}` it holds, makes the analysis slow."""
+    token = _BUDGET.set([steps])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def _spend(steps: int) -> bool:
+    budget = _BUDGET.get()
+    if budget is None:
+        return steps <= PATTERN_STEPS
+    budget[0] -= steps
+    return budget[0] >= 0
+_Token = str | frozenset[str] | tuple[frozenset[str], bool]
+
+
+def _glob_tokens(pattern: str, variables: Mapping[str, str], home: str) -> list[_Token] | None:
+    """A glob as tokens: a character, `?` (any one), `*` (any run), or a bracket set (chars, negated).
+    None when it holds unknown text or is too long to be worth matching."""
+    text = expand(pattern, variables, home).value if pattern else ""
+    if UNKNOWN in text:
+        return None
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        end = text.find("]", i + 2) if c == "[" else -1
+        if c == "[" and end > 0:
+            body = text[i + 1 : end]
+            negated = body[:1] in ("!", "^")
+            tokens.append((frozenset(_bracket_chars(body[1:] if negated else body)), negated))
+            i = end + 1
+            continue
+        if c != "*" or tokens[-1:] != ["*"]:  # `**` is `*`
+            tokens.append(c)
+        i += 1
+    return tokens if len(tokens) <= MAX_PATTERN_TOKENS else None
+
+
+def _bracket_chars(body: str) -> set[str]:
+    chars: set[str] = set()
+    i = 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-" and ord(body[i + 2]) - ord(body[i]) < 256:
+            chars.update(chr(o) for o in range(ord(body[i]), ord(body[i + 2]) + 1))
+            i += 3
+        else:
+            chars.add(body[i])
+            i += 1
+    return chars
+
+
+def _closure(states: set[int], tokens: list[_Token]) -> set[int]:
+    out = set(states)
+    for s in sorted(states):
+        while s < len(tokens) and tokens[s] == "*":
+            s += 1
+            out.add(s)
+    return out
+
+
+def _accepts(token: _Token, c: str) -> bool:
+    if isinstance(token, tuple):
+        return (c in token[0]) != token[1]
+    return token == "?" or token == c
+
+
+def _prefix_matches(value: str, tokens: list[_Token], start: int = 0) -> list[int]:
+    """Every length k such that the glob matches value[start:start+k] (one pass, states = token positions)."""
+    states = _closure({0}, tokens)
+    found = [0] if len(tokens) in states else []
+    for k, c in enumerate(value[start:], start=1):
+        nxt: set[int] = set()
+        for s in states:
+            if s < len(tokens):
+                if tokens[s] == "*":
+                    nxt.add(s)
+                elif _accepts(tokens[s], c):
+                    nxt.add(s + 1)
+        states = _closure(nxt, tokens)
+        if not states:
+            break
+        if len(tokens) in states:
+            found.append(k)
+    return found
+
+
+def _replace(value: str, tokens: list[_Token], rep: str, every: bool, anchor: str) -> str:
+    """Bash's replacement: at each position the longest (non-empty) match of the glob is replaced."""
+    n = len(value)
+    if anchor == "#":
+        ends = [k for k in _prefix_matches(value, tokens) if k]
+        return rep + value[max(ends):] if ends else value
+    if anchor == "%":
+        ends = [k for k in _prefix_matches(value[::-1], tokens[::-1]) if k]
+        return value[: n - max(ends)] + rep if ends else value
+    out: list[str] = []
+    i = 0
+    while i < n:
+        ends = [k for k in _prefix_matches(value, tokens, i) if k]
+        if not ends:
+            out.append(value[i])
+            i += 1
+            continue
+        out.append(rep)
+        i += max(ends)
+        if not every:
+            break
+    return "".join(out) + value[i:]
+
+
+def _split_unescaped(text: str, sep: str) -> tuple[str, str, str]:
+    i = 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == sep:
+            return text[:i], sep, text[i + 1 :]
+        i += 1
+    return text, "", ""
 
 
 def braces(raw: str) -> list[str]:

@@ -110,10 +110,13 @@ def show_summary(env: Environment, out: TextIO, data: dict[str, Any]) -> None:
 
 
 def audit(state_dir: Path, since: float | None = None, decision: str | None = None, risk: str | None = None,
-          limit: int | None = None) -> list[dict[str, Any]]:
+          limit: int | None = None, agent: str | None = None) -> list[dict[str, Any]]:
     """Records, oldest first (the newest `limit` when given). `risk` means that level or above."""
     where: list[str] = []
     params: list[object] = []
+    if agent is not None:
+        where.append("agent = ?")
+        params.append(agent)
     if since is not None:
         where.append("ts >= ?")
         params.append(since)
@@ -156,6 +159,12 @@ def session(state_dir: Path, sid: str) -> list[dict[str, Any]]:
 def show_records(env: Environment, out: TextIO, rows: list[dict[str, Any]]) -> None:
     if not rows:
         out.write("no records\n")
+        return
+    if any(r.get("agent") for r in rows):  # agent hooks: whose command, and what it was rewritten to
+        wide = [(r["time"], r.get("agent") or "", r["session"][:12], r["risk"], r["decision"], _outcome(r), _exit(r),
+                 r["command"], r.get("ran") or "", r["why"]) for r in rows]
+        table(env, out, ("TIME", "AGENT", "SESSION", "RISK", "DECISION", "OUTCOME", "EXIT", "COMMAND", "RAN", "WHY"),
+              wide)
         return
     body = [(r["time"], r["session"][:12], r["risk"], r["decision"], _outcome(r), _exit(r), r["command"], r["why"])
             for r in rows]

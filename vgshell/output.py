@@ -55,7 +55,7 @@ def _summary_rows(v: Verdict) -> list[tuple[str, str]]:
 
 
 def _finding_rows(v: Verdict) -> list[tuple[str, str, str, str, str]]:
-    return [(str(f.level), f.rule, f.category, f.match + (f"  [via {' > '.join(f.via)}]" if f.via else ""),
+    return [(str(f.level), f.cite, f.category, f.match + (f"  [via {' > '.join(f.via)}]" if f.via else ""),
              f.reason) for f in v.assessment.findings]
 
 

@@ -59,7 +59,7 @@ class Decision:
 
 def decide(a: Assessment, cfg: Config, facts: Facts) -> Decision:
     top = a.top
-    rule = f" ({top.rule})" if top else ""
+    rule = f" ({top.cite})" if top else ""
     if a.risk is Level.CRITICAL:
         return Decision("block", f"critical: {top.reason if top else 'critical'}{rule}")
     pattern = _allowlisted(a, cfg.policies.allowlist)
@@ -153,8 +153,8 @@ def _why(risk: Level, a: Assessment, denied: str | None) -> str:
         parts.append(denied)
     head = " + ".join(parts)
     if top is None or (a.networked_install and top.rule.startswith("pkg.")):
-        return head + (f" ({top.rule})" if top else "")
-    return f"{head}: {top.reason} ({top.rule})"
+        return head + (f" ({top.cite})" if top else "")
+    return f"{head}: {top.reason} ({top.cite})"
 
 
 def _allowlisted(a: Assessment, patterns: tuple[str, ...]) -> str | None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 DB_NAME = "records.db"
 BUSY_TIMEOUT = 1.0  # seconds a writer waits for another (a write takes ~0.1 ms); then: dropped, one warning
-KINDS = ("exec", "check", "hook")
+KINDS = ("exec", "check", "hook", "agent")
 OUTCOMES = ("host", "sandbox", "blocked", "refused", "failed")
 
 # Each migration is a list of statements, run in order in one transaction; a database at version k runs
@@ -93,11 +93,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            END""",
         "CREATE INDEX records_duration ON records (duration_ms, kind) WHERE duration_ms IS NOT NULL",
     ),
+    (  # 3: which AI agent asked (`vg hook AGENT`), and the command it was handed to run (a sandbox rewrite)
+        "ALTER TABLE records ADD COLUMN agent TEXT",
+        "ALTER TABLE records ADD COLUMN ran TEXT",
+        "CREATE INDEX records_agent ON records (agent, ts) WHERE agent IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = ("ts", "session", "kind", "cwd", "command", "risk", "findings", "decision", "answer", "outcome",
-           "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections")
+           "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections", "agent", "ran")
 
 
 class RecordsError(VgError):
@@ -111,6 +116,8 @@ class Run:
     outcome: host | sandbox (it ran there) | blocked (by policy) | refused (at the prompt) | failed (the
     sandbox could not start). answer: y | r | n when a human was asked. runtime: host or the sandbox runtime.
     refused_connections: None when unknown, else the hosts the sandbox refused.
+    agent: the AI agent whose command this was (`vg hook AGENT`, `vg exec --agent`); ran: the command line
+    actually handed over to run, when it differs from the one judged (an agent's sandbox rewrite).
     """
 
     kind: str = "exec"
@@ -121,6 +128,8 @@ class Run:
     duration_ms: float | None = None
     exit_status: int | None = None
     refused_connections: tuple[str, ...] | None = None
+    agent: str | None = None
+    ran: str | None = None
 
 
 # --- sessions -----------------------------------------------------------------------------------------
@@ -213,7 +222,7 @@ def row(verdict: Verdict, run: Run, *, session: str, cwd: str, at: float) -> tup
                           ensure_ascii=False)
     refused = None if run.refused_connections is None else json.dumps(list(run.refused_connections))
     return (at, session, run.kind, cwd, a.command, str(a.risk), findings, d.action, run.answer, run.outcome,
-            run.runtime, int(run.cached), run.duration_ms, run.exit_status, d.why, refused)
+            run.runtime, int(run.cached), run.duration_ms, run.exit_status, d.why, refused, run.agent, run.ran)
 
 
 _INSERT = f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -236,6 +245,17 @@ def record_decision(state_dir: Path, verdict: Verdict, run: Run | None = None, *
         return False
 
 
+def record_values(state_dir: Path, values: Sequence[Any]) -> bool:
+    """Record one row given as plain values in COLUMNS order (an agent hook has the analyzer's JSON answer,
+    not a Verdict). True when written; never raises."""
+    try:
+        Recorder.connection(db_path(state_dir)).execute(_INSERT, tuple(values))
+        return True
+    except Exception:  # recording must never break the command
+        Recorder.forget(db_path(state_dir))
+        return False
+
+
 def _warn_once(warn: TextIO | None, e: Exception) -> None:
     global _warned
     if warn is None or _warned:
@@ -250,15 +270,18 @@ def _warn_once(warn: TextIO | None, e: Exception) -> None:
 
 
 def record_hook_run(env: Environment, verdict: Verdict, status: int, ms: float, *, session: str | None = None,
-                    cwd: str | None = None, outcome: str | None = None, answer: str | None = None) -> bool:
+                    cwd: str | None = None, outcome: str | None = None, answer: str | None = None,
+                    refused: tuple[str, ...] | None = None) -> bool:
     """What the shell hooks' analyzer server calls after a command it judged has finished. Pass the shell's
     `session` and `cwd` (the server's own are not the shell's); `outcome` defaults to where the decision sent
-    the command, `answer` is the prompt's y / r / n if one was asked."""
+    the command, `answer` is the prompt's y / r / n / timeout / eof if one was asked, `refused` the hosts the
+    egress proxy refused."""
     d = verdict.decision
     where = d.on_approve if d.action == "ask" else d.action
     ran = outcome or {"host": "host", "sandbox": "sandbox"}.get(where or "", "blocked")
     runtime = "host" if ran == "host" else d.runtime if ran == "sandbox" else None
-    run = Run("hook", ran, answer, runtime, bool(verdict.cache_mounts) and ran == "sandbox", ms, status)
+    run = Run("hook", ran, answer, runtime, bool(verdict.cache_mounts) and ran == "sandbox", ms, status,
+              refused_connections=refused)
     return record_decision(env.state_dir, verdict, run, session=session or session_id(env.env),
                            cwd=cwd or env.cwd, warn=env.stderr)
 
@@ -271,12 +294,12 @@ def to_json(r: Sequence[Any]) -> dict[str, Any]:
     from vgshell.trust import iso
 
     (rid, ts, session, kind, cwd, command, risk, findings, decision, answer, outcome, runtime, cached,
-     duration, status, why, refused) = r
+     duration, status, why, refused, agent, ran) = r
     return {"id": rid, "time": iso(ts), "session": session, "kind": kind, "cwd": cwd, "command": command,
             "risk": risk, "findings": json.loads(findings), "decision": decision, "answer": answer,
             "outcome": outcome, "runtime": runtime, "cached": bool(cached), "duration_ms": duration,
             "exit_status": status, "why": why,
-            "refused_connections": None if refused is None else json.loads(refused)}
+            "refused_connections": None if refused is None else json.loads(refused), "agent": agent, "ran": ran}
 
 
 def query(state_dir: Path, where: str = "", params: Sequence[Any] = (), order: str = "ts, id",

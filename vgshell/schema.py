@@ -1,4 +1,5 @@
-"""The config schema as data: every key of `vectra-guard.yaml`, its type, default, choices and meaning.
+"""The config schema as data: every key of `vectra-guard.yaml`, its type, default, choices, meaning, and
+which way its values tighten or loosen the guard (`Key.tighter`, acted on by `vgshell.tighten`).
 
 Key names are Vectra Guard's, so its users' files keep working. Keys Vectra Guard had but vgshell does not
 act on yet are still accepted (and validated) and say so in their description (`acted_on=False`).
@@ -17,6 +18,50 @@ from typing import Final
 
 Value = object
 
+# The kinds of direction.
+RANK: Final = "rank"  # an ordered value: `order` lists the values loosest first
+FEWER: Final = "fewer"  # a list where every entry widens something (allowlist, mounts): a new entry loosens
+MORE: Final = "more"  # a list where every entry guards something (denylist): dropping an entry loosens
+UNSET: Final = "unset"  # null is the guarded choice; any other value than the one below loosens
+SHORTER: Final = "shorter"  # a duration; longer loosens and null (never) is the loosest
+KINDS: Final = (RANK, FEWER, MORE, UNSET, SHORTER)
+QUOTE: Final = "'"
+
+
+@dataclass(frozen=True)
+class Direction:
+    """How a key's value tightens or loosens the guard.
+
+    `order` (RANK): the values, loosest first. `null_from` (RANK, nullable keys): a null value ranks as
+    `mapping[value of key]`, e.g. a null `sandbox.network_mode` is the security level's network.
+    `inside_project` (FEWER, entries `HOST[:CONTAINER]`): a new entry whose host path lies inside the
+    project does not loosen.
+    """
+
+    kind: str
+    order: tuple[object, ...] = ()
+    null_from: tuple[str, Mapping[str, str]] | None = None
+    inside_project: bool = False
+
+    def __post_init__(self) -> None:
+        assert self.kind in KINDS, self.kind
+        assert (self.kind == RANK) == bool(self.order), self.kind
+
+    def describe(self) -> str:
+        """The direction in one phrase, for docs/configuration.md."""
+        if self.kind == RANK:
+            text = " < ".join(f"`{show(v).strip(QUOTE)}`" for v in self.order) + " (right is tighter)"
+            if self.null_from is not None:
+                text += f"; null counts as the `{self.null_from[0]}`'s"
+            return text
+        return {
+            FEWER: "fewer entries; each new entry loosens" + (
+                " (unless its host path is inside the project)" if self.inside_project else ""),
+            MORE: "more entries; dropping one loosens",
+            UNSET: "null; any other value loosens",
+            SHORTER: "shorter; longer loosens, null (never expires) is loosest",
+        }[self.kind]
+
 
 @dataclass(frozen=True)
 class Key:
@@ -31,6 +76,7 @@ class Key:
     minimum: int | None = None
     value_aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     acted_on: bool = True
+    tighter: Direction | None = None  # None: the value neither tightens nor loosens the guard
 
     @property
     def section(self) -> str:
@@ -62,6 +108,14 @@ LEVEL_NETWORK: Final = MappingProxyType(
 STRATEGY_TTL: Final = MappingProxyType({"smart": 3600, "aggressive": 86400, "conservative": 300})
 
 _PROCESS = MappingProxyType({"process": "bubblewrap"})
+
+# Which way each guarding key tightens (see `Key.tighter`); a key without one is neither.
+_RAISE_LEVEL = Direction(RANK, GUARD_LEVELS)
+_ON = Direction(RANK, (False, True))
+_OFF = Direction(RANK, (True, False))
+_WIDENS = Direction(FEWER)
+_GUARDS = Direction(MORE)
+_NULL = Direction(UNSET)
 _PROD_WORDS = ("prod", "production", "prd", "live", "staging", "stg")
 
 DEFAULT_ENV_WHITELIST: Final = (
@@ -90,7 +144,7 @@ SCHEMA: Final[tuple[Key, ...]] = (
     Key("guard_level.level", "enum", "medium",
         "Which levels need approval: off/low none, medium high, high medium+high, paranoid everything; "
         "critical is blocked at every level. Vectra Guard's `auto` is read as `medium`.",
-        choices=(*GUARD_LEVELS, "auto"), value_aliases=MappingProxyType({"auto": "medium"})),
+        choices=(*GUARD_LEVELS, "auto"), value_aliases=MappingProxyType({"auto": "medium"}), tighter=_RAISE_LEVEL),
     Key("guard_level.allow_user_bypass", "bool", True,
         "Vectra Guard: let the bypass variable lower the guard level.", acted_on=False),
     Key("guard_level.bypass_env_var", "str", "VECTRAGUARD_BYPASS",
@@ -99,10 +153,11 @@ SCHEMA: Final[tuple[Key, ...]] = (
         "Vectra Guard: approval threshold; guard_level.level decides instead.",
         choices=RISK_LEVELS, nullable=True, acted_on=False),
     # sandbox
-    Key("sandbox.enabled", "bool", True, "Use a sandbox at all; `false` is the same as mode `never`."),
+    Key("sandbox.enabled", "bool", True, "Use a sandbox at all; `false` is the same as mode `never`.", tighter=_ON),
     Key("sandbox.mode", "enum", "auto",
         "When to sandbox: always (all but shell-state builtins), auto (medium/high risk or networked "
-        "install), risky (high only), never.", choices=SANDBOX_MODES),
+        "install), risky (high only), never.", choices=SANDBOX_MODES,
+        tighter=Direction(RANK, ("never", "risky", "auto", "always"))),
     Key("sandbox.runtime", "enum", "auto",
         "Sandbox runtime; `auto` picks the first that works (see runtime_order). `process` is Vectra "
         "Guard's name for bubblewrap.", choices=("auto", *RUNTIMES, "process"), value_aliases=_PROCESS),
@@ -116,25 +171,26 @@ SCHEMA: Final[tuple[Key, ...]] = (
         "Seconds before the sandbox is killed (exit 124).", minimum=1),
     Key("sandbox.security_level", "enum", "balanced",
         "Isolation preset: network, read-only root, memory, cpus, pids, capabilities (§4).",
-        choices=SECURITY_LEVELS),
+        choices=SECURITY_LEVELS, tighter=Direction(RANK, SECURITY_LEVELS)),
     Key("sandbox.network_mode", "enum", None,
         "Overrides the security level's network; null = the level's (permissive full, balanced and "
-        "strict restricted, paranoid none).", choices=NETWORK_MODES, nullable=True),
+        "strict restricted, paranoid none).", choices=NETWORK_MODES, nullable=True,
+        tighter=Direction(RANK, ("full", "restricted", "none"), ("sandbox.security_level", LEVEL_NETWORK))),
     Key("sandbox.network_allowlist", "list[host]", (),
         "Extra hosts reachable in `restricted` network mode, besides the registries of the detected "
         "package managers: exact names (`git.example.com`), `*.domain` for its subdomains, or IP "
-        "addresses (only reachable when listed)."),
+        "addresses (only reachable when listed).", tighter=_WIDENS),
     Key("sandbox.seccomp_profile", "path", None,
-        "JSON seccomp profile for docker/podman; null = the runtime's default.", nullable=True),
+        "JSON seccomp profile for docker/podman; null = the runtime's default.", nullable=True, tighter=_NULL),
     Key("sandbox.env_whitelist", "list[str]", DEFAULT_ENV_WHITELIST,
-        "Environment variables passed into the sandbox; all others are dropped."),
+        "Environment variables passed into the sandbox; all others are dropped.", tighter=_WIDENS),
     Key("sandbox.bind_mounts", "list[bind_mount]", (),
         "Extra mounts: a list of {host_path, container_path (default host_path), read_only (default "
-        "false)}."),
+        "false)}.", tighter=_WIDENS),
     Key("sandbox.enable_cache", "bool", True,
-        "Mount the detected package managers' host caches into the sandbox (§5)."),
+        "Mount the detected package managers' host caches into the sandbox (§5).", tighter=_OFF),
     Key("sandbox.cache_dirs", "list[str]", (),
-        "Extra cache mounts, each `HOST` or `HOST:CONTAINER`."),
+        "Extra cache mounts, each `HOST` or `HOST:CONTAINER`.", tighter=Direction(FEWER, inside_project=True)),
     Key("sandbox.cache_strategy", "enum", None,
         "Result cache (§8): replay unchanged sandboxed commands; null = off.",
         choices=CACHE_STRATEGIES, nullable=True),
@@ -145,9 +201,9 @@ SCHEMA: Final[tuple[Key, ...]] = (
         "Vectra Guard: log sandboxed commands' output.", acted_on=False),
     # policies
     Key("policies.allowlist", "list[str]", (),
-        "Shell-glob patterns over the normalized command that run on the host (never for critical)."),
+        "Shell-glob patterns over the normalized command that run on the host (never for critical).", tighter=_WIDENS),
     Key("policies.denylist", "list[str]", (),
-        "Shell-glob patterns over the normalized command that are treated as high risk."),
+        "Shell-glob patterns over the normalized command that are treated as high risk.", tighter=_GUARDS),
     Key("policies.monitor_git_ops", "bool", True,
         "Vectra Guard: watch git operations; the git rules always do.", acted_on=False),
     Key("policies.block_force_git", "bool", True,
@@ -161,20 +217,21 @@ SCHEMA: Final[tuple[Key, ...]] = (
     # trust
     Key("trust.default_expiry", "duration", None,
         "How long a remembered approval lasts, like 30m, 12h, 7d or 2w; null = until removed.",
-        nullable=True),
+        nullable=True, tighter=Direction(SHORTER)),
     Key("trust.store_path", "path", None,
         "Trust store file; null = `<state dir>/trust.json`. Vectra Guard: `sandbox.trust_store_path`.",
-        nullable=True),
+        nullable=True, tighter=_NULL),
     # prompt
     Key("prompt.timeout", "int", None,
         "Seconds to wait for an answer before it counts as `n`; null = wait.", nullable=True, minimum=1),
     # metrics
     Key("metrics.enabled", "bool", True,
         "Record decisions and executions for `vg metrics` and `vg audit`. Vectra Guard: "
-        "`sandbox.enable_metrics`."),
+        "`sandbox.enable_metrics`.", tighter=_ON),
     # rules
-    Key("rules.disabled", "list[str]", (), "Rule ids to switch off, like `git.push-force`."),
-    Key("rules.paths", "list[str]", (), "Extra rule-pack YAML files, loaded after the built-in packs."),
+    Key("rules.disabled", "list[str]", (), "Rule ids to switch off, like `git.push-force`.", tighter=_WIDENS),
+    Key("rules.paths", "list[str]", (), "Extra rule-pack YAML files, loaded after the built-in packs.",
+        tighter=_WIDENS),
     # Vectra Guard sections vgshell does not use yet
     Key("logging.format", "enum", "text", "Vectra Guard: log format.", choices=("text", "json"),
         acted_on=False),

@@ -4,7 +4,12 @@ A hooked bash or zsh keeps one loopback TCP connection open (bash's `/dev/tcp`, 
 is forked per command) and sends each accepted line; the answer says host, sandbox, ask, block or
 "incomplete" (the shell should let the user keep typing). For bubblewrap the answer carries the
 sandbox's argv, so the shell starts it directly on its own terminal: a sandboxed line costs bubblewrap's
-start-up, not Python's.
+start-up, not Python's. With `network_mode: restricted` the run's egress proxy lives here, in this
+process, from the answer until the shell reports the run `DONE`.
+
+One decision, carried through: whatever runs the line executes the decision made here and never judges
+it again. Docker and podman runs go through `vg exec --decision TOKEN`: the token names the sandbox spec
+built here (single use, short-lived, never a host run), which `vg exec` fetches with `TAKE`.
 
 Trust between the two ends: `analyzer.env` (0600, in the 0700 state directory) holds the port and two
 random tokens. A client proves itself with the client token; every answer starts with the server token,
@@ -12,11 +17,17 @@ so a process that grabbed the port after the analyzer died cannot answer "host" 
 
 Wire format (bytes; lengths are byte counts):
   request  `VG1 <client-token> <session> <flags> <cwd-len> <line-len>\n<cwd><line>`
-           flags: comma-separated `tty`, `off`, `shell=bash|zsh`, `mode=<sandbox.mode>`, or `-`
+           flags: comma-separated `tty`, `off`, `shell=bash|zsh`, `mode=<sandbox.mode>`, or `-`; JSON requests
+           from agent hooks add `norecord` and `handoff` (answer + `decision_token` | `handoff_error`, `record`)
   answer   `<server-token> <action> <id> <code> <nprep> <nargs> <notice>\n` then nprep+nargs NUL-ended fields
            action: host | block | sandbox | exec | ask | incomplete | error
-  request  `DONE <client-token> <id> <status> <ms>\n` after a run the server prepared (no answer)
+           ask: prep starts `then=host|sandbox|exec`, `timeout=<s, 0: wait>`, then the lines to show (two
+           leading blanks); exec: prep holds `decision=<token>`
+  request  `DONE <client-token> <id> <status> <ms> [<answer>]\n` after a run the server prepared or a prompt
+           (answer: y | r | n | timeout | eof); answered `<server-token> <note>\n` (what the egress proxy
+           refused, or `-`)
   request  `TRUST <client-token> <line-len>\n<line>` when the user answered "r" (answer: token ok|error)
+  request  `TAKE <client-token> <decision-token>\n` from `vg exec --decision` (answer: token JSON|null)
 """
 
 from __future__ import annotations
@@ -40,10 +51,13 @@ from pathlib import Path
 
 from vgshell import __version__
 from vgshell.analyzer import Analyzer, Verdict
+from vgshell.approvals import store_path as approvals_path
 from vgshell.client import env_key
 from vgshell.config import PROJECT_FILE, USER_FILE, Config, load_config, with_overrides
 from vgshell.context import Environment
 from vgshell.errors import VgError
+from vgshell.layers import MANAGED_FILE, NoticeLog, managed_path, notices
+from vgshell.sandbox.spec import SandboxSpec
 
 STATE_FILE = "analyzer.env"
 PROTOCOL = "VG1"
@@ -71,16 +85,31 @@ class Answer:
         return (head + fields).encode("utf-8", "surrogateescape")
 
 
-_Job = tuple[Verdict, str, str, int | None, float, str | None]
+_Job = tuple[Verdict, str, str, int | None, float, str | None, str | None, tuple[str, ...] | None]
+DECISION_TTL = 60.0  # seconds a `vg exec --decision` token stays good after its prompt, if any
+UNANSWERED = ("n", "timeout", "eof")
 
 
 @dataclass
 class _Pending:
+    """A run (or a prompt) the answer started: what to clean up and record when the shell reports DONE."""
+
     limits: object | None
     verdict: Verdict
     started: float
     session: str = ""
     cwd: str = ""
+    proxy: object | None = None  # restricted: this run's egress.Proxy
+
+
+@dataclass(frozen=True)
+class _Handoff:
+    """A sandbox decision waiting for `vg exec --decision` to run it (docker, podman)."""
+
+    runtime: str
+    spec: object  # SandboxSpec
+    expires: float
+    verdict: Verdict | None = None  # what was decided, for the records of a run an agent hook handed out
 
 
 @dataclass
@@ -120,20 +149,25 @@ class Server:
         self.server_token = secrets.token_hex(16)
         self.analyzers: dict[tuple[object, ...], Analyzer] = {}
         self._candidates: dict[str, tuple[str, ...]] = {}
+        self.handoffs: dict[str, _Handoff] = {}
         self.next_id = 1
         self.filter_file = env.state_dir / "cache" / "tty-filter.bpf"
         self.version = _installed_version()
         self._queue: queue.SimpleQueue[_Job | Callable[[], object] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self.notice_log = NoticeLog(env.state_dir)
 
     # -- analysis -----------------------------------------------------------------------------------------
 
     def _fingerprint(self, cwd: str) -> tuple[object, ...]:
         """What the analyzer for `cwd` depends on, by plain stat calls (this runs for every typed line):
-        the user config, a project file in any directory up from `cwd`, and the user's rule packs."""
+        the user config, a project file in any directory up from `cwd`, the managed config, the project
+        approvals and the user's rule packs. A file's ctime is part of it: an edit that puts the mtime back
+        still counts."""
         candidates = self._candidates.get(cwd)
         if candidates is None:
-            parts = [str(self.env.state_dir / USER_FILE)]
+            parts = list(dict.fromkeys((str(self.env.state_dir / USER_FILE), str(approvals_path(self.env.state_dir)),
+                                        MANAGED_FILE, str(managed_path(self.env)))))
             d = os.path.normpath(cwd)
             while True:
                 parts.append(os.path.join(d, PROJECT_FILE))
@@ -148,7 +182,8 @@ class Server:
         stamps: list[object] = []
         for c in candidates:
             with contextlib.suppress(OSError):
-                stamps.append((c, os.stat(c).st_mtime_ns))
+                st = os.stat(c)
+                stamps.append((c, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
         rules = str(self.env.state_dir / "rules")
         if os.path.isdir(rules):
             with contextlib.suppress(OSError), os.scandir(rules) as it:
@@ -164,7 +199,8 @@ class Server:
             if mode:
                 cfg = with_overrides(cfg, {"sandbox.mode": mode}, "this shell (vg mode)")
             shared = next(iter(self.analyzers.values()), None)
-            same_rules = shared is not None and shared.cfg.rules == cfg.rules
+            same_rules = (shared is not None and shared.cfg.rules == cfg.rules
+                          and shared.cfg.layers.disable_critical == cfg.layers.disable_critical)
             found = Analyzer(self.env, cfg, shared.rules if shared and same_rules else None)
             if len(self.analyzers) > 64:
                 self.analyzers.clear()
@@ -182,6 +218,11 @@ class Server:
             return self._answer(analyzer, line, cwd, flags, conn, e.render())
         return self._answer(analyzer, line, cwd, flags, conn, None)
 
+    def config_notices(self, analyzer: Analyzer, session: str) -> list[str]:
+        """What the config owes this shell (a project's loosening left out, a broken managed file), once."""
+        pending = notices(analyzer.cfg, analyzer.kept_critical)
+        return self.notice_log.due(session, pending) if pending else []
+
     def check_json(self, line: str, cwd: str, flags: dict[str, str], session: str, token: str) -> bytes:
         """`vg check --json` for a client that shares this analyzer's configuration (vgshell.client)."""
         import json
@@ -190,12 +231,41 @@ class Server:
             analyzer = self.analyzer(cwd, None)
             facts = replace(analyzer.facts, human_present="tty" in flags)
             verdict = analyzer.check(line, cwd=cwd, facts=facts)
-            data = json.dumps(verdict.to_json(), ensure_ascii=False)
-            if analyzer.cfg.metrics.enabled:
+            said = self.config_notices(analyzer, session)
+            answer = {**verdict.to_json(), **({"notices": said} if said else {})}
+            if "handoff" in flags:  # an agent hook: it records the decision itself, if metrics are on
+                answer.update(self._agent_handoff(analyzer, verdict, cwd), record=analyzer.cfg.metrics.enabled)
+            data = json.dumps(answer, ensure_ascii=False)
+            if analyzer.cfg.metrics.enabled and "norecord" not in flags:
                 self._record(verdict, session, cwd, None, 0, "check")
         except Exception:  # the client judges in-process instead
             data = "null"
         return f"{token} {data}\n".encode("utf-8", "surrogateescape")
+
+    def _agent_handoff(self, analyzer: Analyzer, verdict: Verdict, cwd: str) -> dict[str, str]:
+        """For an agent hook (flag `handoff`): when the decision (or the approval it asks for) is the sandbox,
+        the decided spec is kept here and the answer carries `decision_token` for `vg exec --decision`, so
+        the agent's rewritten command runs this decision and is not judged again. A spec that cannot be
+        built carries `handoff_error` instead (the hook then refuses)."""
+        from vgshell.execute import _check_binds, host_facts
+        from vgshell.sandbox.spec import build_spec
+
+        d = verdict.decision
+        if (d.on_approve if d.action == "ask" else d.action) != "sandbox":
+            return {}
+        env = replace(analyzer.env, cwd=cwd)
+        a, cfg = verdict.assessment, analyzer.cfg
+        try:
+            by_user = cfg.sources.get("sandbox.image", "default") != "default"
+            spec = build_spec(a.command, cfg, replace(host_facts(env, cfg, a.ecosystems), tty=False),
+                              a.ecosystems, by_user)
+            _check_binds(cfg)
+        except VgError as e:
+            return {"handoff_error": e.render()}
+        token = secrets.token_hex(16)
+        ttl = DECISION_TTL + (cfg.prompt.timeout or 24 * 3600 if d.action == "ask" else 0)
+        self._hand_off(token, _Handoff(d.runtime or "bubblewrap", spec, time.monotonic() + ttl, verdict))
+        return {"decision_token": token}
 
     def _answer(self, analyzer: Analyzer, line: str, cwd: str, flags: dict[str, str], conn: _Conn,
                 warning: str | None) -> Answer:
@@ -210,50 +280,81 @@ class Server:
         if a.parse_error is None and "<<" in line and incomplete(line, flags.get("shell", "bash"), False):
             return Answer("incomplete")
         text = notice(verdict) or ""
-        if warning:
-            text = f"{warning} | {text}" if text else warning
+        said = self.config_notices(analyzer, conn.session)
+        if warning or said:
+            text = " | ".join([*([warning] if warning else []), *said, *([text] if text else [])])
         if d.action == "host":
             return Answer("host", text)
         if d.action == "block":
             return Answer("block", text, 126)
-        target = d.on_approve if d.action == "ask" else "sandbox"
-        prepared = Answer("exec", text)
-        if target == "sandbox":
-            prepared = self._prepare(analyzer, verdict, cwd, conn, text)
-        elif d.action == "ask":
-            prepared = Answer("host", text)
+        tty = "tty" in flags
         if d.action != "ask":
-            return prepared
+            return self._prepare(analyzer, verdict, cwd, conn, text, tty)
+        if d.on_approve == "sandbox":
+            prepared = self._prepare(analyzer, verdict, cwd, conn, text, tty)
+            if prepared.action == "block":
+                return prepared
+            where = f"in the sandbox ({d.runtime})"
+        else:
+            prepared = Answer("host", text, 0, (), (), self._pend(conn, _Pending(None, verdict, time.monotonic(),
+                                                                               conn.session, conn.cwd)))
+            where = "on the host, in this shell"
+        timeout = analyzer.cfg.prompt.timeout
         lines = [f"  command: {a.command}", f"  risk:    {a.risk}",
-                 *(f"  - {f.reason} ({f.rule})" for f in a.findings[:5])]
-        return Answer("ask", text, prepared.code, (f"then={prepared.action}", *lines, *prepared.prep),
-                      prepared.argv, prepared.run_id)
+                 *(f"  - {f.reason} ({f.rule})" for f in a.findings[:5]), f"  y or r runs it {where}"]
+        return Answer("ask", text, prepared.code, (f"then={prepared.action}", f"timeout={timeout or 0}", *lines,
+                                                   *prepared.prep), prepared.argv, prepared.run_id)
 
-    def _prepare(self, analyzer: Analyzer, verdict: Verdict, cwd: str, conn: _Conn, text: str) -> Answer:
-        """bubblewrap: the argv the shell runs itself; other runtimes: `vg exec` in the shell."""
-        if verdict.decision.runtime != "bubblewrap":
-            return Answer("exec", text)
-        from vgshell.execute import _check_binds, host_facts
-        from vgshell.sandbox import bubblewrap, limits
+    def _pend(self, conn: _Conn, pending: _Pending) -> int:
+        run_id = self.next_id
+        self.next_id += 1
+        conn.pending[run_id] = pending
+        return run_id
+
+    def _prepare(self, analyzer: Analyzer, verdict: Verdict, cwd: str, conn: _Conn, text: str,
+                 tty: bool) -> Answer:
+        """The sandbox run this decision asks for. bubblewrap: the argv the shell runs itself (with this
+        process's egress proxy when the network is restricted); docker/podman: a token for `vg exec`."""
+        from vgshell.execute import READ_ONLY_WORKDIR, _check_binds, host_facts
         from vgshell.sandbox.spec import build_spec
-        from vgshell.sandbox.ttyfilter import tty_filter
 
         env = replace(analyzer.env, cwd=cwd)
-        a, cfg = verdict.assessment, analyzer.cfg
+        a, cfg, runtime = verdict.assessment, analyzer.cfg, verdict.decision.runtime or "bubblewrap"
         try:
             by_user = cfg.sources.get("sandbox.image", "default") != "default"
-            spec = build_spec(a.command, cfg, replace(host_facts(env, cfg, a.ecosystems), tty=True),
+            spec = build_spec(a.command, cfg, replace(host_facts(env, cfg, a.ecosystems, a.workdirs), tty=tty),
                               a.ecosystems, by_user)
-            if spec.network == "restricted":
-                return Answer("exec", text)  # the egress proxy's lifecycle belongs to `vg exec`
             _check_binds(cfg)
         except VgError as e:
             return Answer("block", e.render(), 126)
         if spec.workdir_read_only:
-            from vgshell.execute import READ_ONLY_WORKDIR
-
             note = READ_ONLY_WORKDIR.removeprefix("vg: ")
             text = f"{text} [{note}]" if text else READ_ONLY_WORKDIR
+        if spec.network == "none":
+            text = f"{text} [network off: sandbox.network_mode none]"
+        started = time.monotonic()
+        if runtime != "bubblewrap":
+            token = secrets.token_hex(16)
+            ttl = DECISION_TTL + (cfg.prompt.timeout or 24 * 3600 if verdict.decision.action == "ask" else 0)
+            self._hand_off(token, _Handoff(runtime, spec, started + ttl))
+            run_id = self._pend(conn, _Pending(None, verdict, started, conn.session, conn.cwd))
+            return Answer("exec", text, 0, (f"decision={token}",), (), run_id)
+        return self._prepare_bubblewrap(spec, verdict, conn, text, started)
+
+    def _prepare_bubblewrap(self, spec: SandboxSpec, verdict: Verdict, conn: _Conn, text: str,
+                            started: float) -> Answer:
+        from vgshell.sandbox import bubblewrap, egress, limits
+        from vgshell.sandbox.ttyfilter import tty_filter
+
+        proxy = None
+        if spec.network == "restricted":
+            try:
+                egress.host_socat()
+                proxy = egress.Proxy(spec.allowlist, self.env.env).start(self.env.env.get("TMPDIR") or None)
+            except (VgError, OSError) as e:
+                return Answer("block", e.render() if isinstance(e, VgError) else f"vg: sandbox: egress proxy: {e}",
+                              126)
+            spec = replace(spec, egress_dir=proxy.directory)
         argv = bubblewrap.argv(spec, shutil.which("bwrap") or "bwrap")
         filt = self._filter(tty_filter)
         if filt is not None:
@@ -271,10 +372,32 @@ class Server:
             timeout = shutil.which("timeout")
             if timeout:
                 argv = [timeout, "--foreground", "-k", "2", str(spec.timeout), *argv]
-        run_id = self.next_id
-        self.next_id += 1
-        conn.pending[run_id] = _Pending(lim, verdict, time.monotonic(), conn.session, conn.cwd)
+        run_id = self._pend(conn, _Pending(lim, verdict, started, conn.session, conn.cwd, proxy))
         return Answer("sandbox", text, 0, tuple(prep), tuple(argv), run_id)
+
+    def _hand_off(self, token: str, handoff: _Handoff) -> None:
+        now = time.monotonic()
+        for t in [t for t, h in self.handoffs.items() if h.expires < now]:
+            del self.handoffs[t]
+        if len(self.handoffs) > 256:
+            self.handoffs.clear()
+        self.handoffs[token] = handoff
+
+    def take(self, token: str) -> bytes:
+        """`vg exec --decision TOKEN`: the runtime and spec decided here, once; `null` when unknown or expired."""
+        import json
+        from dataclasses import asdict
+
+        handoff = self.handoffs.pop(token, None)
+        if handoff is None or handoff.expires < time.monotonic():
+            return f"{self.server_token} null\n".encode()
+        data = {"runtime": handoff.runtime, "spec": asdict(handoff.spec)}  # type: ignore[call-overload]
+        if handoff.verdict is not None:
+            v = handoff.verdict
+            data.update(command=v.assessment.command, risk=str(v.assessment.risk), why=v.decision.why,
+                        findings=[{"rule": f.rule, "level": str(f.level), "reason": f.reason}
+                                  for f in v.assessment.findings])
+        return f"{self.server_token} {json.dumps(data)}\n".encode("utf-8", "surrogateescape")
 
     def _filter(self, build: object) -> str | None:
         if self.filter_file.is_file():
@@ -288,20 +411,37 @@ class Server:
         os.replace(tmp, self.filter_file)
         return str(self.filter_file)
 
-    def finish(self, conn: _Conn, run_id: int, status: int, ms: int) -> None:
+    def finish(self, conn: _Conn, run_id: int, status: int, ms: int, answer: str | None = None) -> str:
+        """A run or prompt is over: release its cgroup and egress proxy, record it with the prompt's answer.
+        Returns what the proxy refused, for the shell to show ("" when nothing)."""
         pending = conn.pending.pop(run_id, None)
         if pending is None:
-            return
+            return ""
         if pending.limits is not None:
             pending.limits.__exit__(None, None, None)  # type: ignore[attr-defined]
-        self._record(pending.verdict, pending.session, pending.cwd, status, ms,
-                     "refused" if status == -1 else None)
+        refused: tuple[str, ...] | None = None
+        if pending.proxy is not None:
+            from vgshell.sandbox import egress
+
+            proxy: egress.Proxy = pending.proxy  # type: ignore[assignment]
+            proxy.stop()
+            refused = proxy.refused
+            egress.write_log(self.env.state_dir / "egress.log", proxy.events, time.time())
+        outcome = "refused" if status == -1 or answer in UNANSWERED else None
+        self._record(pending.verdict, pending.session, pending.cwd, 126 if outcome else status, ms, outcome,
+                     answer, refused)
+        if refused:
+            from vgshell.sandbox import egress
+
+            return egress.summary(refused)
+        return ""
 
     def _record(self, verdict: Verdict, session: str, cwd: str, status: int | None, ms: float,
-                outcome: str | None = None) -> None:
+                outcome: str | None = None, answer: str | None = None,
+                refused: tuple[str, ...] | None = None) -> None:
         """Queue it for the writer thread: the next line must not wait for SQLite."""
         self._start_writer()
-        self._queue.put((verdict, session, cwd, status, ms, outcome))
+        self._queue.put((verdict, session, cwd, status, ms, outcome, answer, refused))
 
     def _write_loop(self) -> None:
         while True:
@@ -333,7 +473,8 @@ class Server:
             self._writer.join(timeout=5)
 
     def _write(self, verdict: Verdict, session: str, cwd: str, status: int | None, ms: float,
-               outcome: str | None = None) -> None:
+               outcome: str | None = None, answer: str | None = None,
+               refused: tuple[str, ...] | None = None) -> None:
         """Into the records database; a failure never reaches the shell."""
         with contextlib.suppress(Exception):
             from vgshell import records
@@ -348,7 +489,7 @@ class Server:
                                         cwd=cwd or self.env.cwd, warn=None)
                 return
             records.record_hook_run(self.env, verdict, status, ms, session=session or None, cwd=cwd or None,
-                                    outcome=outcome)
+                                    outcome=outcome, answer=answer, refused=refused)
 
     def trust(self, line: str) -> bool:
         from vgshell import trust
@@ -367,41 +508,49 @@ class Server:
         sel.register(self.sock, selectors.EVENT_READ, None)
         conns: dict[int, _Conn] = {}
         last = time.monotonic()
-        while True:
-            events = sel.select(timeout=5.0)
-            if not events and idle_exit is not None and not conns and time.monotonic() - last > idle_exit:
-                return
-            if not events and self.version != _installed_version():
-                return  # an upgraded vg: the hooks start the new analyzer on their next line
-            for key, _ in events:
-                last = time.monotonic()
-                if key.data is None:
-                    with contextlib.suppress(BlockingIOError):
-                        s, _addr = self.sock.accept()
-                        s.setblocking(True)
-                        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                        conn = _Conn(s)
-                        conns[s.fileno()] = conn
-                        sel.register(s, selectors.EVENT_READ, conn)
-                    continue
-                conn = key.data
-                try:
-                    chunk = conn.sock.recv(65536)
-                    # bash writes a request in pieces (its stdout is line-buffered): acknowledge at once,
-                    # or the client's Nagle waits out our delayed ACK, 40 ms a line
-                    conn.sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    self._close(sel, conns, conn)
-                    continue
-                if conn.discard:  # the rest of a line too long to judge (already refused)
-                    dropped = min(conn.discard, len(chunk))
-                    conn.discard -= dropped
-                    chunk = chunk[dropped:]
-                conn.buf += chunk
-                if len(conn.buf) > MAX_LINE + 4096 or not self._drain(conn):
-                    self._close(sel, conns, conn)
+        try:
+            while True:
+                events = sel.select(timeout=5.0)
+                if not events and idle_exit is not None and not conns and time.monotonic() - last > idle_exit:
+                    return
+                # an upgraded vg: the hooks start the new analyzer on their next line (once no run needs
+                # this one's cgroups and egress proxies)
+                if not events and self.version != _installed_version() and \
+                        not any(c.pending for c in conns.values()):
+                    return
+                for key, _ in events:
+                    last = time.monotonic()
+                    if key.data is None:
+                        with contextlib.suppress(BlockingIOError):
+                            s, _addr = self.sock.accept()
+                            s.setblocking(True)
+                            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                            conn = _Conn(s)
+                            conns[s.fileno()] = conn
+                            sel.register(s, selectors.EVENT_READ, conn)
+                        continue
+                    conn = key.data
+                    try:
+                        chunk = conn.sock.recv(65536)
+                        # bash writes a request in pieces (its stdout is line-buffered): acknowledge at once,
+                        # or the client's Nagle waits out our delayed ACK, 40 ms a line
+                        conn.sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        self._close(sel, conns, conn)
+                        continue
+                    if conn.discard:  # the rest of a line too long to judge (already refused)
+                        dropped = min(conn.discard, len(chunk))
+                        conn.discard -= dropped
+                        chunk = chunk[dropped:]
+                    conn.buf += chunk
+                    if len(conn.buf) > MAX_LINE + 4096 or not self._drain(conn):
+                        self._close(sel, conns, conn)
+        finally:  # stopped: release every run still open (cgroups, egress proxies) and record it
+            for conn in list(conns.values()):
+                for run_id in list(conn.pending):
+                    self.finish(conn, run_id, -1, 0)
 
     def _close(self, sel: selectors.BaseSelector, conns: dict[int, _Conn], conn: _Conn) -> None:
         for run_id in list(conn.pending):
@@ -421,9 +570,15 @@ class Server:
             if len(head) < 2 or head[1] != self.client_token:
                 return False
             kind = head[0]
-            if kind == "DONE" and len(head) == 5:
+            if kind == "DONE" and len(head) in (5, 6):
                 del conn.buf[:nl + 1]
-                self.finish(conn, _int(head[2]), _int(head[3]), _int(head[4]))
+                note = self.finish(conn, _int(head[2]), _int(head[3]), _int(head[4]),
+                                   head[5] if len(head) == 6 else None)
+                conn.sock.sendall(f"{self.server_token} {note.replace(chr(10), ' ') or '-'}\n".encode())
+                continue
+            if kind == "TAKE" and len(head) == 3:
+                del conn.buf[:nl + 1]
+                conn.sock.sendall(self.take(head[2]))
                 continue
             if kind == "TRUST" and len(head) == 3:
                 size = _int(head[2])
@@ -454,6 +609,9 @@ class Server:
             line = bytes(conn.buf[nl + 1 + cwd_len:end]).decode("utf-8", "surrogateescape")
             del conn.buf[:end]
             cwd = _real_cwd(flags.get("pid"), cwd)
+            if kind == PROTOCOL:  # the shell asks one line at a time: what it left unreported was interrupted
+                for run_id, p in list(conn.pending.items()):  # (Ctrl-C at the prompt means no)
+                    self.finish(conn, run_id, 130, 0, "n" if p.verdict.decision.action == "ask" else None)
             conn.session, conn.cwd, conn.judged = head[2], cwd, None
             if kind == "JSON":
                 conn.sock.sendall(self.check_json(line, cwd or "/", flags, head[2], token))

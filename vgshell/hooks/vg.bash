@@ -38,6 +38,8 @@ __vg_a_nprep=0
 __vg_a_nargs=0
 __vg_a_notice=""
 __vg_a_fields=()
+__vg_v=""
+__vg_t=0
 # shellcheck source=vg.common.sh
 if ! source "${BASH_SOURCE[0]%/*}/vg.common.sh"; then
   printf 'vgshell: %s is missing; this shell is not guarded\n' "${BASH_SOURCE[0]%/*}/vg.common.sh" >&2
@@ -167,12 +169,27 @@ __vg_sandbox() {
   if [[ $__vg_a_action == sandbox ]]; then
     __vg_run_prepared
   else
-    command "$VG_BIN" --quiet exec "$__vg_line"
+    __vg_run_decided
   fi
 }
 
+__vg_clock() {
+  __vg_t=$((${EPOCHREALTIME/[.,]/} / 1000))
+}
+
+# Tell the analyzer a prepared run or a prompt is over: status, milliseconds, the prompt's answer ($3).
+# It records it, removes the cgroup, stops the egress proxy and says what the proxy refused.
+__vg_done() {
+  local tok note
+  ((__vg_a_id > 0)) && [[ -n $__vg_fd ]] || return 0
+  __vg_send 'DONE %s %s %s %s%s\n' "$__vg_ctok" "$__vg_a_id" "$1" "$2" "${3:+ $3}" || return 0
+  IFS=' ' read -r -t 2 -u "$__vg_fd" tok note 2>/dev/null || return 0
+  [[ $tok == "$__vg_stok" && -n $note && $note != - ]] && printf '%s\n' "$note" >&2
+  return 0
+}
+
 # bubblewrap's argv prepared by the analyzer, run on this terminal: cgroup or rlimits first, the seccomp
-# filter that refuses TIOCSTI on fd 9; then tell the analyzer the outcome (records, cgroup removal).
+# filter that refuses TIOCSTI on fd 9; then tell the analyzer the outcome ($1: the prompt's answer, if any).
 __vg_run_prepared() {
   local -a prep=("${__vg_a_fields[@]:0:__vg_a_nprep}") argv=("${__vg_a_fields[@]:__vg_a_nprep}")
   local p filter=/dev/null status t0=${EPOCHREALTIME/[.,]/} t1
@@ -189,21 +206,31 @@ __vg_run_prepared() {
   )
   status=$?
   t1=${EPOCHREALTIME/[.,]/}
-  __vg_send 'DONE %s %s %s %s\n' "$__vg_ctok" "$__vg_a_id" "$status" "$(((t1 - t0) / 1000))"
+  __vg_done "$status" $(((t1 - t0) / 1000)) "${1-}"
   ((status == 124)) && printf 'vg: the sandboxed command timed out and was killed\n' >&2
   return "$status"
 }
 
+# The prompt: says where the line will run; y and r run it there. Every answer goes to the analyzer.
 __vg_approve() {
-  local answer then=${__vg_a_fields[0]#then=} field reply tok
+  local answer target="" to=0 field reply tok st
+  __vg_field 'then' && target=$__vg_v
+  __vg_field timeout && to=$__vg_v
   [[ -n $__vg_a_notice ]] && printf '%s\n' "$__vg_a_notice" >&2
-  for field in "${__vg_a_fields[@]:1:__vg_a_nprep-1}"; do
+  for field in "${__vg_a_fields[@]:0:__vg_a_nprep}"; do
     [[ $field == '  '* ]] && printf '%s\n' "$field" >&2
   done
   printf '  y  yes, run once / r  yes, and remember / n  no (default) > ' >&2
-  read -r -t "${VG_PROMPT_TIMEOUT:-120}" answer || { answer=n; printf '\n' >&2; }
-  case ${answer,,} in
-    y | yes) ;;
+  if ((to > 0)); then read -r -t "$to" answer; else read -r answer; fi
+  st=$?
+  __vg_answer_word "$st" "$answer" $((st > 128))
+  answer=$__vg_v
+  case $answer in
+    timeout) printf '\n  (no answer within %ss)\n' "$to" >&2 ;;
+    eof) printf '\n' >&2 ;;
+  esac
+  case $answer in
+    y) ;;
     r)
       local LC_ALL=C
       __vg_send 'TRUST %s %d\n%s' "$__vg_ctok" "${#__vg_line}" "$__vg_line" &&
@@ -212,11 +239,11 @@ __vg_approve() {
       ;;
     *)
       printf 'vg: not run\n' >&2
-      ((__vg_a_id > 0)) && __vg_send 'DONE %s %s -1 0\n' "$__vg_ctok" "$__vg_a_id"
+      __vg_done -1 0 "$answer"
       return 126
       ;;
   esac
-  __vg_run_approved "$then"
+  __vg_run_approved "$target" "$answer"
 }
 
 __vg_unhook() {

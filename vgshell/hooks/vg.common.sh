@@ -62,7 +62,7 @@ __vg_fallback() {
     __vg_give_up "$line"
     return
   fi
-  said=$(printf '%s' "$line" | command "$VG_BIN" --quiet check --stdin 2>/dev/null)
+  said=$(printf '%s' "$line" | __vg_vg --quiet check --stdin 2>/dev/null)
   st=$?
   case $st in
     0) __vg_a_action=host ;;
@@ -93,14 +93,77 @@ __vg_give_up() {
   fi
 }
 
-# After a yes at the prompt: on the host in this shell (as if typed), in the prepared bubblewrap sandbox,
-# or through `vg exec` with the approval already given.
+# `vg` as this shell sees it when the analyzer cannot answer: with this shell's `vg mode` and `vg off`,
+# so `vg check` and `vg exec` judge from the same view the analyzer would have.
+__vg_vg() {
+  if [[ -n $__vg_off ]]; then
+    VG_GUARD_LEVEL=off VG_MODE=never command "$VG_BIN" "$@"
+  elif [[ -n $__vg_mode ]]; then
+    VG_MODE=$__vg_mode command "$VG_BIN" "$@"
+  else
+    command "$VG_BIN" "$@"
+  fi
+}
+
+# The value of the answer's field NAME= (among the prepared fields) in __vg_v; 1 when there is none.
+__vg_field() {
+  local f
+  __vg_v=""
+  for f in "${__vg_a_fields[@]:0:__vg_a_nprep}"; do
+    [[ $f == "$1="* ]] && { __vg_v=${f#"$1="}; return 0; }
+  done
+  return 1
+}
+
+# A docker or podman line: `vg exec` runs the sandbox the analyzer decided on (the token names it; nothing
+# is judged again), then the analyzer records it. Without an analyzer's answer (the slow path) `vg exec`
+# judges the line itself, from this shell's view.
+__vg_run_decided() {
+  local st t0
+  if ! __vg_field decision; then
+    __vg_vg --quiet exec "$__vg_line"
+    return
+  fi
+  __vg_clock
+  t0=$__vg_t
+  command "$VG_BIN" --quiet exec --decision "$__vg_v"
+  st=$?
+  __vg_clock
+  __vg_done "$st" $((__vg_t - t0)) "${1-}"
+  return "$st"
+}
+
+# After a yes (y or r, $2) at the prompt, the line runs where the prompt said ($1): on the host in this
+# shell (as if typed), in the prepared bubblewrap sandbox, or through `vg exec --decision`.
 __vg_run_approved() {
+  local st
   case $1 in
-    host) builtin eval -- "$__vg_line" ;;
-    sandbox) __vg_run_prepared ;;
-    *) VG_GUARD_LEVEL=off command "$VG_BIN" --quiet exec "$__vg_line" ;;
+    host)
+      builtin eval -- "$__vg_line"
+      st=$?
+      __vg_done "$st" 0 "$2"
+      return "$st"
+      ;;
+    sandbox) __vg_run_prepared "$2" ;;
+    exec) __vg_run_decided "$2" ;;
+    *)
+      printf '🛑 Blocked: the analyzer gave an answer this hook does not know (then=%s)\n' "$1" >&2
+      return 126
+      ;;
   esac
+}
+
+# The prompt's answer: y, r, or n (anything else), timeout or eof; $1 is read's status, $2 the text.
+__vg_answer_word() {
+  case $2 in
+    [yY] | [yY][eE][sS]) __vg_v=y ;;
+    [rR] | [rR][eE][mM][eE][mM][bB][eE][rR]) __vg_v=r ;;
+    *) __vg_v=n ;;
+  esac
+  if (($1 != 0)); then
+    __vg_v=eof
+    ((${3:-0})) && __vg_v=timeout
+  fi
 }
 
 vg() {
@@ -134,6 +197,7 @@ vg() {
       __vg_read_state && kill -0 "$__vg_pid" 2>/dev/null && state="running (pid $__vg_pid)"
       printf 'vgshell: %s in this shell, mode %s, analyzer %s, session %s\n' "$guard" "${__vg_mode:-from config}" \
         "$state" "$VG_SESSION" >&2
+      command "$VG_BIN" status >&2  # the config in effect: managed policy, project trust, critical rules off
       ;;
     *) command "$VG_BIN" "$@" ;;
   esac

@@ -20,7 +20,7 @@ typeset -g VG_BIN=${VG_BIN:-vg}
 typeset -gx VG_SESSION="zsh-$$-${EPOCHSECONDS}"
 typeset -g __vg_state=${VG_HOME:-$HOME/.vectra-guard}
 typeset -g __vg_fd="" __vg_port="" __vg_ctok="" __vg_stok="" __vg_pid="" __vg_off="" __vg_mode=""
-typeset -g __vg_warned="" __vg_line="" __vg_starting="" __vg_fresh="" __vg_passed="" __vg_n=0
+typeset -g __vg_warned="" __vg_line="" __vg_starting="" __vg_fresh="" __vg_passed="" __vg_n=0 __vg_v="" __vg_t=0
 typeset -g __vg_a_action="" __vg_a_id=0 __vg_a_code=0 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_notice=""
 typeset -ga __vg_a_fields
 if ! source "${${(%):-%x}:A:h}/vg.common.sh"; then
@@ -181,14 +181,30 @@ __vg_sandbox() {
   if [[ $__vg_a_action == sandbox ]]; then
     __vg_run_prepared
   else
-    command "$VG_BIN" --quiet exec "$__vg_line"
+    __vg_run_decided
   fi
 }
 
+__vg_clock() {
+  __vg_t=${$(( EPOCHREALTIME * 1000 ))%.*}
+}
+
+# Tell the analyzer a prepared run or a prompt is over: status, milliseconds, the prompt's answer ($3).
+# It records it, removes the cgroup, stops the egress proxy and says what the proxy refused.
+__vg_done() {
+  local tok note
+  (( __vg_a_id > 0 )) && [[ -n $__vg_fd ]] || return 0
+  __vg_send "DONE $__vg_ctok $__vg_a_id $1 $2${3:+ $3}"$'\n' || return 0
+  IFS=' ' read -r -t 2 -u "$__vg_fd" tok note 2>/dev/null || return 0
+  [[ $tok == "$__vg_stok" && -n $note && $note != - ]] && print -u2 -r -- "$note"
+  return 0
+}
+
 __vg_run_prepared() {
-  local -a prep argv
+  local answer=${1-}
+  local -a prep cmd
   prep=("${(@)__vg_a_fields[1,__vg_a_nprep]}")
-  argv=("${(@)__vg_a_fields[__vg_a_nprep+1,-1]}")
+  cmd=("${(@)__vg_a_fields[__vg_a_nprep+1,-1]}")
   local p filter=/dev/null st t0=$EPOCHREALTIME
   for p in "${prep[@]}"; do [[ $p == filter=* ]] && filter=${p#filter=}; done
   (
@@ -199,26 +215,36 @@ __vg_run_prepared() {
         nproc=*) ulimit -u "${p#nproc=}" ;;
       esac
     done
-    exec "${argv[@]}" 9<"$filter"
+    exec "${cmd[@]}" 9<"$filter"
   )
   st=$?
   local ms=$(( (EPOCHREALTIME - t0) * 1000 ))
-  __vg_send "DONE $__vg_ctok $__vg_a_id $st ${ms%.*}"$'\n'
+  __vg_done "$st" "${ms%.*}" "$answer"
   (( st == 124 )) && print -u2 'vg: the sandboxed command timed out and was killed'
   return $st
 }
 
+# The prompt: says where the line will run; y and r run it there. Every answer goes to the analyzer.
 __vg_approve() {
-  local answer field reply tok
-  local then=${__vg_a_fields[1]#then=}
+  local answer field reply tok st target="" to=0 t0
+  __vg_field 'then' && target=$__vg_v
+  __vg_field timeout && to=$__vg_v
   [[ -n $__vg_a_notice ]] && print -u2 -r -- "$__vg_a_notice"
-  for field in "${(@)__vg_a_fields[2,__vg_a_nprep]}"; do
+  for field in "${(@)__vg_a_fields[1,__vg_a_nprep]}"; do
     [[ $field == '  '* ]] && print -u2 -r -- "$field"
   done
   print -u2 -n '  y  yes, run once / r  yes, and remember / n  no (default) > '
-  read -r -t "${VG_PROMPT_TIMEOUT:-120}" answer || { answer=n; print -u2; }
-  case ${answer:l} in
-    y | yes) ;;
+  t0=$EPOCHREALTIME
+  if (( to > 0 )); then read -r -t "$to" answer; else read -r answer; fi
+  st=$?
+  __vg_answer_word "$st" "$answer" $(( st != 0 && to > 0 && EPOCHREALTIME - t0 >= to - 0.05 ))
+  answer=$__vg_v
+  case $answer in
+    timeout) print -u2 "\n  (no answer within ${to}s)" ;;
+    eof) print -u2 ;;
+  esac
+  case $answer in
+    y) ;;
     r)
       setopt localoptions nomultibyte
       __vg_send "TRUST $__vg_ctok ${#__vg_line}"$'\n'"$__vg_line" &&
@@ -227,11 +253,11 @@ __vg_approve() {
       ;;
     *)
       print -u2 'vg: not run'
-      (( __vg_a_id > 0 )) && __vg_send "DONE $__vg_ctok $__vg_a_id -1 0"$'\n'
+      __vg_done -1 0 "$answer"
       return 126
       ;;
   esac
-  __vg_run_approved "$then"
+  __vg_run_approved "$target" "$answer"
 }
 
 __vg_addhistory() {

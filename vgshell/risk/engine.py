@@ -13,7 +13,7 @@ from vgshell.expand import UNKNOWN
 from vgshell.parse import parse
 from vgshell.risk.model import Assessment, Finding, Level
 from vgshell.risk.rules import LazyRegex, Rule, RuleSet, load_default_ruleset
-from vgshell.unwrap import Invocation, flatten
+from vgshell.unwrap import Files, Invocation, flatten
 
 MAX_FINDINGS = 50
 MAX_INPUT = 64 * 1024  # a typed line or agent command is far smaller; beyond this, refuse rather than guess
@@ -28,25 +28,32 @@ def default_ruleset() -> RuleSet:
 
 
 def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = None,
-           env: Mapping[str, str] | None = None) -> Assessment:
-    """Parse `command` as run from `cwd` and score it. Never raises on any input text."""
+           env: Mapping[str, str] | None = None, files: Files | None = None) -> Assessment:
+    """Parse `command` as run from `cwd` and score it. Never raises on any input text. With `files`, the
+    scripts the line runs are read and judged with it (see `vgshell.files`)."""
     rules = ruleset or default_ruleset()
     if len(command) > MAX_INPUT:
         reason = f"over {MAX_INPUT // 1024} KiB: too large to analyse safely; run it as a script file instead"
         return Assessment(command, Level.CRITICAL, (Finding("parse.too-large", "parse", Level.CRITICAL,
                           command[:120], reason),), parse_error=reason)
     script = parse(command)
-    flat = flatten(script, cwd, home, env)
+    flat = flatten(script, cwd, home, env, files)
     findings: list[Finding] = []
     seen: set[str] = set()
+    memo = _memo_for(rules)
     for inv in flat.invocations:
-        view = _View(inv, rules)
-        matched = [r for r in (*rules.by_name.get(inv.name, ()), *rules.generic) if _matches(r, view)]
+        matched = memo.get(inv)
+        if matched is None:
+            view = _View(inv, rules)
+            matched = [r for r in (*rules.by_name.get(inv.name, ()), *_generic_for(inv, rules)) if _matches(r, view)]
+            if len(memo) > MAX_MEMO:
+                memo.clear()
+            memo[inv] = matched
         for rule in _strongest_per_category(matched):
             if rule.id not in seen:
                 seen.add(rule.id)
                 findings.append(Finding(rule.id, rule.category, rule.level, _display(inv),
-                                        rule.reason, inv.via))
+                                        rule.reason, inv.via, inv.where))
         if len(findings) >= MAX_FINDINGS:
             break
     findings.sort(key=lambda f: -f.level)
@@ -61,7 +68,82 @@ def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = N
     return Assessment(command, risk, tuple(findings),
                       networked_install=any(by_id[m].networked_install for m in fired if m in by_id),
                       ecosystems=ecosystems, state_change=flat.state_change, parse_error=error,
+                      workdirs=_workdirs(flat.invocations, cwd),
                       leaves_guard=any(by_id[m].leaves_guard for m in fired if m in by_id))
+
+
+def _workdirs(invocations: tuple[Invocation, ...], cwd: str | None) -> tuple[str, ...]:
+    """Where the line's own `cd`s take its commands (known absolute directories only), for the sandbox."""
+    dirs = dict.fromkeys(i.cwd for i in invocations if i.cwd and i.cwd != cwd and i.cwd.startswith("/")
+                         and UNKNOWN not in i.cwd)
+    return tuple(dirs)[:MAX_WORKDIRS]
+
+
+MAX_MEMO = 4096
+_MEMOS: dict[int, tuple[RuleSet, dict[Invocation, list[Rule]]]] = {}
+
+
+def _memo_for(rules: RuleSet) -> dict[Invocation, list[Rule]]:
+    """The rules each Invocation matched, remembered per rule set: a script judged again (or the same
+    command in many lines) is matched once. The RuleSet is held so its id is never reused while cached."""
+    found = _MEMOS.get(id(rules))
+    if found is None or found[0] is not rules:
+        if len(_MEMOS) > 8:
+            _MEMOS.clear()
+        found = _MEMOS[id(rules)] = (rules, {})
+    return found[1]
+
+
+# a generic rule (no command name to index it by) with one of these predicates can only match an
+# Invocation whose attribute is non-empty: those rules are skipped without evaluating them
+_GATES = ("redirects", "code", "assigns", "params", "unseen", "hidden_name", "privileged", "self_spawning",
+          "glob_name", "runs_downloaded", "remote")
+_GATED: dict[int, _Gated] = {}
+
+
+class _Gated:
+    """The generic rules of one rule set, split by the attribute that gates them, and those open to any
+    Invocation narrowed per command name (their `command` globs, `python*`, are matched once per name)."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules  # held so its id is never reused while cached
+        self.open: list[Rule] = []
+        gated: dict[str, list[Rule]] = {}
+        for r in rules.generic:
+            gate = next((g for g in _GATES if g in r.match and r.match[g] not in ((), False, None)), None)
+            (gated.setdefault(gate, []) if gate else self.open).append(r)
+        self.gated = tuple((g, tuple(rs)) for g, rs in gated.items())
+        self.by_name: dict[str, tuple[Rule, ...]] = {}
+
+    def named(self, name: str) -> tuple[Rule, ...]:
+        found = self.by_name.get(name)
+        if found is None:
+            if len(self.by_name) > 4096:
+                self.by_name.clear()
+            found = self.by_name[name] = tuple(
+                r for r in self.open if "command" not in r.match or _name_matches(r.match["command"], name))
+        return found
+
+
+def _generic_for(inv: Invocation, rules: RuleSet) -> list[Rule]:
+    found = _GATED.get(id(rules))
+    if found is None or found.rules is not rules:
+        if len(_GATED) > 8:
+            _GATED.clear()
+        found = _GATED[id(rules)] = _Gated(rules)
+    out = list(found.named(inv.name))
+    for gate, rs in found.gated:
+        if getattr(inv, gate) not in (None, (), False):
+            out.extend(rs)
+    return out
+
+
+def _name_matches(names: tuple[str, ...], name: str) -> bool:
+    literal, globs = _name_index(names)
+    return name in literal or bool(globs and globs.match(name))
+
+
+MAX_WORKDIRS = 16
 
 
 def _strongest_per_category(matched: list[Rule]) -> list[Rule]:
@@ -98,6 +180,7 @@ class _View:
     def paths(self) -> list[str]:
         if self._paths is None:
             self._paths = [_resolve(p, self.inv.cwd) for p in self.positionals if p]
+            self._paths += [_resolve(p, self.inv.cwd) for p in _option_paths(self.inv.args, self.inv.home)]
         return self._paths
 
     @property
@@ -145,6 +228,21 @@ def _positionals(args: tuple[str, ...], valued: frozenset[str]) -> list[str]:
     return out
 
 
+_OPTION_PATH = re.compile(r"(?:--[\w-]+|if|of)=(/|~/|\.\.?/)")
+
+
+def _option_paths(args: tuple[str, ...], home: str) -> list[str]:
+    """Paths given as option values: `--file=/etc/x`, `--target-directory=~/bin`, dd's `if=`/`of=`
+    (`~/` read as the home directory: bash expands it after `if=`, and a program may)."""
+    found = []
+    for a in args:
+        m = _OPTION_PATH.match(a)
+        if m is not None:
+            value = a[m.start(1):]
+            found.append(home + value[1:] if value.startswith("~/") else value)
+    return found
+
+
 def _resolve(path: str, cwd: str | None) -> str:
     from vgshell.unwrap import resolve  # one definition of path resolution
 
@@ -155,10 +253,20 @@ def _resolve(path: str, cwd: str | None) -> str:
 
 
 def _matches(rule: Rule, v: _View) -> bool:
-    return all(_PREDICATES[key](v, want) for key, want in _ordered(rule))
+    checks = _CHECKS.get(rule.id)
+    if checks is None or checks[0] is not rule:
+        checks = _CHECKS[rule.id] = (rule, tuple((_PREDICATES[key], want) for key, want in _ordered(rule)))
+    for check, want in checks[1]:  # noqa: SIM110 - a plain loop: all(generator) costs twice as much here
+        if not check(v, want):
+            return False
+    return True
 
 
-_COST = {"self_spawning": 0, "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0, "hidden_name": 0,
+_CHECKS: dict[str, tuple[Rule, tuple[tuple[Callable[[_View, Any], bool], Any], ...]]] = {}
+
+
+_COST = {"self_spawning": 0, "unseen": 0,
+         "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0, "hidden_name": 0,
          "reads_terminal": 1,
          "hidden_name_not": 1,
          "command": 1, "command_not": 1, "assigns": 1, "fed_by": 1, "upstream": 1, "params": 1, "via": 1,
@@ -195,12 +303,31 @@ def _p_command_not(v: _View, names: tuple[str, ...]) -> bool:
 
 def _p_subcommand(v: _View, alternatives: tuple[tuple[str, ...], ...]) -> bool:
     pos = v.positionals
-    return any(len(pos) >= len(alt) and all(fnmatchcase(p, a) for p, a in zip(pos, alt, strict=False))
-               for alt in alternatives)
+    if not pos:
+        return any(not alt for alt in alternatives)
+    first = pos[0]
+    for alt in alternatives:
+        if not alt:
+            return True
+        head = alt[0]
+        if (head == first or (_has_glob(head) and fnmatchcase(first, head))) and len(pos) >= len(alt) and \
+                all(_word_match(p, a) for p, a in zip(pos[1:], alt[1:], strict=False)):
+            return True
+    return False
+
+
+def _word_match(word: str, pattern: str) -> bool:
+    """fnmatchcase, without its cost for the usual literal pattern (`git push`)."""
+    return word == pattern if not _has_glob(pattern) else fnmatchcase(word, pattern)
+
+
+@lru_cache(maxsize=4096)
+def _has_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
 
 
 def _p_verb(v: _View, globs: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(p, g) for p in v.positionals[:4] for g in globs)
+    return any(_word_match(p, g) for p in v.positionals[:4] for g in globs)
 
 
 def _p_flags(v: _View, want: dict[str, tuple[str, ...]]) -> bool:
@@ -453,6 +580,7 @@ _PREDICATES: dict[str, Callable[[_View, Any], bool]] = {
     "runs_downloaded": _p_bool("runs_downloaded"),
     "self_spawning": _p_bool("self_spawning"),
     "glob_name": _p_bool("glob_name"),
+    "unseen": _p_names("unseen"),
     "hidden_name": _p_hidden_name,
     "hidden_name_not": lambda v, names: not _p_hidden_name(v, names),
     "remote_target": _p_remote_target,

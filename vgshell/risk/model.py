@@ -30,10 +30,17 @@ class Finding:
     match: str
     reason: str
     via: tuple[str, ...] = ()
+    where: str | None = None  # the script file and line it comes from (`./cleanup.sh:12`)
+
+    @property
+    def cite(self) -> str:
+        """`fs.rm-protected`, or `fs.rm-protected, in ./cleanup.sh:12` for a command in a script file."""
+        return f"{self.rule}, in {self.where}" if self.where else self.rule
 
     def to_json(self) -> dict[str, str]:
-        return {"rule": self.rule, "category": self.category, "level": str(self.level),
-                "match": self.match, "reason": self.reason}
+        found = {"rule": self.rule, "category": self.category, "level": str(self.level),
+                 "match": self.match, "reason": self.reason}
+        return found | ({"where": self.where} if self.where else {})
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class Assessment:
     ecosystems: tuple[str, ...] = ()
     state_change: bool = False
     parse_error: str | None = None
+    workdirs: tuple[str, ...] = ()  # other directories the line's commands run in (`cd ../x && make`)
     leaves_guard: bool = False
 
     @property

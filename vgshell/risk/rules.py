@@ -50,6 +50,8 @@ PREDICATES = {
     "runs_downloaded": "true: executes a file downloaded earlier on the same line",
     "self_spawning": "true: a function that starts itself in a pipe or the background (fork bomb)",
     "glob_name": "true: the command name itself is a glob (/???/??t)",
+    "unseen": "globs over what the analysis could not see for the command: 'stdin' (a shell runs text piped "
+              "in that is not known), 'script' (a script file it runs could not be read)",
     "hidden_name": "globs over the command word as written when its value is only known at run time ($x)",
     "hidden_name_not": "globs over such command words that do not match ($EDITOR)",
     "remote_target": "true: an argument names a host or URL other than this machine",
@@ -230,7 +232,7 @@ def _compile(key: str, value: Any, rule_id: str, where: str) -> Any:
     if isinstance(value, dict):
         value = {k: v for k, v in value.items() if k != "__line__"}
     if key in ("command", "command_not", "verb", "upstream", "fed_by", "params", "assigns", "via", "hidden_name",
-               "hidden_name_not"):
+               "hidden_name_not", "unseen"):
         return tuple(_str_list(value, where, f"{rule_id}.{key}"))
     if key == "subcommand":
         return tuple(tuple(s.split()) for s in _str_list(value, where, f"{rule_id}.{key}"))

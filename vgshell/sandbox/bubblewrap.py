@@ -45,9 +45,12 @@ def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
     if spec.egress_dir is not None:
         from vgshell.sandbox import egress
 
-        # The forwarder first (the host's socat, visible through the read-only root), then the line as $0.
-        launch = egress.forwarder_command(egress.host_socat()) + f'exec {SHELL} -c "$0"'
-        return [*args, "--", "/bin/sh", "-c", launch, spec.command]
+        # The forwarder first (the host's socat, visible through the read-only root), then the line as $0
+        # (plain words as the arguments: no second shell to start).
+        launch = egress.forwarder_command(egress.host_socat())
+        if PLAIN_WORDS.fullmatch(spec.command):
+            return [*args, "--", "/bin/sh", "-c", launch + 'exec "$@"', "vg", *spec.command.split()]
+        return [*args, "--", "/bin/sh", "-c", launch + f'exec {SHELL} -c "$0"', spec.command]
     if PLAIN_WORDS.fullmatch(spec.command):
         return [*args, "--", *spec.command.split()]  # nothing for a shell to do: skip its start-up
     return [*args, "--", SHELL, "-c", spec.command]

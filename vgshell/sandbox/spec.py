@@ -6,7 +6,7 @@ the sandbox may see and do" is decided once, here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from vgshell.config import Config
@@ -82,6 +82,12 @@ EGRESS_ENV: Mapping[str, str] = {
     # go, gem, bundler, uv, poetry, apt and curl read the variables above
 }
 _JAVA_OPTS = ("MAVEN_OPTS", "GRADLE_OPTS")
+# network_mode: none — package managers told so, so they fail at once (or use their cache) instead of
+# retrying a network that is not there (npm's retries alone take about 70 s)
+NETWORK_OFF_ENV: Mapping[str, str] = {
+    "npm_config_offline": "true", "YARN_ENABLE_OFFLINE_MODE": "1", "PIP_NO_INDEX": "1", "UV_OFFLINE": "1",
+    "CARGO_NET_OFFLINE": "true", "GOPROXY": "off",
+}
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Mount:
     host: str
     target: str
     read_only: bool = False
+    line: bool = False  # the project root or a directory the line cds into (not a cache)
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,8 @@ class HostFacts:
     ca_files: tuple[str, ...] = ()  # existing CA bundle files to mount read-only
     cache_dirs: tuple[tuple[str, str], ...] = ()  # (host path, env var) for the detected ecosystems
     cache_env: tuple[tuple[str, str], ...] = ()  # extra variables the package managers need inside
+    project_root: str | None = None  # the git root or directory holding vectra-guard.yaml above cwd
+    line_dirs: tuple[str, ...] = ()  # existing directories the line cds into (Assessment.workdirs)
 
 
 @dataclass(frozen=True)
@@ -139,7 +148,7 @@ class SandboxSpec:
 
     @property
     def cached(self) -> bool:
-        return any(m.target.startswith(self.home) and m.target != self.workdir for m in self.mounts)
+        return any(m.target.startswith(self.home) and m.target != self.workdir and not m.line for m in self.mounts)
 
 
 ECOSYSTEM_IMAGES = {"npm": "node:20-bookworm", "yarn": "node:20-bookworm", "pnpm": "node:20-bookworm",
@@ -155,7 +164,7 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
     level = LEVELS[sb.security_level]
     network = sb.network_mode or level.network
     mounts = (Mount(facts.cwd, facts.cwd, workdir_shelters_home(facts.cwd, facts.home)),
-              *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
+              *line_mounts(facts), *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
               *(Mount(f, f, True) for f in facts.ca_files))
     return SandboxSpec(
         command=command, workdir=facts.cwd, home=facts.home, mounts=_dedupe(mounts),
@@ -177,6 +186,35 @@ def workdir_shelters_home(cwd: str, home: str) -> bool:
     could write the user's start-up files (~/.bashrc) and escape on the next shell."""
     cwd = cwd.rstrip("/") or "/"
     return cwd == "/" or home.rstrip("/") == cwd or home.startswith(cwd + "/")
+
+
+def line_mounts(facts: HostFacts) -> list[Mount]:
+    """The project root and the directories the line `cd`s into, so `cd ../other && npm install x` works
+    there. Writable under $HOME or inside the project; read-only elsewhere; never $HOME itself or above
+    it, nor a directory holding or inside a secret one (~/.ssh, ~/.aws …): those stay out of the sandbox."""
+    home = facts.home.rstrip("/")
+    secrets = [f"{home}/{d}" for d in SECRET_DIRS]
+    root = facts.project_root
+    out: list[Mount] = []
+    for d in dict.fromkeys((d.rstrip("/") or "/") for d in (*((root,) if root else ()), *facts.line_dirs)):
+        inside_cwd = d.startswith(facts.cwd.rstrip("/") + "/") and not workdir_shelters_home(facts.cwd, home)
+        if d == facts.cwd or inside_cwd or workdir_shelters_home(d, home):
+            continue
+        if any(d == s or d.startswith(s + "/") or s.startswith(d + "/") for s in secrets):
+            continue
+        writable = d.startswith(home + "/") or (root is not None and (d == root or d.startswith(root + "/")))
+        out.append(Mount(d, d, not writable, line=True))
+    return sorted(out, key=lambda m: m.target.count("/"))  # a parent before what it holds
+
+
+def project_root(cwd: str, home: str, exists: Callable[[str], bool]) -> str | None:
+    """The nearest directory at or above `cwd` holding `.git` or vectra-guard.yaml, below $HOME's level."""
+    d = cwd.rstrip("/") or "/"
+    while not workdir_shelters_home(d, home):
+        if exists(f"{d}/.git") or exists(f"{d}/vectra-guard.yaml"):
+            return d
+        d = d.rsplit("/", 1)[0] or "/"
+    return None
 
 
 def toolchain_dirs(path: str, home: str) -> tuple[str, ...]:
@@ -244,6 +282,8 @@ def _environment(cfg: Config, facts: HostFacts, network: str) -> tuple[tuple[str
         env.update(EGRESS_ENV)
         for name in _JAVA_OPTS:
             env[name] = f"{env[name]} {_JAVA_PROXY}" if env.get(name) else _JAVA_PROXY
+    if network == "none":
+        env.update(NETWORK_OFF_ENV)
     env["HOME"] = facts.home
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     if facts.tty:

@@ -11,7 +11,7 @@ paths).
 """
 
 from vgshell.unwrap.argv import resolve
-from vgshell.unwrap.model import Invocation
+from vgshell.unwrap.model import Files, FileText, Invocation
 from vgshell.unwrap.walker import Flattened, flatten
 
-__all__ = ["Flattened", "Invocation", "flatten", "resolve"]
+__all__ = ["FileText", "Files", "Flattened", "Invocation", "flatten", "resolve"]

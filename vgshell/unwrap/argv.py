@@ -35,15 +35,29 @@ def shell_code(args: list[str]) -> tuple[str | None, list[str]]:
 
 
 def resolve(path: str, cwd: str | None) -> str:
-    """Absolute, normalised path; relative paths join `cwd`; UNKNOWN stays where run time decides."""
+    """Absolute, normalised path; relative paths join `cwd`; UNKNOWN stays where run time decides.
+    `/proc/PID/root/x` is `/x` and `/proc/self/cwd/x` is `cwd/x`: the same files under other names."""
     if not path or path.startswith(UNKNOWN):
         return path
     if not path.startswith("/"):
         if cwd is None:
             return UNKNOWN + "/" + path
         path = cwd.rstrip("/") + "/" + path
+    if "/proc/" in path:
+        flat = re.sub("/+", "/", path)
+        for m in _PROC_ALIAS.finditer(flat):
+            if os.path.normpath(flat[: m.start()] + "/proc") != "/proc":
+                continue  # `/x/proc/self/root` is not /proc's
+            base = "/" if m.group(1) else cwd if m.group(2) in ("self", "thread-self") else None
+            if base is None:
+                return UNKNOWN + "/" + flat[m.end():]
+            return resolve(base.rstrip("/") + "/" + flat[m.end():], cwd)
     normal = os.path.normpath(path)
     return "/" + normal.lstrip("/") if normal.startswith("//") else normal
+
+
+_PROC_ALIAS = re.compile(r"/proc/(?:(?:self|thread-self|[0-9]+|[^/]*\ue000[^/]*)/(root)"
+                         r"|(self|thread-self|[0-9]+|[^/]*\ue000[^/]*)/cwd)(?:/|$)")
 
 
 PROGRAM_NAME = re.compile(r"[A-Za-z0-9_.+-]+$")

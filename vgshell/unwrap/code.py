@@ -14,6 +14,7 @@ from vgshell.expand import UNKNOWN
 from vgshell.parse import Word, parse
 from vgshell.unwrap.argv import all_option_values, fed_by, resolve
 from vgshell.unwrap.model import Ctx, Invocation, State
+from vgshell.unwrap.scripts import program_text
 from vgshell.wrappers import AWK, INTERPRETERS
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ def interpreter(w: Walker, inv: Invocation, key: str, st: State, ctx: Ctx, words
     operands = [a for a in args if not a.startswith("-")]
     if code is None and operands:
         code = st.written.get(resolve(operands[0], st.cwd))  # echo CODE > x.py; python x.py
+        code = code if code is not None else program_text(w, operands[0], st, ctx, inv)
     reads_stdin = code is None and (not [a for a in args if not a.startswith("-")] or "-" in args)
     if code is None and reads_stdin and ctx.stdin_text is not None:
         code = ctx.stdin_text

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os.path
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from vgshell.expand import UNKNOWN
 from vgshell.parse import Word
@@ -20,6 +20,8 @@ from vgshell.unwrap.argv import (
     strip_options,
 )
 from vgshell.unwrap.model import Ctx, Invocation, State
+from vgshell.unwrap.scripts import data_lines, run_file, run_make
+from vgshell.unwrap.variables import VARIABLE_HANDLERS
 from vgshell.wrappers import GIT_COMMAND_KEYS, SHELLS, WRAPPERS
 
 if TYPE_CHECKING:
@@ -43,16 +45,6 @@ def _h_popd(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) 
     st.cwd = None
 
 
-def _h_export(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
-    w.emit(inv, ctx)
-    nameref = any(a.startswith("-") and "n" in a for a in inv.args)
-    for a in inv.args:
-        name, eq, value = a.partition("=")
-        if eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            st.vars[name] = UNKNOWN if nameref else value  # a nameref's target is read at use time
-            w.command_variables(((name, Word(shlex.quote(value))),), st, ctx)
-
-
 def _h_unset(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     for a in inv.args:
@@ -69,15 +61,22 @@ def _h_eval(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) 
 def _h_source(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     target = resolve(inv.args[0], st.cwd) if inv.args else ""
     w.emit(replace(inv, fed_by=fed_by(words, ctx), runs_downloaded=target in st.downloaded), ctx)
-    if not w.written_script(target, st, ctx, inv.name):
-        w.process_sub_code(words, st, ctx, inv.name)
+    if not w.written_script(target, st, ctx, inv.name) and w.process_sub_code(words, st, ctx, inv.name) is None \
+            and inv.args:
+        run_file(w, inv.args[0], st, ctx, f"{inv.name} {inv.args[0]}", inv, sourced=True)  # state stays
+
+
+def _h_make(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
+    w.emit(inv, ctx)
+    run_make(w, inv, st, ctx)
 
 
 def _h_alias(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     for a in inv.args:
-        _, eq, value = a.partition("=")
+        name, eq, value = a.partition("=")
         if eq and value:
+            st.aliases[name] = value  # later commands named `name` run `value` (see Walker.command)
             w.text(value, st.copy(), ctx, "alias")
 
 
@@ -177,6 +176,7 @@ def _h_xargs(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
     w.emit(inv, ctx)
     args = list(inv.args)
     replace_token: str | None = None
+    arg_file: str | None = None
     i = 0
     while i < len(args):
         a = args[i]
@@ -185,22 +185,30 @@ def _h_xargs(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
             break
         if not a.startswith("-"):
             break
-        if a in ("-I", "--replace") or a.startswith("--replace="):
-            replace_token = a.partition("=")[2] or (args[i + 1] if a == "-I" and i + 1 < len(args) else "{}")
-            i += 2 if a == "-I" else 1
+        if a in ("-I", "-J", "--replace") or a.startswith("--replace="):  # -J: BSD xargs
+            valued = a in ("-I", "-J")
+            replace_token = a.partition("=")[2] or (args[i + 1] if valued and i + 1 < len(args) else "{}")
+            i += 2 if valued else 1
             continue
         if a.startswith("-I") or a == "-i" or a.startswith("-i"):
             replace_token = a[2:] or "{}"
+        elif a in ("-a", "--arg-file") or a.startswith("--arg-file="):
+            arg_file = a.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
+            i += 0 if "=" in a else 1
         elif a in _XARGS_VALUED:
             i += 1
         i += 1
     cmd = args[i:] or ["echo"]
-    items = split_words(ctx.stdin_text) if ctx.stdin_text is not None else [UNKNOWN]
+    text = ctx.stdin_text
+    if arg_file is not None:  # `xargs -a FILE`: the items come from FILE, not stdin
+        lines_read = data_lines(w, arg_file, st)
+        text = "\n".join(lines_read) + "\n" if lines_read is not None else None
+    items = split_words(text) if text is not None else [UNKNOWN]
     if replace_token is not None:
-        lines = ctx.stdin_text.splitlines() if ctx.stdin_text is not None else [UNKNOWN]
+        lines = text.splitlines() if text is not None else [UNKNOWN]
         argvs = [tuple(c.replace(replace_token, line.strip()) for c in cmd) for line in lines[:20] or [""]]
     elif os.path.basename(cmd[0]) in SHELLS and cmd[-1] == "-c":
-        argvs = [tuple([*cmd, ctx.stdin_text.strip() if ctx.stdin_text is not None else UNKNOWN])]
+        argvs = [tuple([*cmd, text.strip() if text is not None else UNKNOWN])]
     else:
         argvs = [tuple(cmd + items[:200])]
     for argv in argvs:
@@ -215,9 +223,13 @@ def _h_parallel(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Wor
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] not in (":::", "::::"):
         i += 2 if args[i] in _PARALLEL_VALUED else 1
+    from_files = False
     while i < len(args):
-        if args[i] in (":::", ":::+"):
+        if args[i] in (":::", ":::+", "::::", "::::+"):
             groups.append([])
+            from_files = args[i].startswith("::::")
+        elif groups and from_files:  # `:::: FILE`: the inputs are FILE's lines
+            groups[-1].extend(data_lines(w, args[i], st) or [UNKNOWN])
         elif groups:
             groups[-1].append(args[i])
         else:
@@ -242,6 +254,11 @@ def _h_parallel(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Wor
 def _h_fetch(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     args = list(inv.args)
+    for a in args:
+        if a.lower().startswith("file://"):  # `curl file:///etc/shadow` reads a local file
+            path = unquote(a[7:].partition("?")[0])
+            path = path if path.startswith("/") else "/" + path.partition("/")[2]  # file://host/path
+            w.command(Invocation(("cat", path), st.cwd, home=st.home), st, ctx.deeper("file://"), [])
     out = option_anywhere(args, {"-o", "--output"} if inv.name == "curl" else {"-O", "--output-document"})
     if out and out != "-":
         st.downloaded.add(resolve(out, st.cwd))
@@ -283,14 +300,13 @@ def _h_chmod(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
 Handler = Callable[["Walker", Invocation, "State", "Ctx", list[Word]], None]
 HANDLERS: dict[str, Handler] = {
     "cd": _h_cd, "pushd": _h_cd, "popd": _h_popd,
-    "export": _h_export, "declare": _h_export, "typeset": _h_export, "local": _h_export,
-    "readonly": _h_export, "unset": _h_unset,
+    "unset": _h_unset, **VARIABLE_HANDLERS,
     "eval": _h_eval, "source": _h_source, ".": _h_source,
     "alias": _h_alias, "trap": _h_trap,
     "ssh": _h_ssh, "su": _h_su, "runuser": _h_su, "watch": _h_watch, "script": _h_script,
     "tmux": _h_tmux, "at": _h_at, "batch": _h_at,
     "find": _h_find, "xargs": _h_xargs, "parallel": _h_parallel,
-    "curl": _h_fetch, "wget": _h_fetch, "git": _h_git,
+    "curl": _h_fetch, "wget": _h_fetch, "git": _h_git, "make": _h_make, "gmake": _h_make,
 }
 
 

@@ -7,6 +7,7 @@ import os.path
 import shlex
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Protocol
 
 from vgshell.expand import UNKNOWN
 from vgshell.parse import Node
@@ -48,6 +49,8 @@ class Invocation:
     glob_name: bool = False
     home: str = "/"
     hidden_name: tuple[str, ...] = ()  # the word as written when the program's name is only known at run time
+    where: str | None = None  # `./cleanup.sh:12` when it comes from a script file the line runs
+    unseen: tuple[str, ...] = ()  # what the analysis could not see for it (`stdin`, `script`)
 
     @cached_property
     def name(self) -> str:
@@ -72,11 +75,12 @@ class State:
     downloaded: set[str] = field(default_factory=set)
     functions: dict[str, Node] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)  # files given known text earlier on the line
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> State:
         # files are shared: what a subshell or pipeline stage writes is there for the rest of the line
         return State(self.cwd, dict(self.vars), self.home, set(self.downloaded), dict(self.functions),
-                      self.written)
+                      self.written, dict(self.aliases))
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,31 @@ class Ctx:
     depth: int = 0
     function: str | None = None
     spawning: bool = False  # inside a pipeline or backgrounded
+    background: bool = False  # started with `&`
+    runaway: bool = False  # inside an endless loop that never waits (`while :; do CMD & done`)
+    calls: tuple[str, ...] = ()  # the functions being run (a function calling itself is not walked again)
+    source: str | None = None  # the script file being walked, as the line names it
+    child: bool = False  # that script runs in a child shell: its variables and functions die with it
 
     def deeper(self, how: str, **changes: object) -> Ctx:
         return replace(self, via=(*self.via, how), depth=self.depth + 1, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class FileText:
+    """A file the line runs, as read: `text`, or why there is none. `missing` files run nothing (bash fails);
+    an unreadable or oversized one is a blind spot (`problem`)."""
+
+    text: str | None
+    problem: str | None = None
+    missing: bool = False
+
+
+class Files(Protocol):
+    """The only door from the analysis to the file system: read-only, bounded (see `vgshell.files`)."""
+
+    def read(self, path: str) -> FileText: ...
+
+    def glob(self, pattern: str) -> tuple[str, ...]: ...
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os.path
 import re
 
@@ -54,13 +55,40 @@ def static_output(stage: Node, st: State, stdin_text: str | None) -> str | None:
             text = expand("$'" + text.replace("'", "\\'") + "'", {}, "/").value
         return text + "\n"
     if name == "printf" and args:
-        fmt = expand("$'" + args[0].replace("'", "\\'") + "'", {}, "/").value
-        return fmt.replace("%s", " ".join(args[1:])).replace("%b", " ".join(args[1:]))
+        return "" if args[0].startswith("-v") else printf_format(args[0], args[1:])
     if name == "cat" and not args:
         return stdin_text
     if stdin_text is None:
         return None
     return _decode(name, args, stdin_text)
+
+
+_CONVERSION = re.compile(r"%([-+ #0]*[0-9]*(?:\\.[0-9]*)?)([sbdiqcxXo%])")
+
+
+def printf_format(fmt: str, args: list[str]) -> str:
+    """What `printf FMT ARGS` prints: the format's escapes, `%s %b %d %c %q %%`, reused until the arguments
+    run out (as bash does)."""
+    fmt = expand("$'" + fmt.replace("'", "\\'") + "'", {}, "/").value
+    out: list[str] = []
+    rest = list(args)
+    for _ in range(64):
+        taken: list[str] = []
+        out.append(_CONVERSION.sub(functools.partial(_convert, args=rest, taken=taken), fmt))
+        rest = rest[len(taken):]
+        if not rest or not taken:
+            break
+    return "".join(out)
+
+
+def _convert(m: re.Match[str], args: list[str], taken: list[str]) -> str:
+    if m.group(2) == "%":
+        return "%"
+    arg = args[len(taken)] if len(taken) < len(args) else ""
+    taken.append(arg)
+    if m.group(2) == "b":
+        return expand("$'" + arg.replace("'", "\\'") + "'", {}, "/").value
+    return arg[:1] if m.group(2) == "c" else arg
 
 
 def _looks_up_a_program(name: str, args: list[str]) -> bool:
@@ -88,8 +116,8 @@ def _decode(name: str, args: list[str], text: str) -> str | None:
             return binascii.unhexlify("".join(text.split())).decode("utf-8", "replace")
         if name == "rev":
             return "\n".join(line[::-1] for line in text.splitlines()) + "\n"
-        if name == "tr" and len(args) == 2 and len(args[0]) == len(args[1]):
-            return text.translate(str.maketrans(args[0], args[1]))
+        if name == "tr":
+            return _tr(args, text)
     except (ValueError, binascii.Error):
         return None
     return None
@@ -99,3 +127,40 @@ def expand_heredoc(body: str, st: State) -> str:
     return "\n".join(expand('"' + line.replace('"', '\\"') + '"', st.vars, st.home).value
                      for line in body.split("\n"))
 
+
+
+_TR_CLASSES = {"[:lower:]": "abcdefghijklmnopqrstuvwxyz", "[:upper:]": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+               "[:digit:]": "0123456789", "[:space:]": " \t\n\r\f\v", "[:blank:]": " \t"}
+
+
+def _tr_set(spec: str) -> str | None:
+    """A `tr` set with its ranges (`a-z`), classes (`[:upper:]`) and escapes spelled out; None if odd."""
+    for cls, chars in _TR_CLASSES.items():
+        spec = spec.replace(cls, chars)
+    spec = expand("$'" + spec.replace("'", "\\'") + "'", {}, "/").value
+    out: list[str] = []
+    i = 0
+    while i < len(spec):
+        if i + 2 < len(spec) and spec[i + 1] == "-" and ord(spec[i]) <= ord(spec[i + 2]):
+            out.extend(chr(c) for c in range(ord(spec[i]), ord(spec[i + 2]) + 1))
+            i += 3
+        else:
+            out.append(spec[i])
+            i += 1
+    return "".join(out) if len(out) <= 1024 else None
+
+
+def _tr(args: list[str], text: str) -> str | None:
+    """`tr SET1 SET2` (SET2 padded with its last character, as GNU tr does) and `tr -d SET`."""
+    flags = [a for a in args if a.startswith("-") and len(a) > 1]
+    sets = [_tr_set(a) for a in args if not (a.startswith("-") and len(a) > 1)]
+    if None in sets or any(f not in ("-d", "--delete") for f in flags):
+        return None
+    chars = [s for s in sets if s is not None]
+    if flags and len(chars) == 1:
+        return text.translate({ord(c): None for c in chars[0]})
+    if flags or len(chars) != 2 or not chars[1]:
+        return None
+    source, target = chars
+    target = (target + target[-1] * len(source))[: len(source)]
+    return text.translate(str.maketrans(source, target))

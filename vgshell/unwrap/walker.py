@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os.path
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from vgshell.expand import UNKNOWN, Expanded, braces, expand
+from vgshell.expand import DEFAULT_IFS, UNKNOWN, Expanded, braces, expand, pattern_budget
 from vgshell.parse import Compound, Function, Node, Pipeline, Script, Sequence, Simple, Word, parse
 from vgshell.unwrap.argv import (
     ASSIGNMENT,
@@ -23,8 +25,10 @@ from vgshell.unwrap.carriers import NAMES as CARRIER_NAMES
 from vgshell.unwrap.carriers import walk_carried
 from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
-from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Invocation, State
+from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
+from vgshell.unwrap.scripts import data_lines, run_file
 from vgshell.unwrap.text import expand_heredoc, script_output, static_output, sub_outputs
+from vgshell.unwrap.variables import assign, assignment_value, set_positional
 from vgshell.wrappers import COMMAND_VARIABLES, SHELLS, WRAPPERS, interpreter_key
 
 
@@ -35,19 +39,33 @@ class Flattened:
     state_change: bool  # the line only changes the shell's own state (cd, export, alias…), nothing else
 
 
-def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] | None = None) -> Flattened:
-    """All Invocations of `script` run from `cwd`, with `env` holding the variables known to be set."""
-    variables = {"HOME": home}
+def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] | None = None,
+            files: Files | None = None) -> Flattened:
+    """All Invocations of `script` run from `cwd`, with `env` holding the variables known to be set.
+    `files` lets the walk read the scripts the line runs and expand globbed program names; without it
+    nothing is read."""
+    variables = {"HOME": home, "IFS": DEFAULT_IFS}
     if cwd:
         variables["PWD"] = cwd
     variables.update(env or {})
-    walker = Walker()
-    walker.script(script, State(cwd, variables, home), Ctx())
+    walker = Walker(files)
+    with pattern_budget():
+        walker.script(script, State(cwd, variables, home), Ctx())
     return Flattened(tuple(walker.out), tuple(walker.errors), walker.state_change and not walker.runs_other)
 
 
+MAX_STEPS = 10_000  # a 200-line script is ≈ 500 syntax nodes; past this the rest is a blind spot (medium)
+MAX_PARSES = 400
+MAX_GLOBS = 16  # program names written as globs expanded against the file system, per line
+
+
 class Walker:
-    def __init__(self) -> None:
+    def __init__(self, files: Files | None = None) -> None:
+        self.files = files
+        self.reads = 0  # files read so far (a script walk that read others is not reused)
+        self.steps = 0  # syntax nodes walked: bounded, so no line can make the analysis slow
+        self.parses = 0  # code handed to a shell (bash -c, eval, aliases…) parsed: bounded likewise
+        self.globs = 0
         self.out: list[Invocation] = []
         self.errors: list[str] = []
         self.state_change = False
@@ -66,18 +84,31 @@ class Walker:
         if ctx.depth >= MAX_NESTING:
             self.errors.append(f"code nested more than {MAX_NESTING} levels deep")
             return
+        self.parses += 1
+        if self.parses > MAX_PARSES:
+            if self.parses == MAX_PARSES + 1:
+                self.errors.append(f"more than {MAX_PARSES} pieces of code to follow: the rest was not analysed")
+            return
         self.script(parse(code), st, ctx.deeper(how))
 
     def node(self, node: Node, st: State, ctx: Ctx) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            if self.steps == MAX_STEPS + 1:  # loops, functions and aliases calling each other fan out
+                self.errors.append(f"more than {MAX_STEPS} commands to follow: the rest was not analysed")
+            return
         if isinstance(node, Simple):
             self.simple(node, st, ctx)
         elif isinstance(node, Pipeline):
             self.pipeline(node, st, ctx)
         elif isinstance(node, Sequence):
+            plain = replace(ctx, background=False) if ctx.background else ctx
             for item, op in zip(node.items, node.ops, strict=True):
-                self.node(item, st, replace(ctx, spawning=ctx.spawning or op == "&"))
+                self.node(item, st, replace(ctx, spawning=True, background=True) if op == "&" else plain)
         elif isinstance(node, Compound):
             inner = st.copy() if node.kind == "subshell" else st
+            if _runaway_loop(node):
+                ctx = replace(ctx, runaway=True)
             for w in node.words:
                 self.word_subs(w, st, ctx)
             self.redirect_subs(node, st, ctx)
@@ -88,7 +119,8 @@ class Walker:
                     self.node(child, inner, ctx)
         elif isinstance(node, Function):
             st.functions[node.name] = node.body
-            self.emit(Invocation(("()", node.name), st.cwd, home=st.home), ctx)
+            if not ctx.child:  # a child shell's functions cannot touch this shell (or its hook)
+                self.emit(Invocation(("()", node.name), st.cwd, home=st.home), ctx)
             runs_other = self.runs_other  # the body is judged now but runs only when called
             self.node(node.body, st.copy(), replace(ctx, function=node.name))
             self.runs_other = runs_other
@@ -104,7 +136,7 @@ class Walker:
         names: list[str] = []
         text: str | None = ctx.stdin_text
         single = len(node.stages) == 1
-        for stage in node.stages:
+        for k, stage in enumerate(node.stages):
             sub = replace(ctx, upstream=ctx.upstream + tuple(names), stdin_text=text,
                           spawning=ctx.spawning or not single)
             before = len(self.out)
@@ -112,6 +144,9 @@ class Walker:
             stage_out = self.out[before:]
             names.extend(i.name for i in stage_out if i.name and all(v in WRAPPERS for v in i.via[len(ctx.via):]))
             text = static_output(stage, st, text)
+            if text is None and stage_out and stage_out[0].argv[:1] == ("cat",) and len(stage_out[0].argv) == 2 \
+                    and _feeds_a_shell(node.stages[k + 1 :]):
+                text = self.file_text(stage_out[0].argv[1], st)  # `cat FILE | sh` runs FILE's text
 
     def redirect_subs(self, node: Simple | Compound, st: State, ctx: Ctx) -> None:
         for r in node.redirects:
@@ -129,6 +164,8 @@ class Walker:
     # ------------------------------------------------------------------ simple commands
 
     def simple(self, node: Simple, st: State, ctx: Ctx) -> None:
+        if node.words and _ELEMENT_ASSIGNMENT.match(node.words[0].raw):
+            node = _peel_element_assignments(node)  # bashlex reads `a[0]=rm` as a command word
         for _, value in node.assigns:
             self.word_subs(value, st, ctx)
         for w in node.words:
@@ -136,10 +173,15 @@ class Walker:
         self.redirect_subs(node, st, ctx)
         assigns = tuple(name for name, _ in node.assigns)
         self.command_variables(node.assigns, st, ctx)
+        if not node.words and not node.assigns and ctx.via[-1:] == ("$( )",):
+            self.file_reads(node, st, ctx)  # `$(<FILE)` prints FILE
+            return
         if not node.words:
             for name, value in node.assigns:
-                st.vars[name] = self.expand(value, st).value
-            self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home), ctx)
+                assign(st, name, assignment_value(value.raw, value, self, st))
+            if not ctx.child:
+                self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home,
+                                     where=f"{ctx.source}:{node.line}" if ctx.source else None), ctx)
             return
         # one (argument, word it came from) per field: `$c /` with c='rm -rf' is three arguments, and
         # `/{etc,usr}` two
@@ -155,10 +197,28 @@ class Walker:
         params = tuple(p for e, _ in expanded for p in e.params)
         glob_name = expanded[0][0].glob
         hidden = (bare(fields[0][1].raw),) if argv[0].startswith(UNKNOWN) else ()
-        base = Invocation(argv, st.cwd, redirects, assigns, params, home=st.home, glob_name=glob_name,
-                          hidden_name=hidden)
-        self.command(base, st, replace(ctx, stdin_text=stdin_text if stdin_text is not None else ctx.stdin_text),
-                     [w for _, w in fields])
+        if any(p.startswith("!") for p in expanded[0][0].params):
+            hidden = ("!" + bare(fields[0][1].raw),)  # named through `declare -n` or `${!x}`
+        ctx = replace(ctx, stdin_text=stdin_text) if stdin_text is not None else ctx
+        base = Invocation(argv, st.cwd, redirects, assigns, params, upstream=ctx.upstream, stdin_text=ctx.stdin_text,
+                          via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, home=st.home,
+                          glob_name=glob_name, hidden_name=hidden,
+                          where=f"{ctx.source}:{node.line}" if ctx.source else None)
+        self.command(base, st, ctx, [w for _, w in fields])
+
+    def file_text(self, path: str, st: State) -> str | None:
+        """The text of a file a command prints (`cat FILE`), written earlier on the line or read from disk."""
+        target = resolve(path, st.cwd)
+        if target in st.written:
+            return st.written[target]
+        lines = data_lines(self, path, st)
+        return "\n".join(lines) + "\n" if lines is not None else None
+
+    def file_reads(self, node: Simple, st: State, ctx: Ctx) -> None:
+        redirects, _ = self.redirects(node, st, ctx)
+        for op, target in redirects:
+            if op == "<":
+                self.command(Invocation(("cat", target), st.cwd, home=st.home), st, ctx.deeper("$(<FILE)"), [])
 
     def expand(self, w: Word, st: State, raw: str | None = None) -> Expanded:
         return expand(w.raw if raw is None else raw, st.vars, st.home, sub_outputs(w, st))
@@ -178,6 +238,9 @@ class Walker:
                 stdin_text = body
             elif r.op == "<<<" and r.target is not None:
                 stdin_text = self.expand(r.target, st).value + "\n"
+            elif r.op == "<" and r.target is not None and r.target.process_subs and r.target.subs:
+                stdin_text = script_output(r.target.subs[0], st)  # `read c < <(echo rm)`: known output
+                out.append((r.op, UNKNOWN))
             elif r.target is not None:
                 target = self.expand(r.target, st).value
                 out.append((r.op, resolve(target, st.cwd) if not target.isdigit() else target))
@@ -185,10 +248,22 @@ class Walker:
 
     def command(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """Emit `inv` and everything it runs, seeing through wrappers."""
-        inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
-                      stdin_text=ctx.stdin_text,
-                      self_spawning=ctx.function is not None and ctx.spawning and inv.name == ctx.function)
+        spawning = _self_spawning(inv, ctx)
+        if (inv.via, inv.privileged, inv.remote, inv.upstream, inv.stdin_text, inv.self_spawning) != \
+                (ctx.via, ctx.privileged, ctx.remote, ctx.upstream, ctx.stdin_text, spawning):
+            inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
+                          stdin_text=ctx.stdin_text, self_spawning=spawning)
         name = inv.name
+        if any(c in inv.argv[0] for c in "*?[") and self.files is not None and "glob" not in ctx.via[-1:]:
+            self.globbed_name(inv, st, ctx, words)
+        if name in st.aliases and inv.via[-1:] != (f"alias {name}",):
+            self.emit(inv, ctx)
+            line = st.aliases[name] + " " + " ".join(shlex.quote(a) for a in inv.args)
+            self.text(line, st, ctx, f"alias {name}")
+            return
+        if name in st.functions and name not in ctx.calls and name == inv.argv[0]:
+            self.call(inv, st, ctx)
+            return
         if name in CARRIER_NAMES:
             walk_carried(self, inv, st, ctx)
         spec = WRAPPERS.get(name)
@@ -209,13 +284,32 @@ class Walker:
             return
         self.plain(inv, st, ctx)
 
+    def globbed_name(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
+        """`/???/r? -rf /`: the program name is a glob; judge every program it names on this machine."""
+        assert self.files is not None
+        self.globs += 1
+        if self.globs > MAX_GLOBS:
+            self.errors.append(f"more than {MAX_GLOBS} program names written as globs: not expanded")
+            return
+        for match in self.files.glob(resolve(inv.argv[0], st.cwd))[:8]:
+            self.command(replace(inv, argv=(match, *inv.args), glob_name=True), st, ctx.deeper("glob"), [])
+
+    def call(self, inv: Invocation, st: State, ctx: Ctx) -> None:
+        """A function defined on the line, called with arguments: its body runs with them as `$1 … $@`."""
+        if not ctx.child:  # in a script's child shell, the call is the script's own code, judged in the body
+            self.emit(inv, ctx)
+        inner = st.copy()
+        set_positional(inner, list(inv.args))
+        body = st.functions[inv.name]
+        self.node(body, inner, replace(ctx.deeper(f"function {inv.name}"), calls=(*ctx.calls, inv.name)))
+
     def plain(self, inv: Invocation, st: State, ctx: Ctx) -> None:
         target = resolve(inv.argv[0], st.cwd) if "/" in inv.argv[0] else None
         if target is not None and target in st.downloaded:
             inv = replace(inv, runs_downloaded=True)
         self.emit(inv, ctx)  # a function's body was walked where it was defined
-        if target is not None:
-            self.written_script(target, st, ctx, inv.name)
+        if target is not None and not self.written_script(target, st, ctx, inv.name):
+            run_file(self, inv.argv[0], st.copy(), ctx, inv.argv[0], inv, executed=True)
         elif inv.argv[0].startswith(UNKNOWN) and "/" not in inv.argv[0]:
             self.maybe_shell(inv, st, ctx)
 
@@ -303,18 +397,29 @@ class Walker:
         if code is not None:
             self.emit(replace(inv, code=code, fed_by=fed_by(words, ctx)), ctx)
             inner = st.copy()
-            inner.vars.update({str(i): a for i, a in enumerate(positional[:10])})
-            inner.vars["@"] = inner.vars["*"] = " ".join(positional[1:])
+            set_positional(inner, positional[1:])
+            inner.vars["0"] = positional[0] if positional else inv.name
             self.text(code, inner, ctx, f"{inv.name} -c")
             return
-        operands = [a for a in args if not a.startswith(("-", "+"))]
+        operands = _shell_operands(args)
         if operands:
             script = resolve(operands[0], st.cwd)
             self.emit(replace(inv, runs_downloaded=script in st.downloaded, fed_by=fed_by(words, ctx)), ctx)
-            if not self.written_script(script, st, ctx, inv.name):
-                self.process_sub_code(words, st, ctx, inv.name)
+            if not self.written_script(script, st, ctx, inv.name) and \
+                    self.process_sub_code(words, st, ctx, inv.name) is None:
+                inner = st.copy()
+                set_positional(inner, operands[1:])
+                run_file(self, operands[0], inner, ctx, f"{inv.name} {operands[0]}", inv)
             return
-        self.emit(replace(inv, fed_by=fed_by(words, ctx)), ctx)
+        # no code and no script: the shell runs its stdin; text we cannot know is a blind spot
+        redirected = next((target for op, target in inv.redirects if op == "<"), None)
+        if redirected is not None and UNKNOWN not in redirected:  # `sh < x.sh` runs the file
+            self.emit(replace(inv, fed_by=fed_by(words, ctx)), ctx)
+            if not self.written_script(redirected, st, ctx, inv.name):
+                run_file(self, redirected, st.copy(), ctx, f"{inv.name} < {redirected}", inv)
+            return
+        unseen = ("stdin",) if ctx.stdin_text is None and ctx.upstream else ()
+        self.emit(replace(inv, fed_by=fed_by(words, ctx), unseen=unseen), ctx)
         if ctx.stdin_text is not None:
             self.text(ctx.stdin_text, st.copy(), replace(ctx, stdin_text=None), f"stdin of {inv.name}")
 
@@ -328,3 +433,98 @@ class Walker:
                 return text
         return None
 
+
+
+_ENDLESS = frozenset({":", "true", "[ 1 ]", "[[ 1 ]]", "((1))", "(( 1 ))"})
+_WAITS = frozenset({"wait", "sleep", "read", "break", "exit", "return", "timeout"})
+
+
+def _runaway_loop(node: Compound) -> bool:
+    """`while :; do CMD & done`: an endless loop that backgrounds commands and never waits for them."""
+    if node.kind not in ("while", "until") or not node.body:
+        return False
+    cond = _plain_text(node.body[0])
+    endless = cond in _ENDLESS if node.kind == "while" else cond == "false"
+    if not endless:
+        return False
+    names = _command_names(node.body[1:])
+    return "&" in _ops(node.body[1:]) and not (names & _WAITS)
+
+
+def _plain_text(node: Node) -> str:
+    while isinstance(node, Sequence) and len(node.items) == 1:
+        node = node.items[0]
+    return " ".join(w.raw for w in node.words) if isinstance(node, Simple) else ""
+
+
+def _command_names(nodes: tuple[Node, ...]) -> set[str]:
+    found: set[str] = set()
+    for n in nodes:
+        if isinstance(n, Simple) and n.words:
+            found.add(n.words[0].raw)
+        for attr in ("items", "stages", "body"):
+            found |= _command_names(getattr(n, attr, ()) if not isinstance(n, Function) else ())
+    return found
+
+
+def _ops(nodes: tuple[Node, ...]) -> set[str]:
+    found: set[str] = set()
+    for n in nodes:
+        if isinstance(n, Sequence):
+            found.update(n.ops)
+            found |= _ops(n.items)
+        elif isinstance(n, Compound | Pipeline):
+            found |= _ops(n.body if isinstance(n, Compound) else n.stages)
+    return found
+
+
+def _self_spawning(inv: Invocation, ctx: Ctx) -> bool:
+    """Fork bombs: a function starting itself in a pipe or the background; anything backgrounded in an
+    endless loop that never waits; the running script (`$0`) started again in the background."""
+    if ctx.function is not None and ctx.spawning and inv.name == ctx.function:
+        return True
+    if ctx.runaway and ctx.background:
+        return True
+    return ctx.spawning and inv.hidden_name[:1] in (("$0",), ("${0}",), ("$BASH_SOURCE",))
+
+
+_ELEMENT_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\]\+?=")
+
+
+def _peel_element_assignments(node: Simple) -> Simple:
+    words = list(node.words)
+    assigns = list(node.assigns)
+    while words and (m := _ELEMENT_ASSIGNMENT.match(words[0].raw)):
+        w = words.pop(0)
+        name = m.group()[:-1]
+        assigns.append((name, Word(w.raw[m.end():], w.subs, w.process_subs)))
+    return Simple(tuple(assigns), tuple(words), node.redirects, node.line)
+
+
+def _feeds_a_shell(stages: tuple[Node, ...]) -> bool:
+    """A later pipeline stage is a shell, written plainly (`| sh`, `| sudo bash`): only then is a file's
+    text worth reading for what it would run."""
+    for s in stages:
+        if isinstance(s, Simple) and s.words:
+            first = [os.path.basename(w.raw) for w in s.words[:3]]
+            if any(f in SHELLS for f in first):
+                return True
+    return False
+
+
+_SHELL_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
+
+
+def _shell_operands(args: list[str]) -> list[str]:
+    """`bash -o pipefail -x run.sh a b` → [run.sh, a, b]: the script and its arguments, option values skipped."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-" or (a.startswith("-") and not a.startswith("--") and "s" in a[1:] and a not in _SHELL_VALUED):
+            return []  # `sh -`, `bash -s ARGS`: the commands come from stdin, ARGS are `$1 …`
+        if a == "--":
+            return args[i + 1 :]
+        if not a.startswith(("-", "+")) or a == "+":
+            return args[i:]
+        i += 2 if a in _SHELL_VALUED else 1
+    return []
