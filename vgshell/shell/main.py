@@ -159,3 +159,7 @@ def run_stdin(inv: Invocation) -> int:
     """Not a terminal: like `bash -s`, the commands on stdin, judged as one script."""
     data = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     return run_text(data, ["bash", *inv.args], inv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
