@@ -113,8 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if inv.args and not inv.stdin:
         return run_script(inv.args[0], inv.args[1:], inv)
     if inv.interactive or (sys.stdin.isatty() and sys.stderr.isatty()):
-        sys.stderr.write("vgshell: the interactive shell is not part of this release yet; use 'vgshell -c CMD'\n")
-        return 2
+        from vgshell.shell.repl import run_repl
+
+        return run_repl(inv)
     return run_stdin(inv)
 
 
