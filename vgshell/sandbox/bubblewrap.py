@@ -53,12 +53,23 @@ def _mounts(spec: SandboxSpec) -> list[tuple[str, list[str]]]:
     if spec.fresh_home:
         out.append((spec.home, ["--tmpfs", spec.home]))
     out += ((d, ["--ro-bind", d, d]) for d in spec.toolchains if os.path.isdir(d))
+    out += ((h, ["--tmpfs", h]) for d in spec.toolchains for h in _tool_hooks(d))
     out += ((m.target, ["--ro-bind" if m.read_only else "--bind", m.host, m.target]) for m in spec.mounts)
     out += ((m.target, ["--tmpfs", m.target] if m.directory else ["--ro-bind", "/dev/null", m.target])
             for m in spec.masks)
     if spec.egress_dir is not None:  # restricted: the proxy's socket is the only way out (under the tmpfs /run)
         out.append((EGRESS_DIR, ["--bind", spec.egress_dir, EGRESS_DIR]))
     return out
+
+
+# Hooks a read-only toolchain runs after the command, to write into itself: pyenv's pip hook runs
+# `pyenv rehash` after every successful `pip install`, which cannot write the read-only shims and turns
+# the install's status into 1. An empty directory over the hook's wrappers leaves pip to run directly.
+_TOOL_HOOKS = ("pyenv.d/exec/pip-rehash",)
+
+
+def _tool_hooks(toolchain: str) -> list[str]:
+    return [h for h in (f"{toolchain}/{name}" for name in _TOOL_HOOKS) if os.path.isdir(h)]
 
 
 def _depth(path: str) -> int:
