@@ -2,7 +2,8 @@
 
 For each shell, in one run: typed low-risk commands with and without the hook (time from Enter to the
 next prompt), shell start-up with and without the hook, a sandboxed `true` typed in a hooked shell
-(bubblewrap) against the same `true` typed without the hook, and the memory 10 hooked shells add
+(bubblewrap; network none, and the default level's restricted network with the analyzer's egress proxy)
+against the same `true` typed without the hook, and the memory 10 hooked shells add
 (their resident and proportional set sizes plus the shared analyzer's, against 10 plain shells).
 
 Usage: python bench/hook_latency.py [--commands 300] [--starts 30] [--sandboxed 100] [--shells bash,zsh]
@@ -152,8 +153,13 @@ def main() -> None:
                 "  runtime: bubblewrap\n")
             sand = series(hooked, ["true"], args.sandboxed)
             raw = series(plain, ["true"], args.sandboxed)
+            print(row(f"{kind}: sandboxed `true` (bubblewrap, network none), vs `true` unhooked", sand, raw))
+            # the default level (balanced: network restricted, through the analyzer's egress proxy)
+            (state / "config.yaml").write_text("sandbox:\n  mode: always\n  runtime: bubblewrap\n")
+            sand = series(hooked, ["true"], args.sandboxed)
             (state / "config.yaml").unlink()
-            print(row(f"{kind}: sandboxed `true` (bubblewrap), vs `true` unhooked", sand, raw))
+            print(row(f"{kind}: sandboxed `true` (bubblewrap, default level: restricted), vs `true` unhooked",
+                      sand, raw))
             plain.close(force=True)
             hooked.close(force=True)
             shells = [spawn(kind, home, env, True) for _ in range(10)]

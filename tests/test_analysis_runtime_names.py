@@ -156,6 +156,9 @@ TRANSFORMED = [
     (True, "echo 'rxm -rxf /' | tr -d x | sh", C),
     (True, "echo cm0gLXJmIH4= | base64 -d | sh", C),
     (True, "echo 726d202d7266202f | xxd -r -p | bash", C),
+    (True, "echo 'rm -rf /' | sh -", C),
+    (True, "echo 'rm -rf /' | bash -s -- a b", C),
+    (True, "echo 'rm -rf /' | bash -xs", C),
     (True, "cat x | tr a-z n-za-m | sh", H),
     (True, "some_cmd | sed s/x/y/ | bash", H),
     (True, "git log | bash", H),
@@ -301,6 +304,15 @@ def test_a_script_that_cannot_be_read_is_medium_with_that_reason(line: str) -> N
     a = assess(line, CWD, HOME, files=_Refusing())
     assert a.risk is M and a.top is not None
     assert a.top.rule == "script.unreadable" and "Permission denied" in (a.top.where or "")
+
+
+@pytest.mark.parametrize("line", ["bash p", "source p", "sh < p", "./p"])
+def test_a_pipe_run_as_a_script_is_a_blind_spot(tmp_path: Path, line: str) -> None:
+    os.mkfifo(tmp_path / "p")
+    start = time.perf_counter()
+    a = assess(line, str(tmp_path), HOME, files=HostFiles())
+    assert time.perf_counter() - start < 1.0  # never blocks on the pipe
+    assert a.risk >= M and a.top is not None and "pipe or device" in (a.top.where or "")
 
 
 def test_a_script_running_itself_in_the_background_is_a_fork_bomb(tmp_path: Path) -> None:

@@ -174,3 +174,16 @@ def test_cd_inside_a_sandboxed_line_works_and_leaves_the_shell_where_it_was(kind
         assert not (sh.home / ".ssh" / "planted").exists()
     finally:
         sh.close()
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_with_the_network_off_an_install_fails_fast_and_the_notice_says_why(kind: str, tmp_path: Path) -> None:
+    sh = Shell(kind, tmp_path, config="sandbox:\n  runtime: bubblewrap\n  network_mode: none\n")
+    try:
+        start = time.monotonic()
+        status, out = sh.run("npm install --no-audit --no-fund left-pad-not-cached-x", timeout=60)
+        assert time.monotonic() - start < 20
+        assert status != 0 and "network off" in out
+        assert not (sh.project / "node_modules" / "left-pad-not-cached-x").exists()
+    finally:
+        sh.close()

@@ -24,21 +24,30 @@ class HostFiles:
     """Files read from this machine, as the user running `vg` sees them."""
 
     def read(self, path: str) -> FileText:
+        # opened without blocking and checked after opening: a FIFO or device swapped in for the file
+        # between a check and the open can neither hang the analysis nor feed it endless input
         try:
-            info = os.stat(path)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
         except FileNotFoundError:
+            return FileText(None, missing=True)
+        except IsADirectoryError:
             return FileText(None, missing=True)
         except OSError as e:
             return FileText(None, f"cannot be read ({e.strerror or e})")
-        if not stat.S_ISREG(info.st_mode):
-            return FileText(None, missing=True)  # a directory or device: bash refuses to run it
-        if info.st_size > MAX_SCRIPT_BYTES:
-            return FileText(None, f"over {MAX_SCRIPT_BYTES // 1024} KiB, too large to analyse")
         try:
-            with open(path, "rb") as f:
-                data = f.read(MAX_SCRIPT_BYTES + 1)
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                return FileText(None, missing=True)  # bash refuses to run a directory
+            if not stat.S_ISREG(info.st_mode):  # a pipe or device: what comes out is known only then
+                return FileText("") if os.path.realpath(path) == "/dev/null" else \
+                    FileText(None, "is a pipe or device: what it holds is known only when it runs")
+            if info.st_size > MAX_SCRIPT_BYTES:
+                return FileText(None, f"over {MAX_SCRIPT_BYTES // 1024} KiB, too large to analyse")
+            data = os.read(fd, MAX_SCRIPT_BYTES + 1)
         except OSError as e:
             return FileText(None, f"cannot be read ({e.strerror or e})")
+        finally:
+            os.close(fd)
         if len(data) > MAX_SCRIPT_BYTES:
             return FileText(None, f"over {MAX_SCRIPT_BYTES // 1024} KiB, too large to analyse")
         if b"\x00" in data[:4096]:

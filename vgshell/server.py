@@ -17,7 +17,8 @@ so a process that grabbed the port after the analyzer died cannot answer "host" 
 
 Wire format (bytes; lengths are byte counts):
   request  `VG1 <client-token> <session> <flags> <cwd-len> <line-len>\n<cwd><line>`
-           flags: comma-separated `tty`, `off`, `shell=bash|zsh`, `mode=<sandbox.mode>`, or `-`
+           flags: comma-separated `tty`, `off`, `shell=bash|zsh`, `mode=<sandbox.mode>`, or `-`; JSON requests
+           from agent hooks add `norecord` and `handoff` (answer + `decision_token` | `handoff_error`, `record`)
   answer   `<server-token> <action> <id> <code> <nprep> <nargs> <notice>\n` then nprep+nargs NUL-ended fields
            action: host | block | sandbox | exec | ask | incomplete | error
            ask: prep starts `then=host|sandbox|exec`, `timeout=<s, 0: wait>`, then the lines to show (two
@@ -232,8 +233,8 @@ class Server:
             verdict = analyzer.check(line, cwd=cwd, facts=facts)
             said = self.config_notices(analyzer, session)
             answer = {**verdict.to_json(), **({"notices": said} if said else {})}
-            if "handoff" in flags:
-                answer.update(self._agent_handoff(analyzer, verdict, cwd))
+            if "handoff" in flags:  # an agent hook: it records the decision itself, if metrics are on
+                answer.update(self._agent_handoff(analyzer, verdict, cwd), record=analyzer.cfg.metrics.enabled)
             data = json.dumps(answer, ensure_ascii=False)
             if analyzer.cfg.metrics.enabled and "norecord" not in flags:
                 self._record(verdict, session, cwd, None, 0, "check")
@@ -507,41 +508,49 @@ class Server:
         sel.register(self.sock, selectors.EVENT_READ, None)
         conns: dict[int, _Conn] = {}
         last = time.monotonic()
-        while True:
-            events = sel.select(timeout=5.0)
-            if not events and idle_exit is not None and not conns and time.monotonic() - last > idle_exit:
-                return
-            if not events and self.version != _installed_version():
-                return  # an upgraded vg: the hooks start the new analyzer on their next line
-            for key, _ in events:
-                last = time.monotonic()
-                if key.data is None:
-                    with contextlib.suppress(BlockingIOError):
-                        s, _addr = self.sock.accept()
-                        s.setblocking(True)
-                        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                        conn = _Conn(s)
-                        conns[s.fileno()] = conn
-                        sel.register(s, selectors.EVENT_READ, conn)
-                    continue
-                conn = key.data
-                try:
-                    chunk = conn.sock.recv(65536)
-                    # bash writes a request in pieces (its stdout is line-buffered): acknowledge at once,
-                    # or the client's Nagle waits out our delayed ACK, 40 ms a line
-                    conn.sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    self._close(sel, conns, conn)
-                    continue
-                if conn.discard:  # the rest of a line too long to judge (already refused)
-                    dropped = min(conn.discard, len(chunk))
-                    conn.discard -= dropped
-                    chunk = chunk[dropped:]
-                conn.buf += chunk
-                if len(conn.buf) > MAX_LINE + 4096 or not self._drain(conn):
-                    self._close(sel, conns, conn)
+        try:
+            while True:
+                events = sel.select(timeout=5.0)
+                if not events and idle_exit is not None and not conns and time.monotonic() - last > idle_exit:
+                    return
+                # an upgraded vg: the hooks start the new analyzer on their next line (once no run needs
+                # this one's cgroups and egress proxies)
+                if not events and self.version != _installed_version() and \
+                        not any(c.pending for c in conns.values()):
+                    return
+                for key, _ in events:
+                    last = time.monotonic()
+                    if key.data is None:
+                        with contextlib.suppress(BlockingIOError):
+                            s, _addr = self.sock.accept()
+                            s.setblocking(True)
+                            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                            conn = _Conn(s)
+                            conns[s.fileno()] = conn
+                            sel.register(s, selectors.EVENT_READ, conn)
+                        continue
+                    conn = key.data
+                    try:
+                        chunk = conn.sock.recv(65536)
+                        # bash writes a request in pieces (its stdout is line-buffered): acknowledge at once,
+                        # or the client's Nagle waits out our delayed ACK, 40 ms a line
+                        conn.sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        self._close(sel, conns, conn)
+                        continue
+                    if conn.discard:  # the rest of a line too long to judge (already refused)
+                        dropped = min(conn.discard, len(chunk))
+                        conn.discard -= dropped
+                        chunk = chunk[dropped:]
+                    conn.buf += chunk
+                    if len(conn.buf) > MAX_LINE + 4096 or not self._drain(conn):
+                        self._close(sel, conns, conn)
+        finally:  # stopped: release every run still open (cgroups, egress proxies) and record it
+            for conn in list(conns.values()):
+                for run_id in list(conn.pending):
+                    self.finish(conn, run_id, -1, 0)
 
     def _close(self, sel: selectors.BaseSelector, conns: dict[int, _Conn], conn: _Conn) -> None:
         for run_id in list(conn.pending):

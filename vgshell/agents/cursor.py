@@ -67,7 +67,7 @@ def _out(permission: str, message: str) -> str:
 
 
 def no_opinion() -> Reply:
-    return Reply(json.dumps({"permission": "allow"}))  # Cursor wants JSON on every path
+    return Reply("{}")  # Cursor wants JSON on every path; an empty object leaves its own flow alone
 
 
 def deny(reason: str) -> Reply:

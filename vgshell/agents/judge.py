@@ -48,6 +48,7 @@ class Judgement(NamedTuple):
     on_approve: str | None
     sandboxed: str
     findings: tuple[dict[str, Any], ...] = ()
+    record: bool = True  # metrics.enabled where it was judged
 
 
 class Reply(NamedTuple):
@@ -201,6 +202,7 @@ def _in_process(call: Call, env: Mapping[str, str]) -> dict[str, Any]:
     analyzer = Analyzer(context, load_config(context, None))
     facts = replace(analyzer.facts, human_present=call.human)
     result: dict[str, Any] = analyzer.check(call.command, cwd=call.cwd, facts=facts).to_json()
+    result["record"] = analyzer.cfg.metrics.enabled
     return result
 
 
@@ -218,7 +220,7 @@ def _judgement(call: Call, data: Mapping[str, Any]) -> Judgement:
     token = data.get("decision_token")
     sandboxed = sandbox_command(call, where, token if isinstance(token, str) else None) if goes_to_sandbox else ""
     return Judgement(str(action), str(data.get("risk", "")), str(data.get("reason", "")), where, on_approve,
-                     sandboxed, tuple(data.get("findings") or ()))
+                     sandboxed, tuple(data.get("findings") or ()), data.get("record") is not False)
 
 
 def sandbox_command(call: Call, runtime: str, token: str | None = None) -> str:
@@ -256,6 +258,8 @@ def record(call: Call, j: Judgement | None, reply: Reply, env: Mapping[str, str]
 
         from vgshell import client, records
 
+        if j is not None and not j.record:  # metrics.enabled: false
+            return
         if j is None:
             risk, decision, why, runtime, findings = "critical", "block", reply.stderr.strip(), None, "[]"
         else:

@@ -113,8 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if inv.args and not inv.stdin:
         return run_script(inv.args[0], inv.args[1:], inv)
     if inv.interactive or (sys.stdin.isatty() and sys.stderr.isatty()):
-        sys.stderr.write("vgshell: the interactive shell is not part of this release yet; use 'vgshell -c CMD'\n")
-        return 2
+        from vgshell.shell.repl import run_repl
+
+        return run_repl(inv)
     return run_stdin(inv)
 
 
@@ -158,3 +159,7 @@ def run_stdin(inv: Invocation) -> int:
     """Not a terminal: like `bash -s`, the commands on stdin, judged as one script."""
     data = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     return run_text(data, ["bash", *inv.args], inv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -520,9 +520,11 @@ def _shell_operands(args: list[str]) -> list[str]:
     i = 0
     while i < len(args):
         a = args[i]
+        if a == "-" or (a.startswith("-") and not a.startswith("--") and "s" in a[1:] and a not in _SHELL_VALUED):
+            return []  # `sh -`, `bash -s ARGS`: the commands come from stdin, ARGS are `$1 …`
         if a == "--":
             return args[i + 1 :]
-        if not a.startswith(("-", "+")) or a in ("-", "+"):
+        if not a.startswith(("-", "+")) or a == "+":
             return args[i:]
         i += 2 if a in _SHELL_VALUED else 1
     return []
