@@ -327,6 +327,7 @@ INTERPRETERS = [
     ("php -r 'system(\"rm -rf /\");'", C),
     ("python3 -c \"import os; os.system(bytes.fromhex('726d202d7266202f').decode())\"", C),
     ("python3 -c \"import os,base64; os.system(base64.b64decode('cm0gLXJmIC8='))\"", C),
+    ("python -c \"import os; os.system('r'+'m -rf /')\"", C),
 ]
 
 OBFUSCATED = [
@@ -743,8 +744,6 @@ DELIBERATE_MEDIUM = [
 # Rows we cannot (yet) score right, with why. Strict xfail: the day one passes, move it to its table.
 # (Custom IFS, arrays and `while true; do $0 & done` moved to tests/test_analysis_runtime_names.py.)
 KNOWN_GAPS = [
-    pytest.param("python -c \"import os; os.system('r'+'m -rf /')\"", C, marks=pytest.mark.xfail(
-        strict=True, reason="string arithmetic inside inline code: we read literals, we do not run code")),
 ]
 
 

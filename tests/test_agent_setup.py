@@ -318,3 +318,60 @@ def test_shell_prefix_routes_every_bash_call_through_vgshell(tmp_path: Path) -> 
         subprocess.run([VG, "analyzer", "stop"], env=env, capture_output=True, timeout=60, check=False)
     assert vg(home, "claude-code", "--uninstall").returncode == 0
     assert not (home / ".claude" / "settings.json").exists()
+
+
+# --- the agents' own CLIs load what vg setup wrote (no model needed) -----------------------------------------
+
+AGENT_CLIS = {"claude": "@anthropic-ai/claude-code@2.1.328", "gemini": "@google/gemini-cli@0.61.0"}
+
+
+@pytest.fixture(scope="module")
+def agent_cli() -> Callable[[str], Path]:
+    """Claude Code's and Gemini CLI's own programs from npm, installed once into a cache."""
+    cache = Path("/var/tmp/vgshell-tests/agent-clis")
+    known = Path("/work/agent-clis")
+
+    def find(name: str) -> Path:
+        for root in (known, cache):
+            binary = root / "node_modules" / ".bin" / name
+            if binary.exists():
+                return binary
+        if shutil.which("npm") is None:
+            pytest.skip("npm is not installed: cannot fetch the agents' CLIs")
+        cache.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run(["npm", "i", "--no-audit", "--no-fund", *AGENT_CLIS.values()], cwd=cache,
+                           capture_output=True, text=True, timeout=600, check=False)
+        if r.returncode != 0:
+            pytest.skip(f"npm could not install the agents' CLIs: {r.stderr.strip()[-200:]}")
+        return cache / "node_modules" / ".bin" / name
+    return find
+
+
+def _agent_says(binary: Path, home: Path, *args: str) -> str:
+    env = {**os.environ, "HOME": str(home)}
+    r = subprocess.run([str(binary), *args], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+                       timeout=120, check=False)
+    return r.stdout + r.stderr
+
+
+def test_claude_code_accepts_the_settings_vg_setup_wrote(tmp_path: Path, agent_cli: Callable[[str], Path]) -> None:
+    claude = agent_cli("claude")
+    home = tmp_path / "home"
+    home.mkdir()
+    assert vg(home, "claude-code", "--shell-prefix").returncode == 0
+    assert "Invalid settings" not in _agent_says(claude, home, "doctor")
+    # the check is real: an entry Claude Code cannot load is reported
+    (home / ".claude" / "settings.json").write_text('{"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": '
+                                                    '[{"type": "bogus"}]}]}}')
+    assert "Invalid settings" in _agent_says(claude, home, "doctor")
+
+
+def test_gemini_cli_loads_the_settings_vg_setup_wrote(tmp_path: Path, agent_cli: Callable[[str], Path]) -> None:
+    gemini = agent_cli("gemini")
+    home = tmp_path / "home"
+    (home / ".gemini").mkdir(parents=True)
+    (home / ".gemini" / "settings.json").write_text('{\n  "theme": "GitHub"\n}\n')
+    assert vg(home, "gemini").returncode == 0
+    assert "Invalid configuration" not in _agent_says(gemini, home, "mcp", "list")
+    (home / ".gemini" / "settings.json").write_text('{"hooks": {"BeforeTool": "nope"}}')
+    assert "Invalid configuration" in _agent_says(gemini, home, "mcp", "list")

@@ -423,11 +423,13 @@ def test_agent_decisions_and_the_sandboxed_run_are_audited(box: Box) -> None:
 
 def test_the_hook_does_not_import_the_analyzer_when_one_is_running(box: Box) -> None:
     data = payload("claude-code-2.1/PreToolUse-Bash.json", ("tool_input", "command"), "ls", box.project)
-    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "vgshell.cli", "hook", "claude-code"],
+    entry = "import sys; sys.argv = ['vg', 'hook', 'claude-code']; from vgshell.entry import main; sys.exit(main())"
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", entry],
                        input=json.dumps(data).encode(), capture_output=True, env=box.env, cwd=box.project,
                        timeout=60, check=False)
     assert r.returncode == 0
     imported = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.decode().splitlines()
                 if line.startswith("import time:")}
     assert "vgshell" in imported
-    assert not imported & {"yaml", "bashlex", "tree_sitter", "rich", "prompt_toolkit", "docker"}
+    assert not imported & {"yaml", "bashlex", "tree_sitter", "rich", "prompt_toolkit", "docker", "argparse",
+                           "sqlite3", "dataclasses"}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_sandbox import RUNTIMES, Sandbox, leftovers
+from tests.test_sandbox import RUN_SESSION, RUNTIMES, VG_PIDS, Sandbox, leftovers
 from vgshell import records
 from vgshell.sandbox import egress
 from vgshell.schema import host_pattern
@@ -195,10 +195,13 @@ def interruptible(sb: Sandbox, tmp: Path, command: str) -> subprocess.Popen[str]
     import os
 
     env = {"PATH": os.environ["PATH"], "HOME": str(sb.home), "VG_HOME": str(sb.state), "VG_MODE": "always",
-           "VG_RUNTIME": sb.runtime, "VG_SECURITY_LEVEL": "balanced", "VG_IMAGE": DEBIAN, "TMPDIR": str(tmp)}
-    return subprocess.Popen([sys.executable, "-m", "vgshell.cli", "--quiet", "exec", command], cwd=sb.project,
+           "VG_RUNTIME": sb.runtime, "VG_SECURITY_LEVEL": "balanced", "VG_IMAGE": DEBIAN, "TMPDIR": str(tmp),
+           "VG_SESSION": RUN_SESSION}
+    proc = subprocess.Popen([sys.executable, "-m", "vgshell.cli", "--quiet", "exec", command], cwd=sb.project,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+    VG_PIDS.add(proc.pid)
+    return proc
 
 
 def wait_for(path: Path, limit: float = 60) -> None:
@@ -211,10 +214,11 @@ def wait_for(path: Path, limit: float = 60) -> None:
 def assert_clean(sb: Sandbox, tmp: Path, networks: set[str], namespaces: set[str]) -> None:
     assert list(tmp.glob(egress.PREFIX + "*")) == []  # the socket directory
     assert leftovers(sb.runtime) == []  # containers, bwrap processes, cgroups
-    socats = subprocess.run(["pgrep", "-f", "UNIX-CONNECT:/run/vgshell-egress"], capture_output=True, text=True)
-    assert socats.stdout.split() == []
+    # only this run's: a sandbox of this run names its proxy directory, under `tmp`, on its command line
+    ours = subprocess.run(["pgrep", "-a", "-f", str(tmp)], capture_output=True, text=True).stdout.splitlines()
+    assert [p for p in ours if "bwrap" in p or "socat" in p] == []
     assert engine_networks(sb.runtime) <= networks
-    assert not [ns for ns in net_namespaces() - namespaces if "bwrap" in ns or "socat" in ns]
+    assert not [ns for ns in net_namespaces() - namespaces if str(tmp) in ns]
     assert not [t for t in threading.enumerate() if t.name == "vg-egress"]
 
 

@@ -57,6 +57,7 @@ def answered(project: Path, answer: str) -> tuple[str, int]:
     child.expect_exact("  command: " + COMMAND)
     child.expect_exact("  risk:    medium")
     child.expect_exact("  - makes files writable by everyone (perm.world-writable)")
+    child.expect_exact("  y or r runs it on the host")  # where both yeses run it
     child.expect_exact(CHOICES)
     child.sendline(answer)
     return finish(child)

@@ -10,12 +10,18 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 RUNTIMES = ["bubblewrap", "docker", "podman"]
 IMAGE = "vgshell-test/busybox:latest"
+# What this test run made, so that a busy host (other runs, other users) does not fail the leftover checks:
+# containers carry the session as a label, cgroups the pid of the vg that made them, bwrap its project.
+RUN_SESSION = f"vgtest-{uuid.uuid4().hex[:12]}"
+VG_PIDS: set[int] = set()
+PROJECTS: set[str] = set()
 
 
 class Sandbox:
@@ -25,23 +31,43 @@ class Sandbox:
         self.project = self.home / "project"
         self.project.mkdir(parents=True)
         self.state = tmp / "state"
+        PROJECTS.add(str(tmp))
 
     def config(self, text: str) -> None:
         """The user's own config (a project file may only tighten)."""
         self.state.mkdir(mode=0o700, exist_ok=True)
         (self.state / "config.yaml").write_text(text)
 
+    def env(self, level: str = "permissive", network: str | None = "none",
+            extra_env: dict[str, str] | None = None) -> dict[str, str]:
+        env = {"PATH": os.environ["PATH"], "HOME": str(self.home), "VG_HOME": str(self.state),
+               "VG_MODE": "always", "VG_RUNTIME": self.runtime, "VG_SECURITY_LEVEL": level,
+               "VG_IMAGE": IMAGE, "LANG": "C.UTF-8", "VG_SESSION": RUN_SESSION, **(extra_env or {})}
+        if network:
+            env["VG_NETWORK_MODE"] = network
+        return env
+
+    def start(self, command: str, *, level: str = "permissive", network: str | None = "none",
+              extra_env: dict[str, str] | None = None, quiet: bool = True, cwd: Path | None = None,
+              stdin: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
+        flags = ["--quiet"] if quiet else []
+        proc = subprocess.Popen([sys.executable, "-m", "vgshell.cli", *flags, "exec", command],
+                                cwd=cwd or self.project, env=self.env(level, network, extra_env), stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        VG_PIDS.add(proc.pid)
+        return proc
+
     def run(self, command: str, *, level: str = "permissive", network: str | None = "none",
             extra_env: dict[str, str] | None = None, timeout: int = 120,
             stdin: str | None = None, quiet: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": os.environ["PATH"], "HOME": str(self.home), "VG_HOME": str(self.state),
-               "VG_MODE": "always", "VG_RUNTIME": self.runtime, "VG_SECURITY_LEVEL": level,
-               "VG_IMAGE": IMAGE, "LANG": "C.UTF-8", **(extra_env or {})}
-        if network:
-            env["VG_NETWORK_MODE"] = network
-        flags = ["--quiet"] if quiet else []
-        return subprocess.run([sys.executable, "-m", "vgshell.cli", *flags, "exec", command], cwd=cwd or self.project,
-                              env=env, capture_output=True, text=True, timeout=timeout, input=stdin or "")
+        proc = self.start(command, level=level, network=network, extra_env=extra_env, quiet=quiet, cwd=cwd)
+        try:
+            out, err = proc.communicate(stdin or "", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 @pytest.fixture(params=RUNTIMES)
@@ -183,19 +209,22 @@ def test_nothing_is_left_behind_after_the_suite_of_runs(sandbox: Sandbox) -> Non
 
 
 def leftovers(runtime: str) -> list[str]:
+    """What this test run's sandboxes left: containers, bwrap processes, cgroups (none from other runs)."""
     if runtime == "docker":
         from vgshell.sandbox import docker
 
-        return docker.leftovers()
+        return docker.leftovers(f"vgshell.session={RUN_SESSION}")
     if runtime == "podman":
         from vgshell.sandbox import podman
 
-        return podman.leftovers()
+        return podman.leftovers(f"vgshell.session={RUN_SESSION}")
     # A cgroup whose last task the kernel is still reaping is removed by a detached helper within seconds.
     deadline = time.monotonic() + 10
     while True:
-        procs = subprocess.run(["pgrep", "-f", "bwrap --die-with-parent"], capture_output=True, text=True).stdout
-        groups = [p.name for c in ("memory", "pids", "cpu") for p in Path(f"/sys/fs/cgroup/{c}").glob("vgshell-*")]
-        if not procs.split() + groups or time.monotonic() > deadline:
-            return procs.split() + groups
+        procs = subprocess.run(["pgrep", "-a", "-f", "bwrap --die-with-parent"], capture_output=True, text=True).stdout
+        ours = [line.split()[0] for line in procs.splitlines() if any(p in line for p in PROJECTS)]
+        groups = [p.name for c in ("memory", "pids", "cpu") for pid in VG_PIDS
+                  for p in Path(f"/sys/fs/cgroup/{c}").glob(f"vgshell-{pid}-*")]
+        if not ours + groups or time.monotonic() > deadline:
+            return ours + groups
         time.sleep(0.1)

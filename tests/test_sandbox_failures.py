@@ -70,3 +70,24 @@ def test_explicit_bind_makes_a_secret_visible(tmp_path: Path) -> None:
               "read_only: true}\n")
     r = sb.run(f"cat {sb.home}/.ssh/config")
     assert r.stdout == "Host x\n", r.stderr
+
+
+def test_a_pip_install_through_a_pyenv_shim_keeps_its_status(tmp_path: Path) -> None:
+    """pyenv's pip hook rehashes after a successful install: in a sandbox its shims are read-only, and the
+    failed rehash must not turn the install's success into status 1."""
+    sb = Sandbox(tmp_path, "bubblewrap")
+    pyenv = sb.home / ".pyenv"
+    (pyenv / "pyenv.d" / "exec").mkdir(parents=True)
+    (pyenv / "shims").mkdir()
+    hook = pyenv / "pyenv.d" / "exec" / "pip-rehash"  # as pyenv ships it: a wrapper that rehashes after pip
+    hook.mkdir()
+    (hook / "pip").write_text(f"#!/usr/bin/env bash\nset -e\necho installed\ntouch {pyenv}/shims/.pyenv-shim\n")
+    # (the host runs `pip` too, to find its cache: there the rehash can write)
+    (hook / "pip").chmod(0o755)
+    pip = pyenv / "shims" / "pip"  # the shim: pyenv-exec runs the hook's wrapper when there is one
+    pip.write_text(f"#!/usr/bin/env bash\nset -e\nif [ -x {hook}/pip ]; then exec {hook}/pip \"$@\"; fi\n"
+                   "echo installed\n")
+    pip.chmod(0o755)
+    r = sb.run("pip install x", extra_env={"PATH": f"{pyenv}/shims:{os.environ['PATH']}"})
+    assert "installed" in r.stdout
+    assert r.returncode == 0, r.stderr

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from vgshell.config import Config
 from vgshell.context import Environment
 from vgshell.errors import VgError
-from vgshell.sandbox import caches, egress
+from vgshell.sandbox import caches, egress, secrets
 from vgshell.sandbox.docker import SandboxError
 from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout
 from vgshell.sandbox.spec import (
@@ -187,7 +187,7 @@ def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...], workd
                      tty=env.isatty(env.stdin) and env.isatty(env.stdout), ca_files=ca_files,
                      cache_dirs=cache_dirs, cache_env=cache_env,
                      project_root=project_root(env.cwd, env.home, os.path.lexists),
-                     line_dirs=tuple(d for d in workdirs if os.path.isdir(d)))
+                     line_dirs=tuple(d for d in workdirs if os.path.isdir(d)), secrets=secrets.find(env.home))
 
 
 READ_ONLY_WORKDIR = ("vg: the working directory is read-only in the sandbox: it is / or your home (or holds it), "
@@ -261,6 +261,10 @@ def spec_from_json(d: dict[str, object]) -> SandboxSpec:
     fields["env"] = tuple((str(k), str(v)) for k, v in d["env"])  # type: ignore[attr-defined]
     fields["caps"] = None if d["caps"] is None else strings(d["caps"])
     fields["toolchains"], fields["allowlist"] = strings(d["toolchains"]), strings(d["allowlist"])
+    from vgshell.sandbox.secrets import Mask
+
+    for name in ("masks", "container_masks"):  # what hides the host's secrets: dataclasses again
+        fields[name] = tuple(Mask(**m) for m in d.get(name) or ())  # type: ignore[attr-defined]
     return SandboxSpec(**fields)  # type: ignore[arg-type]
 
 
@@ -316,16 +320,9 @@ def _dispatch(runtime: str, spec: SandboxSpec) -> int:
         from vgshell.sandbox import docker
 
         return docker.run(spec, _read_seccomp(seccomp))
-    from vgshell.sandbox import podman, pty
+    from vgshell.sandbox import podman
 
-    binary = podman.binary()
-    podman.ensure_image(binary, spec.image)
-    name = podman.new_name()
-    try:
-        return pty.run(podman.argv(spec, binary, name, seccomp), dict(os.environ), spec.timeout,
-                       on_kill=lambda: podman.remove(binary, name))
-    finally:
-        podman.remove(binary, name)
+    return podman.run(spec, seccomp)
 
 
 def _read_seccomp(path: str | None) -> str | None:

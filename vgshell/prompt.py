@@ -57,6 +57,8 @@ def details(verdict: Verdict) -> str:
     lines += [f"  - {f.reason} ({f.rule})" for f in a.findings[:MAX_FINDINGS]]
     if len(a.findings) > MAX_FINDINGS:
         lines.append(f"  … and {len(a.findings) - MAX_FINDINGS} more (vg explain)")
+    where = verdict.decision.where
+    lines.append(f"  y or r runs it {'on the host' if where == 'host' else f'in the sandbox ({where})'}")
     return "\n".join(lines) + "\n"
 
 

@@ -2,8 +2,9 @@
 
 The host root is bound read-only at every security level (bubblewrap 0.8 has no overlay to make a
 writable root that leaves the host untouched): writes go to the project, the caches, and tmpfs /tmp and
-$HOME. Secrets are hidden because $HOME is a fresh tmpfs and the usual secret directories are masked
-even when the project itself is the home directory.
+$HOME. The host's secrets (secrets.py) are covered wherever they would show — through the root, the
+project or the user's toolchains — by an empty tmpfs or an empty file. Mounts are made outermost first,
+so a mask lands on top of the bind that exposes it and a bind inside a masked directory still shows.
 """
 
 from __future__ import annotations
@@ -11,29 +12,18 @@ from __future__ import annotations
 import os
 
 from vgshell.parse import _PLAIN_WORDS as PLAIN_WORDS
-from vgshell.sandbox.spec import EGRESS_DIR, SECRET_DIRS, SECRET_FILES, SandboxSpec
+from vgshell.sandbox.spec import BWRAP_FRESH_DIRS, EGRESS_DIR, SandboxSpec
 
 SHELL = "/bin/bash"
+_FRESH = {"/dev": "--dev", "/proc": "--proc"}  # every other fresh directory is a tmpfs
 
 
 def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--hostname", "vgshell"]
     if spec.network == "full":
         args.append("--share-net")
-    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-             "--tmpfs", "/var/tmp", "--tmpfs", "/run"]
-    if spec.home not in ("/", spec.workdir):
-        args += ["--tmpfs", spec.home]
-        args += _toolchains(spec)
-    for m in spec.mounts:
-        if m.target == spec.workdir:
-            args += ["--ro-bind" if m.read_only else "--bind", m.host, m.target]
-    args += _mask_secrets(spec)
-    for m in spec.mounts:
-        if m.target != spec.workdir:
-            args += ["--ro-bind" if m.read_only else "--bind", m.host, m.target]
-    if spec.egress_dir is not None:  # restricted: the proxy's socket is the only way out (under the tmpfs /run)
-        args += ["--bind", spec.egress_dir, EGRESS_DIR]
+    for _, op in sorted(_mounts(spec), key=lambda x: _depth(x[0])):  # stable: same depth keeps its order
+        args += op
     args += ["--uid", str(spec.uid), "--gid", str(spec.gid)]
     if spec.caps is not None and spec.uid == 0:
         args += ["--cap-drop", "ALL"]
@@ -56,29 +46,31 @@ def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
     return [*args, "--", SHELL, "-c", spec.command]
 
 
-def _toolchains(spec: SandboxSpec) -> list[str]:
-    """The user's own tools under $HOME (pyenv, nvm, rustup …), read-only, with their credential files hidden."""
-    out: list[str] = []
-    for d in spec.toolchains:
-        if os.path.isdir(d):
-            out += ["--ro-bind", d, d]
-    home = spec.home.rstrip("/")
-    for f in SECRET_FILES:
-        path = f"{home}/{f}"
-        if any(path.startswith(d + "/") for d in spec.toolchains) and os.path.isfile(path):
-            out += ["--ro-bind", "/dev/null", path]
+def _mounts(spec: SandboxSpec) -> list[tuple[str, list[str]]]:
+    """(target, bwrap arguments) in precedence order: at one target the later wins (a mask over all)."""
+    out: list[tuple[str, list[str]]] = [("/", ["--ro-bind", "/", "/"])]
+    out += ((d, [_FRESH.get(d, "--tmpfs"), d]) for d in BWRAP_FRESH_DIRS)
+    if spec.fresh_home:
+        out.append((spec.home, ["--tmpfs", spec.home]))
+    out += ((d, ["--ro-bind", d, d]) for d in spec.toolchains if os.path.isdir(d))
+    out += ((h, ["--tmpfs", h]) for d in spec.toolchains for h in _tool_hooks(d))
+    out += ((m.target, ["--ro-bind" if m.read_only else "--bind", m.host, m.target]) for m in spec.mounts)
+    out += ((m.target, ["--tmpfs", m.target] if m.directory else ["--ro-bind", "/dev/null", m.target])
+            for m in spec.masks)
+    if spec.egress_dir is not None:  # restricted: the proxy's socket is the only way out (under the tmpfs /run)
+        out.append((EGRESS_DIR, ["--bind", spec.egress_dir, EGRESS_DIR]))
     return out
 
 
-def _mask_secrets(spec: SandboxSpec) -> list[str]:
-    """Hide secret directories that the project bind would otherwise expose (project == $HOME or above)."""
-    if not (spec.home == spec.workdir or spec.home.startswith(spec.workdir.rstrip("/") + "/")):
-        return []
-    out: list[str] = []
-    for d in SECRET_DIRS:
-        path = f"{spec.home.rstrip('/')}/{d}"
-        if os.path.isdir(path):  # masking needs a mount point; one that does not exist hides nothing
-            out += ["--tmpfs", path]
-        elif os.path.lexists(path):
-            out += ["--ro-bind", "/dev/null", path]
-    return out
+# Hooks a read-only toolchain runs after the command, to write into itself: pyenv's pip hook runs
+# `pyenv rehash` after every successful `pip install`, which cannot write the read-only shims and turns
+# the install's status into 1. An empty directory over the hook's wrappers leaves pip to run directly.
+_TOOL_HOOKS = ("pyenv.d/exec/pip-rehash",)
+
+
+def _tool_hooks(toolchain: str) -> list[str]:
+    return [h for h in (f"{toolchain}/{name}" for name in _TOOL_HOOKS) if os.path.isdir(h)]
+
+
+def _depth(path: str) -> int:
+    return path.rstrip("/").count("/")

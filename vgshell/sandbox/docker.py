@@ -1,6 +1,7 @@
 """SandboxSpec → a container run through the Docker SDK (no docker CLI), PTY-attached when interactive.
 
-Containers carry the `vgshell` label and are removed in every outcome (exit, error, Ctrl-C, timeout).
+Containers carry the `vgshell` labels and are removed in every outcome (exit, error, Ctrl-C, timeout), by
+vg or — when vg is gone — by the engine once the container's own watchdogs have ended it (reaper.py).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any
 
 from vgshell.errors import VgError
 from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout, _window_size
-from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
+from vgshell.sandbox.reaper import ALIVE, LABEL, Lifeline, labels, sweep_docker, watchdog
+from vgshell.sandbox.spec import SandboxSpec
 
-LABEL = "vgshell"
 # Runs the line with bash when the image has it, else with sh; the line is $0, never re-quoted.
 _EXEC = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0"; else exec sh -c "$0"; fi'
 LAUNCH = ["/bin/sh", "-c", _EXEC]
@@ -53,16 +54,18 @@ def _short(e: BaseException) -> str:
     return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
 
 
-def host_config(api: Any, spec: SandboxSpec, seccomp: str | None) -> Any:
-    binds = {m.host: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts}
-    binds.update({h: {"bind": t, "mode": "ro" if ro else "rw"} for h, t, ro in egress_mounts(spec)})
+def host_config(api: Any, spec: SandboxSpec, seccomp: str | None, life: Lifeline) -> Any:
+    binds = [f"{m.host}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in spec.container_mounts]
+    binds += (f"{h}:{t}:{'ro' if ro else 'rw'}" for h, t, ro in egress_mounts(spec))
+    binds.append(f"{life.fifo}:{ALIVE}:ro")
     tmpfs = {"/tmp": "rw,exec,mode=1777", "/var/tmp": "rw,exec,mode=1777"}
-    if spec.home not in ("/", spec.workdir):
+    if spec.fresh_home:
         tmpfs[spec.home] = f"rw,exec,uid={spec.uid},gid={spec.gid},mode=0700"
-    if spec.home == spec.workdir or spec.home.startswith(spec.workdir.rstrip("/") + "/"):
-        for d in SECRET_DIRS:
-            if os.path.isdir(os.path.join(spec.home, d)):
-                tmpfs[os.path.join(spec.home, d)] = "rw,mode=0700"
+    for m in spec.container_masks:  # the engine mounts outermost first: a mask lands on the bind showing it
+        if m.directory:
+            tmpfs[m.target] = "ro,mode=0700"
+        else:
+            binds.append(f"/dev/null:{m.target}:ro")
     security = ["no-new-privileges"]
     if seccomp is not None:
         security.append(f"seccomp={seccomp}")
@@ -71,7 +74,7 @@ def host_config(api: Any, spec: SandboxSpec, seccomp: str | None) -> Any:
         nano_cpus=int(spec.cpus * 1e9), pids_limit=spec.pids, read_only=spec.read_only_root,
         network_mode="bridge" if spec.network == "full" else "none",  # restricted: the proxy's socket only
         cap_drop=["ALL"] if spec.caps is not None else None,
-        cap_add=list(spec.caps) if spec.caps else None, security_opt=security, init=True)
+        cap_add=list(spec.caps) if spec.caps else None, security_opt=security, init=True, auto_remove=True)
 
 
 def egress_mounts(spec: SandboxSpec) -> list[tuple[str, str, bool]]:
@@ -83,13 +86,14 @@ def egress_mounts(spec: SandboxSpec) -> list[tuple[str, str, bool]]:
 
 
 def launch(spec: SandboxSpec, wait_size: bool) -> list[str]:
-    """The container's command: `sh -c SCRIPT LINE`, the forwarder first in restricted mode."""
+    """The container's command: `sh -c SCRIPT LINE`, the watchdogs first, then the forwarder in restricted
+    mode."""
     shell, flag, script = LAUNCH_TTY if wait_size else LAUNCH
     if spec.egress_dir is not None:
         from vgshell.sandbox import egress
 
         script = egress.container_launch(script)
-    return [shell, flag, script, spec.command]
+    return [shell, flag, watchdog(spec.timeout) + script, spec.command]
 
 
 def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
@@ -99,21 +103,54 @@ def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
     c = client()
     api = c.api
     ensure_image(c, spec.image)
-    try:
-        config = api.create_container_config(
-            spec.image, launch(spec, spec.tty),
-            working_dir=spec.workdir, environment=dict(spec.env),
-            user=f"{spec.uid}:{spec.gid}", tty=spec.tty, stdin_open=True, labels={LABEL: "1"},
-            hostname="vgshell", host_config=host_config(api, spec, seccomp))
-        config["StdinOnce"] = True  # our half-close of stdin is the container's EOF
-        cid = api.create_container_from_config(config)["Id"]
-    except docker.errors.APIError as e:
-        raise SandboxError(f"docker could not create the sandbox: {e.explanation or e}") from e
-    try:
-        return _attach_and_wait(api, cid, spec)
-    finally:
+    with Lifeline() as life:
+        try:
+            config = api.create_container_config(
+                spec.image, launch(spec, spec.tty),
+                working_dir=spec.workdir, environment=dict(spec.env),
+                user=f"{spec.uid}:{spec.gid}", tty=spec.tty, stdin_open=True, labels=labels(os.environ),
+                hostname="vgshell", host_config=host_config(api, spec, seccomp, life))
+            config["StdinOnce"] = True  # our half-close of stdin is the container's EOF
+            cid = api.create_container_from_config(config)["Id"]
+        except docker.errors.APIError as e:
+            raise SandboxError(f"docker could not create the sandbox: {e.explanation or e}") from e
+        gone: _Removal | None = None
+        try:
+            gone = _Removal(api, cid)
+            return _attach_and_wait(api, cid, spec, gone)
+        finally:
+            with contextlib.suppress(Exception):
+                api.remove_container(cid, force=True, v=True)
+            if gone is not None:
+                gone.wait(10)  # an auto-removal under way: nothing is left when vg returns
+
+
+class _Removal:
+    """The engine's "wait until removed", asked before start: an auto-removed container must not be gone
+    before vg asks for its exit status. The engine sends the headers once the wait is registered."""
+
+    def __init__(self, api: Any, cid: str) -> None:
+        url = api._url("/containers/{0}/wait", cid)
+        self._response = api._post(url, params={"condition": "removed"}, stream=True, timeout=None)
+        self.status = 1
+        self._thread = threading.Thread(target=self._read, args=(api,), daemon=True)
+        self._thread.start()
+
+    def _read(self, api: Any) -> None:
         with contextlib.suppress(Exception):
-            api.remove_container(cid, force=True, v=True)
+            self.status = int(api._result(self._response, True).get("StatusCode", 1))
+
+    def wait(self, timeout: float) -> bool:
+        """True once the container is gone (its status is then known)."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def _sweep(api: Any) -> None:
+    """Containers that a killed vg left in a state no watchdog reaches (created, never started), while the
+    command runs: off the hot path."""
+    with contextlib.suppress(Exception):
+        sweep_docker(api)
 
 
 def ensure_image(c: Any, image: str) -> None:
@@ -133,10 +170,11 @@ def ensure_image(c: Any, image: str) -> None:
             f"sandbox.image") from e
 
 
-def _attach_and_wait(api: Any, cid: str, spec: SandboxSpec) -> int:
+def _attach_and_wait(api: Any, cid: str, spec: SandboxSpec, gone: _Removal) -> int:
     sock = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
     raw: socket.socket = sock._sock
     api.start(cid)
+    threading.Thread(target=_sweep, args=(api,), daemon=True).start()
     if spec.tty and sys.stdin.isatty():
         size = _window_size(sys.stdin.fileno())
         if size:
@@ -149,9 +187,9 @@ def _attach_and_wait(api: Any, cid: str, spec: SandboxSpec) -> int:
             _relay_tty(api, cid, raw, deadline)
         else:
             _relay_pipes(api, cid, raw, deadline)
-        remaining = max(1.0, deadline - time.monotonic())
-        result = api.wait(cid, timeout=remaining)
-        return int(result.get("StatusCode", 1))
+        if not gone.wait(max(1.0, deadline - time.monotonic())):
+            raise Timeout
+        return gone.status
     except Timeout:
         with contextlib.suppress(Exception):
             api.kill(cid)
@@ -256,10 +294,10 @@ def _frames(raw: socket.socket, deadline: float) -> Iterator[tuple[int, bytes]]:
             buf = buf[8 + size :]
 
 
-def leftovers() -> list[str]:
-    """Ids of vgshell-labelled containers that still exist (`vg doctor` and the tests use it)."""
+def leftovers(label: str = LABEL) -> list[str]:
+    """Ids of containers with `label` (KEY or KEY=VALUE) that still exist (`vg doctor` and the tests use it)."""
     c = client()
-    return [x["Id"] for x in c.api.containers(all=True, filters={"label": LABEL})]
+    return [x["Id"] for x in c.api.containers(all=True, filters={"label": label})]
 
 
 __all__ = ["LABEL", "TIMEOUT_STATUS", "SandboxError", "leftovers", "run"]

@@ -101,11 +101,13 @@ def _remove_later(dirs: list[Path]) -> None:
 
 
 def sweep_stale(max_age: float = 300.0) -> None:
-    """Remove empty vgshell cgroups that an earlier, killed vg could not (a busy one refuses rmdir)."""
+    """Remove empty vgshell cgroups that an earlier, killed vg could not (a busy one refuses rmdir): at once
+    when the vg named in it is gone, else after `max_age` (a name without a pid, or a reused pid)."""
     now = time.time()
     for d in (*ROOT.glob("vgshell-*"), *ROOT.glob("*/vgshell-*")):
+        pid = d.name.split("-")[1]
         with contextlib.suppress(OSError):
-            if now - d.stat().st_mtime > max_age:
+            if (pid.isdigit() and not os.path.exists(f"/proc/{pid}")) or now - d.stat().st_mtime > max_age:
                 d.rmdir()
 
 
@@ -119,7 +121,7 @@ def _pids(d: Path) -> list[int]:
 def _create(memory: int, cpus: float, pids: int | None) -> list[Path]:
     if os.geteuid() != 0:
         raise PermissionError("cgroups need root or delegation")
-    name = f"vgshell-{uuid.uuid4().hex[:12]}"
+    name = f"vgshell-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # whose it was, for `ps`-like reading and tests
     if (ROOT / "cgroup.controllers").exists():
         return [_v2(ROOT / name, memory, cpus, pids)]
     made: list[Path] = []

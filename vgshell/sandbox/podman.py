@@ -1,8 +1,9 @@
 """SandboxSpec → a `podman run` command line (rootful or rootless), run on vg's PTY or pipes.
 
 Podman allocates the container's own terminal when given `-t` and relays it, so the PTY size, SIGWINCH and
-Ctrl-C follow from vg's PTY. Containers carry the `vgshell` label and a `vgshell-…` name, and are removed
-in every outcome. Where the default OCI runtime cannot raise rlimits (ENVIRONMENT.md), runc is used and the
+Ctrl-C follow from vg's PTY. Containers carry the `vgshell` labels and a `vgshell-…` name, and are removed
+in every outcome — by vg, or when vg is gone by conmon once the container's watchdogs have ended it
+(reaper.py). Where the default OCI runtime cannot raise rlimits (ENVIRONMENT.md), runc is used and the
 current process's file and process limits are passed down.
 """
 
@@ -15,8 +16,9 @@ import shutil
 import subprocess
 import uuid
 
-from vgshell.sandbox.docker import LABEL, SandboxError, egress_mounts, launch
-from vgshell.sandbox.spec import SECRET_DIRS, SandboxSpec
+from vgshell.sandbox.docker import SandboxError, egress_mounts, launch
+from vgshell.sandbox.reaper import ALIVE, GRACE, LABEL, Lifeline, labels
+from vgshell.sandbox.spec import SandboxSpec
 
 INIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/lib/podman/catatonit")
 
@@ -39,27 +41,46 @@ def ensure_image(podman: str, image: str) -> None:
                            f"name it in sandbox.image")
 
 
-def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None) -> list[str]:
+def run(spec: SandboxSpec, seccomp_path: str | None) -> int:
+    """Run the spec in a fresh container on vg's PTY or pipes; returns the command's exit status."""
+    from vgshell.sandbox import pty
+
+    podman = binary()
+    ensure_image(podman, spec.image)
+    name = new_name()
+    with Lifeline() as life:
+        try:
+            return pty.run(argv(spec, podman, name, seccomp_path, life), dict(os.environ), spec.timeout,
+                           on_kill=lambda: remove(podman, name))
+        finally:
+            remove(podman, name)
+
+
+def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None, life: Lifeline) -> list[str]:
     args = [podman]
     if shutil.which("runc"):
         args += ["--runtime", "runc"]
-    args += ["run", "--rm", "--name", name, "--label", f"{LABEL}=1", "--hostname", "vgshell", "-i"]
+    args += ["run", "--rm", "--name", name, "--hostname", "vgshell", "-i"]
+    for key, value in labels(os.environ).items():
+        args += ["--label", f"{key}={value}"]
+    if spec.timeout:  # conmon's own deadline, besides the launch script's: it holds whatever became of vg
+        args += ["--timeout", str(spec.timeout + GRACE)]
     if any(os.path.exists(p) for p in INIT_PATHS):
         args.append("--init")  # the command is not PID 1: signals and exit statuses behave as on the host
     if spec.tty:
         args.append("-t")
     args += ["-w", spec.workdir, "--user", f"{spec.uid}:{spec.gid}"]
-    for m in spec.mounts:
+    for m in spec.container_mounts:
         args += ["-v", f"{m.host}:{m.target}:{'ro' if m.read_only else 'rw'}"]
     for host, target, ro in egress_mounts(spec):
         args += ["-v", f"{host}:{target}:{'ro' if ro else 'rw'}"]
+    args += ["-v", f"{life.fifo}:{ALIVE}:ro"]
+    # Masks are binds, not tmpfs: podman mounts every tmpfs before the binds, which would cover it.
+    for mask in spec.container_masks:
+        args += ["-v", f"{life.empty if mask.directory else '/dev/null'}:{mask.target}:ro"]
     args += ["--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/var/tmp:rw,exec,mode=1777"]
-    if spec.home not in ("/", spec.workdir):
+    if spec.fresh_home:
         args += ["--tmpfs", f"{spec.home}:rw,exec,mode=1777"]
-    if spec.home == spec.workdir or spec.home.startswith(spec.workdir.rstrip("/") + "/"):
-        for d in SECRET_DIRS:
-            if os.path.isdir(os.path.join(spec.home, d)):
-                args += ["--tmpfs", f"{os.path.join(spec.home, d)}:rw,mode=0700"]
     args += ["--memory", str(spec.memory), "--memory-swap", str(spec.memory), "--cpus", str(spec.cpus)]
     if spec.pids is not None:
         args += ["--pids-limit", str(spec.pids)]
@@ -94,7 +115,8 @@ def remove(podman: str, name: str) -> None:
         subprocess.run([podman, "rm", "-f", "-t", "0", name], capture_output=True, timeout=30)
 
 
-def leftovers() -> list[str]:
+def leftovers(label: str = LABEL) -> list[str]:
+    """Ids of containers with `label` (KEY or KEY=VALUE) that still exist."""
     podman = binary()
-    r = subprocess.run([podman, "ps", "-a", "-q", "--filter", f"label={LABEL}"], capture_output=True, text=True)
+    r = subprocess.run([podman, "ps", "-a", "-q", "--filter", f"label={label}"], capture_output=True, text=True)
     return r.stdout.split()

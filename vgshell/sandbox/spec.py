@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from vgshell.config import Config
+from vgshell.sandbox.secrets import ROOT_HOME, SECRET_DIRS, Layer, Mask, Secret, masks
 
 GIB = 1024**3
 MIB = 1024**2
@@ -35,10 +36,10 @@ LEVELS: Mapping[str, Level] = {
     "paranoid": Level("none", True, 256 * MIB, 0.25, 128, ()),
 }
 
-SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config/gcloud", ".kube", ".docker", ".azure", ".password-store")
-# Credentials that live inside toolchain directories a sandbox may otherwise see.
-SECRET_FILES = (".cargo/credentials.toml", ".cargo/credentials", ".gem/credentials", ".npmrc", ".pypirc",
-                ".netrc", ".git-credentials")
+# Fresh, empty directories every runtime gives a sandbox (bubblewrap adds its own /dev, /proc and /run;
+# a container's come from its image): nothing of the host shows through them.
+FRESH_DIRS = ("/tmp", "/var/tmp")
+BWRAP_FRESH_DIRS = ("/dev", "/proc", *FRESH_DIRS, "/run")
 # Home directories that hold user data rather than a toolchain: never bound whole, only the PATH entry.
 _NOT_TOOLCHAINS = (".local", ".config", ".cache")
 # Variables that let a sandbox trust what the host trusts and go out the way the host does.
@@ -113,6 +114,7 @@ class HostFacts:
     cache_env: tuple[tuple[str, str], ...] = ()  # extra variables the package managers need inside
     project_root: str | None = None  # the git root or directory holding vectra-guard.yaml above cwd
     line_dirs: tuple[str, ...] = ()  # existing directories the line cds into (Assessment.workdirs)
+    secrets: tuple[Secret, ...] = ()  # the host's secrets that exist (secrets.find)
 
 
 @dataclass(frozen=True)
@@ -137,9 +139,22 @@ class SandboxSpec:
     gid: int
     tty: bool
     level: str
-    toolchains: tuple[str, ...] = ()  # read-only host dirs under $HOME that PATH needs (bubblewrap only)
+    toolchains: tuple[str, ...] = ()  # read-only host dirs under a hidden $HOME or /root that PATH needs (bwrap)
     allowlist: tuple[str, ...] = ()  # restricted: the host names the egress proxy lets through
     egress_dir: str | None = None  # restricted: the host directory holding the proxy's socket, once started
+    masks: tuple[Mask, ...] = ()  # what hides the host's secrets where the host root is shared (bubblewrap)
+    container_masks: tuple[Mask, ...] = ()  # the same where only the mounts show the host (docker, podman)
+
+    @property
+    def fresh_home(self) -> bool:
+        """$HOME is a fresh tmpfs, unless it is / or the working directory itself."""
+        return self.home not in ("/", self.workdir)
+
+    @property
+    def container_mounts(self) -> tuple[Mount, ...]:
+        """The mounts a container binds: one a mask replaces (a secret as the working directory) is left out."""
+        hidden = {m.target for m in self.container_masks}
+        return tuple(m for m in self.mounts if m.target not in hidden)
 
     @property
     def workdir_read_only(self) -> bool:
@@ -166,14 +181,46 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
     mounts = (Mount(facts.cwd, facts.cwd, workdir_shelters_home(facts.cwd, facts.home)),
               *line_mounts(facts), *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
               *(Mount(f, f, True) for f in facts.ca_files))
+    mounts = _dedupe(mounts)
+    toolchains = _toolchains(facts)
+    shared, contained = _masks(facts, mounts, toolchains, _bind_mounts(cfg))
     return SandboxSpec(
-        command=command, workdir=facts.cwd, home=facts.home, mounts=_dedupe(mounts),
+        command=command, workdir=facts.cwd, home=facts.home, mounts=mounts,
         env=_environment(cfg, facts, network), network=network, read_only_root=level.read_only_root,
         memory=level.memory, cpus=level.cpus, pids=level.pids, caps=level.caps,
         seccomp_profile=sb.seccomp_profile, timeout=sb.timeout,
         image=_image(sb.image, ecosystems, image_set_by_user), uid=facts.uid, gid=facts.gid, tty=facts.tty,
-        level=sb.security_level, toolchains=toolchain_dirs(facts.env.get("PATH", ""), facts.home),
-        allowlist=egress_allowlist(ecosystems, sb.network_allowlist) if network == "restricted" else ())
+        level=sb.security_level, toolchains=toolchains,
+        allowlist=egress_allowlist(ecosystems, sb.network_allowlist) if network == "restricted" else (),
+        masks=shared, container_masks=contained)
+
+
+def _toolchains(facts: HostFacts) -> tuple[str, ...]:
+    """The PATH's tools under what the sandbox hides whole: a fresh $HOME, and /root when it is not $HOME
+    (root with another HOME still runs its pyenv or nvm python and node)."""
+    path = facts.env.get("PATH", "")
+    fresh_home = facts.home not in ("/", facts.cwd)
+    return (*(toolchain_dirs(path, facts.home) if fresh_home else ()),
+            *(toolchain_dirs(path, ROOT_HOME) if facts.home.rstrip("/") != ROOT_HOME else ()))
+
+
+def _masks(facts: HostFacts, mounts: tuple[Mount, ...], toolchains: tuple[str, ...],
+           explicit: list[Mount]) -> tuple[tuple[Mask, ...], tuple[Mask, ...]]:
+    """The masks for a sandbox on the host's root (bubblewrap), then for one on an image's (containers).
+
+    Both see the fresh /tmp, $HOME and the mounts; bubblewrap also sees the whole host root, read-only, and
+    the toolchains bound from under $HOME or /root.
+    """
+    home = (Layer(None, facts.home),) if facts.home not in ("/", facts.cwd) else ()
+    binds = tuple(Layer(m.host, m.target) for m in mounts)
+    shown = [Layer(m.host, m.target) for m in explicit]
+    shared = masks(facts.secrets, (Layer("/", "/"), *(Layer(None, d) for d in BWRAP_FRESH_DIRS), *home,
+                                   *(Layer(d, d) for d in toolchains), *binds), shown)
+    # podman mounts its tmpfs before the binds: a $HOME under a bind (the project is /home) shows the host's
+    covered = any(m.target != facts.home and facts.home.startswith(m.target.rstrip("/") + "/") for m in mounts)
+    contained = masks(facts.secrets, (*(Layer(None, d) for d in FRESH_DIRS), *(() if covered else home), *binds),
+                      shown)
+    return shared, contained
 
 
 def egress_allowlist(ecosystems: tuple[str, ...], extra: tuple[str, ...]) -> tuple[str, ...]:

@@ -61,6 +61,13 @@ class Guard:
             reply = self._in_process(line, cwd, pid)
         return reply
 
+    def warm(self) -> None:
+        """At the start of an interactive session: start the analyzer now if none runs, so the first line
+        typed is judged by it rather than by this process loading the rules."""
+        if _read_state(self.env) is None and not self._started:
+            self._started = True
+            self._start()
+
     def flags(self, pid: int | None, nonce: str = "") -> str:
         parts = ["shell=bash"]
         if self.human:
@@ -209,16 +216,24 @@ class Guard:
 
     # -- after a run ------------------------------------------------------------------------------------
 
-    def done(self, reply: Reply, status: int, ms: int) -> None:
-        """A prepared sandbox run ended (or was refused, status -1): records, cgroup removal."""
+    def done(self, reply: Reply, status: int, ms: int, answer: str | None = None) -> str:
+        """A prepared run or a prompt is over (status -1: refused): records, cgroup and egress proxy released.
+        Returns what the egress proxy refused, for the user to see ("" when nothing)."""
         if reply.run_id <= 0:
-            return
+            return ""
         if reply.local:
-            self._local.finish(self._local_conn, reply.run_id, status, ms)
-            return
-        with contextlib.suppress(OSError):
-            if self._sock is not None:
-                self._sock.sendall(f"DONE {self._tokens[0]} {reply.run_id} {status} {ms}\n".encode())
+            note: str = self._local.finish(self._local_conn, reply.run_id, status, ms, answer)
+            return note
+        if self._sock is None:
+            return ""
+        try:
+            extra = f" {answer}" if answer else ""
+            self._sock.sendall(f"DONE {self._tokens[0]} {reply.run_id} {status} {ms}{extra}\n".encode())
+            tok, _, note = self._read_line().partition(" ")
+        except OSError:
+            self._drop()
+            return ""
+        return "" if tok != self._tokens[1] or note == "-" else note
 
     def trust(self, line: str) -> bool:
         """The user answered `r`: remember the line in the trust store."""

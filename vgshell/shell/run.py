@@ -77,7 +77,10 @@ def carry_out(guard: Guard, reply: Reply, text: str, cwd: str, args: Sequence[st
     if reply.action == "sandbox":
         return run_prepared(guard, reply, text, args, err)
     if reply.action == "exec":
-        return run_in_sandbox(guard, text, cwd, args, err)
+        token = decision_token(reply)
+        if token is None or args:
+            return run_in_sandbox(guard, text, cwd, args, err)
+        return run_decided(guard, reply, token, err)
     if reply.action == "ask":
         return _ask(guard, reply, text, cwd, args, options, err, host)
     err.write(f"vgshell: the analyzer gave an answer this shell does not know ({reply.action}); not run\n")
@@ -97,38 +100,59 @@ def _nothing_runs(text: str, options: Sequence[str]) -> bool:
 
 def _ask(guard: Guard, reply: Reply, text: str, cwd: str, args: Sequence[str], options: Sequence[str],
          err: TextIO, host: bool) -> int:
-    then = reply.prep[0].removeprefix("then=") if reply.prep else "exec"
-    details = [p for p in reply.prep[1:] if p.startswith("  ")]
-    prep = tuple(p for p in reply.prep[1:] if not p.startswith("  "))
-    err.write("".join(d + "\n" for d in details) + CHOICES)
-    err.flush()
-    answer = _read_answer()
-    if answer not in ("y", "yes", "r"):
-        err.write("vg: not run\n")
-        guard.done(reply, -1, 0)
+    answer, approved = ask(reply, err)
+    if approved is None:
+        guard.done(reply, -1, 0, answer)
         return BLOCKED
     if answer == "r" and not guard.trust(text):
         err.write("vg: could not remember the approval\n")
-    approved = Reply(then, "", reply.code, prep, reply.argv, reply.run_id, reply.local)
-    return carry_out(guard, approved, text, cwd, args, options, err, host)
+    if approved.action == "host":
+        guard.done(reply, 0, 0, answer)  # recorded now: bash takes this process's place
+        return exec_host(text, args, options, err) if host else 0
+    return carry_out(guard, approved._replace(notice=""), text, cwd, args, options, err, host)
 
 
-def _read_answer() -> str:
-    """One line from the terminal (not from a script's stdin); empty on EOF or Ctrl-C."""
+def ask(reply: Reply, err: TextIO) -> tuple[str, Reply | None]:
+    """Show the prompt (the analyzer's lines), read y / r / n from the terminal; the answer word (y, r, n,
+    timeout, eof) and, on a yes, the answer to carry out where the prompt said (`then=`)."""
+    fields = dict(p.split("=", 1) for p in reply.prep if "=" in p and not p.startswith("  "))
+    lines = [p for p in reply.prep if p.startswith("  ")]
+    prep = tuple(p for p in reply.prep if not p.startswith(("  ", "then=", "timeout=")))
+    err.write("".join(x + "\n" for x in lines) + CHOICES)
+    err.flush()
+    timeout = int(fields.get("timeout", "0") or 0)
+    word = read_answer(timeout or None)
+    if word in ("timeout", "eof"):
+        err.write(f"\n  (no answer within {timeout}s)\n" if word == "timeout" else "\n")
+    answer = {"y": "y", "yes": "y", "r": "r", "remember": "r"}.get(word, "n" if word not in ("timeout", "eof")
+                                                                   else word)
+    if answer not in ("y", "r"):
+        err.write("vg: not run\n")
+        return answer, None
+    return answer, reply._replace(action=fields.get("then", "exec"), prep=prep)
+
+
+def read_answer(timeout: float | None) -> str:
+    """One line from the terminal (not from a script's stdin): the word, "eof", or "timeout"."""
+    import select
+
     try:
         fd = os.open("/dev/tty", os.O_RDONLY)
     except OSError:
-        return ""
+        return "eof"
     try:
         data = b""
         while not data.endswith(b"\n"):
+            ready, _, _ = select.select([fd], [], [], timeout)
+            if not ready:
+                return "timeout"
             chunk = os.read(fd, 1)
             if not chunk:
-                break
+                return "eof"
             data += chunk
         return data.decode(errors="replace").strip().lower()
     except KeyboardInterrupt:
-        return ""
+        return "eof"
     finally:
         os.close(fd)
 
@@ -156,7 +180,7 @@ def run_prepared(guard: Guard, reply: Reply, text: str, args: Sequence[str], err
         argv = with_args
     started = time.monotonic()
     status = spawn(argv, reply.prep)
-    guard.done(reply, status, int((time.monotonic() - started) * 1000))
+    _say(guard.done(reply, status, int((time.monotonic() - started) * 1000)), err)
     if status == TIMED_OUT:
         err.write("vg: the sandboxed command timed out and was killed\n")
     return status
@@ -205,6 +229,32 @@ def wait(pid: int) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def decision_token(reply: Reply) -> str | None:
+    """The analyzer's token for a docker/podman run it decided (`vg exec --decision`), if it gave one."""
+    return next((p.removeprefix("decision=") for p in reply.prep if p.startswith("decision=")), None)
+
+
+def run_decided(guard: Guard, reply: Reply, token: str, err: TextIO) -> int:
+    """The docker or podman run the analyzer decided, carried out here as decided (nothing judged again)."""
+    from vgshell.context import Environment
+    from vgshell.errors import VgError
+    from vgshell.execute import run_decided as run
+
+    started = time.monotonic()
+    try:
+        status = run(token, Environment(env=dict(guard.env)))
+    except VgError as e:
+        err.write(e.render() + "\n")
+        status = BLOCKED
+    _say(guard.done(reply, status, int((time.monotonic() - started) * 1000)), err)
+    return status
+
+
+def _say(note: str, err: TextIO) -> None:
+    if note:
+        err.write(note + "\n")
 
 
 def run_in_sandbox(guard: Guard, text: str, cwd: str, args: Sequence[str], err: TextIO) -> int:
