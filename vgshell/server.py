@@ -100,6 +100,7 @@ class _Pending:
     session: str = ""
     cwd: str = ""
     proxy: object | None = None  # restricted: this run's egress.Proxy
+    token: str = ""  # docker/podman: the decision handed to `vg exec`, void once the run or prompt is over
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ class Server:
             token = secrets.token_hex(16)
             ttl = DECISION_TTL + (cfg.prompt.timeout or 24 * 3600 if verdict.decision.action == "ask" else 0)
             self._hand_off(token, _Handoff(runtime, spec, started + ttl))
-            run_id = self._pend(conn, _Pending(None, verdict, started, conn.session, conn.cwd))
+            run_id = self._pend(conn, _Pending(None, verdict, started, conn.session, conn.cwd, token=token))
             return Answer("exec", text, 0, (f"decision={token}",), (), run_id)
         return self._prepare_bubblewrap(spec, verdict, conn, text, started)
 
@@ -417,6 +418,7 @@ class Server:
         pending = conn.pending.pop(run_id, None)
         if pending is None:
             return ""
+        self.handoffs.pop(pending.token, None)  # refused at the prompt: the decision can no longer be run
         if pending.limits is not None:
             pending.limits.__exit__(None, None, None)  # type: ignore[attr-defined]
         refused: tuple[str, ...] | None = None
