@@ -235,3 +235,26 @@ def test_a_docker_decision_refused_at_the_prompt_can_no_longer_be_run(tmp_path: 
         assert not (project / "ran").exists()
     finally:
         subprocess.run([vg_bin(), "analyzer", "stop"], env=env, capture_output=True)
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_ctrl_z_in_a_sandboxed_line_is_refused_cleanly_and_resizes_reach_it(kind: str, tmp_path: Path) -> None:
+    """Ctrl-Z does not stop a sandboxed line (its run, cgroup and egress proxy belong to the analyzer until
+    it ends): the line goes on and nothing of the hook shows; a window resize reaches the program."""
+    sh = Shell(kind, tmp_path, config=DEFAULT)
+    try:
+        sh.run("vg mode always")
+        sh.child.send("trap 'echo WINCH-$(stty size)' WINCH; for i in 1 2 3 4 5 6 7 8; do sleep 0.25; done; "
+                      "echo after-$VG_SANDBOX\r")
+        time.sleep(0.8)
+        sh.child.send("\x1a")
+        time.sleep(0.3)
+        sh.child.setwinsize(30, 100)
+        sh.child.expect(r"@@DONE (-?\d+)@@", timeout=20)
+        screen = sh.child.before
+        assert int(sh.child.match.group(1)) == 0
+        assert "after-1" in screen and "WINCH-30 100" in screen
+        assert "Stopped" not in screen and "suspended" not in screen and "prep" not in screen
+        assert "Stopped" not in sh.run("jobs")[1]
+    finally:
+        sh.close()

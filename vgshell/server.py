@@ -613,7 +613,8 @@ class Server:
             cwd = _real_cwd(flags.get("pid"), cwd)
             if kind == PROTOCOL:  # the shell asks one line at a time: what it left unreported was interrupted
                 for run_id, p in list(conn.pending.items()):  # (Ctrl-C at the prompt means no)
-                    self.finish(conn, run_id, 130, 0, "n" if p.verdict.decision.action == "ask" else None)
+                    if not _still_running(p):  # a job the user stopped keeps its cgroup and proxy
+                        self.finish(conn, run_id, 130, 0, "n" if p.verdict.decision.action == "ask" else None)
             conn.session, conn.cwd, conn.judged = head[2], cwd, None
             if kind == "JSON":
                 conn.sock.sendall(self.check_json(line, cwd or "/", flags, head[2], token))
@@ -632,6 +633,17 @@ class Server:
                 # host lines run in the shell itself: their decision is recorded, not their exit status
                 self._record(verdict, conn.session, cwd, None if answer.action == "host" else 126, 0,
                              "host" if answer.action == "host" else "blocked")
+
+
+def _still_running(p: _Pending) -> bool:
+    """Whether the run's cgroup still holds a process (a sandboxed job stopped with Ctrl-Z, resumed later)."""
+    dirs = getattr(p.limits, "dirs", None)
+    if not dirs:
+        return False
+    try:
+        return bool((dirs[0] / "cgroup.procs").read_text().strip())
+    except OSError:
+        return False
 
 
 def _fail_closed(line: str, why: str) -> Answer:
