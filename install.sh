@@ -45,8 +45,31 @@ __vg_remove_hooks() {
   done
 }
 
+# chsh accepts only shells listed in /etc/shells: vgshell is added there when this user may write it.
+__vg_add_login_shell() {
+  local shells="${VG_SHELLS_FILE:-/etc/shells}" me="$VG_BIN/vgshell"
+  if [ -f "$shells" ] && grep -qxF "$me" "$shells"; then
+    return 0
+  fi
+  if [ -w "$shells" ] || { [ ! -e "$shells" ] && [ -w "$(dirname "$shells")" ]; }; then
+    printf '%s\n' "$me" >>"$shells"
+    __vg_say "added $me to $shells: 'chsh -s $me' makes vgshell your login shell"
+  else
+    __vg_say "to make vgshell your login shell: echo $me | sudo tee -a $shells && chsh -s $me"
+  fi
+}
+
+__vg_remove_login_shell() {
+  local shells="${VG_SHELLS_FILE:-/etc/shells}" me="$VG_BIN/vgshell" kept
+  if [ -w "$shells" ] && grep -qxF "$me" "$shells"; then
+    kept="$(grep -vxF "$me" "$shells" || true)"
+    printf '%s\n' "$kept" >"$shells"
+  fi
+}
+
 __vg_uninstall() {
   __vg_remove_hooks
+  __vg_remove_login_shell
   for name in vg vgshell; do
     if [ -L "$VG_BIN/$name" ] && [ "$(readlink "$VG_BIN/$name")" = "$VG_PREFIX/venv/bin/$name" ]; then
       rm -f "$VG_BIN/$name"
@@ -87,6 +110,7 @@ __vg_install() {
     *":$VG_BIN:"*) ;;
     *) __vg_say "add this line to ~/.bashrc or ~/.zshrc so 'vg' is found: export PATH=\"$VG_BIN:\$PATH\"" ;;
   esac
+  __vg_add_login_shell
   if ! command -v bwrap >/dev/null 2>&1; then
     __vg_say "optional: install bubblewrap for the fastest sandbox (sudo apt-get install bubblewrap)"
   fi

@@ -572,3 +572,22 @@ def test_vg_status_in_a_hooked_shell_says_a_critical_rule_is_off(tmp_path: Path,
         assert "in this shell" in out and "CRITICAL RULE OFF: fs.rm-protected" in out
     finally:
         sh.close()
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_a_hooked_shell_under_a_broken_managed_file_asks_about_everything(tmp_path: Path, kind: str) -> None:
+    managed = tmp_path / "managed.yaml"
+    managed.write_text("guard_level:\n  level: [high\n")
+    sh = Shell(kind, tmp_path, env={"VG_MANAGED_CONFIG": str(managed)})
+    try:
+        (sh.home / "canary").write_text("still here")
+        status, out = sh.run("rm -rf ~")
+        assert status != 0 and (sh.home / "canary").exists()
+        assert f"[{managed}:3]" in out and "every command is asked about or sandboxed" in out
+        sh.child.send("touch ~/ran\r")  # low risk, but nothing runs unasked while the managed file is broken
+        sh.child.expect("yes, and remember")
+        sh.child.send("n\r")
+        sh.child.expect(DONE)
+        assert not (sh.home / "ran").exists()
+    finally:
+        sh.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -271,3 +273,28 @@ def test_roots_tools_still_run_while_roots_home_is_hidden(tmp_path: Path) -> Non
     finally:
         shutil.rmtree(tool, ignore_errors=True)
         secret.unlink(missing_ok=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("su") or not Path("/usr/bin/python3").exists(),
+                    reason="needs root to run as another user")
+def test_an_unprivileged_user_masks_only_what_it_can_read() -> None:
+    """Same uid inside, no more groups or capabilities: what `nobody` cannot read needs no mount."""
+    top = Path(tempfile.mkdtemp(prefix="vgtest-"))  # pytest's own temp directory is closed to others
+    try:
+        home = top / "h"
+        (home / ".aws").mkdir(parents=True, mode=0o700)  # root's, closed
+        (home / ".netrc").write_text("machine x\n")
+        (home / ".netrc").chmod(0o644)  # readable by all: must be masked
+        for p in (top, home):
+            p.chmod(0o755)
+        code = f"from vgshell.sandbox import secrets; print(sorted(s.path for s in secrets.find({str(home)!r})))"
+        src = Path(__file__).resolve().parent.parent
+        r = subprocess.run(["su", "-s", "/bin/sh", "nobody", "-c",
+                            f"cd / && PYTHONPATH={src} /usr/bin/python3 -c \"{code}\""],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        found = r.stdout
+        assert repr(str(home / ".netrc")) in found
+        assert repr(str(home / ".aws")) not in found and "'/etc/shadow'" not in found and "'/root'" not in found
+    finally:
+        shutil.rmtree(top)

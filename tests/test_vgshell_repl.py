@@ -337,3 +337,29 @@ def test_a_line_asked_about_runs_where_the_prompt_says_on_yes_and_not_on_no(repl
     repl.child.expect(PROMPT)
     # on the host it ran in the session's own bash; in the sandbox it changed nothing here
     assert ("aliased to `rm'" in repl.run("type rr")) is defined
+
+
+@pytest.mark.parametrize("mode", ["auto", "always"])
+def test_resizes_reach_the_running_program_and_ctrl_c_stops_it(repl: Repl, mode: str) -> None:
+    """On the host and in the sandbox: SIGWINCH and the new size reach the program; Ctrl-C ends it (130)."""
+    repl.run(f"vg mode {mode}")
+    program = ("import os, signal, time; signal.signal(signal.SIGWINCH, lambda *a: print('size', "
+               "os.get_terminal_size(0).lines, os.get_terminal_size(0).columns, flush=True)); "
+               "print('ready', flush=True); time.sleep(60)")
+    repl.child.send(f'python3 -c "{program}"\r')
+    repl.child.expect("ready\r\n")
+    time.sleep(0.3)
+    repl.child.setwinsize(33, 101)
+    repl.child.expect("size 33 101")
+    repl.child.sendintr()
+    repl.child.expect(PROMPT, timeout=5)
+    repl.feed()
+    assert "[130]" in repl.screen.display[repl.screen.cursor.y]
+
+
+def test_without_a_terminal_dash_i_reads_stdin(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "VG_HOME": str(tmp_path / "state")}
+    r = subprocess.run([VGSHELL, "-i"], input="echo from-stdin\n", capture_output=True, text=True, env=env,
+                       start_new_session=True, timeout=60)  # a new session: no controlling terminal
+    assert r.returncode == 0 and r.stdout == "from-stdin\n" and "Traceback" not in r.stderr
+    subprocess.run([VG, "analyzer", "stop"], env=env, capture_output=True, check=False)

@@ -261,6 +261,10 @@ def spec_from_json(d: dict[str, object]) -> SandboxSpec:
     fields["env"] = tuple((str(k), str(v)) for k, v in d["env"])  # type: ignore[attr-defined]
     fields["caps"] = None if d["caps"] is None else strings(d["caps"])
     fields["toolchains"], fields["allowlist"] = strings(d["toolchains"]), strings(d["allowlist"])
+    from vgshell.sandbox.secrets import Mask
+
+    for name in ("masks", "container_masks"):  # what hides the host's secrets: dataclasses again
+        fields[name] = tuple(Mask(**m) for m in d.get(name) or ())  # type: ignore[attr-defined]
     return SandboxSpec(**fields)  # type: ignore[arg-type]
 
 

@@ -68,7 +68,8 @@ def assess(command: str, cwd: str | None, home: str, ruleset: RuleSet | None = N
     return Assessment(command, risk, tuple(findings),
                       networked_install=any(by_id[m].networked_install for m in fired if m in by_id),
                       ecosystems=ecosystems, state_change=flat.state_change, parse_error=error,
-                      workdirs=_workdirs(flat.invocations, cwd))
+                      workdirs=_workdirs(flat.invocations, cwd),
+                      leaves_guard=any(by_id[m].leaves_guard for m in fired if m in by_id))
 
 
 def _workdirs(invocations: tuple[Invocation, ...], cwd: str | None) -> tuple[str, ...]:
@@ -266,6 +267,7 @@ _CHECKS: dict[str, tuple[Rule, tuple[tuple[Callable[[_View, Any], bool], Any], .
 
 _COST = {"self_spawning": 0, "unseen": 0,
          "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0, "hidden_name": 0,
+         "reads_terminal": 1,
          "hidden_name_not": 1,
          "command": 1, "command_not": 1, "assigns": 1, "fed_by": 1, "upstream": 1, "params": 1, "via": 1,
          "redirects": 2, "code": 2, "subcommand": 3, "verb": 3, "flags": 3, "positional_count": 3,
@@ -539,6 +541,13 @@ def _p_bool(attr: str) -> Callable[[_View, bool], bool]:
     return check
 
 
+def _p_reads_terminal(v: _View, want: bool) -> bool:
+    inv = v.inv
+    piped = bool(inv.upstream) or inv.stdin_text is not None or any(op in ("<", "<>", "<<", "<<-", "<<<")
+                                                                      for op, _ in inv.redirects)
+    return (not piped) == want
+
+
 def _p_remote_target(v: _View, want: bool) -> bool:
     found = False
     for a in v.positionals:
@@ -575,4 +584,5 @@ _PREDICATES: dict[str, Callable[[_View, Any], bool]] = {
     "hidden_name": _p_hidden_name,
     "hidden_name_not": lambda v, names: not _p_hidden_name(v, names),
     "remote_target": _p_remote_target,
+    "reads_terminal": _p_reads_terminal,
 }

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 else:
     yaml = LazyModule("yaml")  # a cached rule set needs no YAML at all
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 PREDICATES = {
     "command": "names (or globs) of the command, after wrappers are seen through",
@@ -56,9 +56,10 @@ PREDICATES = {
     "hidden_name_not": "globs over such command words that do not match ($EDITOR)",
     "remote_target": "true: an argument names a host or URL other than this machine",
     "via": "globs over how the command was reached ('bash -c', '$( )', 'xargs'…)",
+    "reads_terminal": "true: nothing is piped or redirected into its stdin (no |, <, heredoc or here-string)",
 }
 RULE_KEYS = ("id", "level", "reason", "match", "facts", "category", "note")
-FACT_KEYS = ("networked_install", "ecosystem")
+FACT_KEYS = ("networked_install", "ecosystem", "leaves_guard")
 PACK_KEYS = ("version", "category", "description", "paths", "tools", "rules")
 
 
@@ -72,6 +73,7 @@ class Rule:
     networked_install: bool = False
     ecosystem: str | None = None
     source: str = ""
+    leaves_guard: bool = False  # starts an interactive shell without the vgshell hook, or keeps it out
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,8 @@ def _rule(raw: Any, category: str, source: str) -> Rule:
     _unknown_keys(facts, FACT_KEYS, f"fact in rule {raw['id']!r}", where[1:-1])
     clean = {k: _compile(k, v, raw["id"], where) for k, v in match.items() if k != "__line__"}
     return Rule(str(raw["id"]), str(raw.get("category", category)), level, str(raw["reason"]), clean,
-                bool(facts.get("networked_install", False)), facts.get("ecosystem"), source)
+                bool(facts.get("networked_install", False)), facts.get("ecosystem"), source,
+                bool(facts.get("leaves_guard", False)))
 
 
 def _compile(key: str, value: Any, rule_id: str, where: str) -> Any:

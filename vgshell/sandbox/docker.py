@@ -114,13 +114,15 @@ def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
             cid = api.create_container_from_config(config)["Id"]
         except docker.errors.APIError as e:
             raise SandboxError(f"docker could not create the sandbox: {e.explanation or e}") from e
-        gone = _Removal(api, cid)
+        gone: _Removal | None = None
         try:
+            gone = _Removal(api, cid)
             return _attach_and_wait(api, cid, spec, gone)
         finally:
             with contextlib.suppress(Exception):
                 api.remove_container(cid, force=True, v=True)
-            gone.wait(10)  # an auto-removal under way: nothing is left when vg returns
+            if gone is not None:
+                gone.wait(10)  # an auto-removal under way: nothing is left when vg returns
 
 
 class _Removal:

@@ -101,11 +101,13 @@ def _remove_later(dirs: list[Path]) -> None:
 
 
 def sweep_stale(max_age: float = 300.0) -> None:
-    """Remove empty vgshell cgroups that an earlier, killed vg could not (a busy one refuses rmdir)."""
+    """Remove empty vgshell cgroups that an earlier, killed vg could not (a busy one refuses rmdir): at once
+    when the vg named in it is gone, else after `max_age` (a name without a pid, or a reused pid)."""
     now = time.time()
     for d in (*ROOT.glob("vgshell-*"), *ROOT.glob("*/vgshell-*")):
+        pid = d.name.split("-")[1]
         with contextlib.suppress(OSError):
-            if now - d.stat().st_mtime > max_age:
+            if (pid.isdigit() and not os.path.exists(f"/proc/{pid}")) or now - d.stat().st_mtime > max_age:
                 d.rmdir()
 
 

@@ -84,7 +84,7 @@ def find(home: str, passwd: str = PASSWD) -> tuple[Secret, ...]:
 
 
 def _resolve(path: str) -> Secret | None:
-    """The secret at `path`, links resolved; None when absent or unreadable (then not readable inside either).
+    """The secret at `path`, links resolved; None when absent or unreadable to this user.
 
     One open(O_PATH) per candidate, most of which do not exist: os.path.realpath costs ~50 µs each.
     """
@@ -94,11 +94,16 @@ def _resolve(path: str) -> Secret | None:
         return None
     try:
         real = os.readlink(f"/proc/self/fd/{fd}") if _O_PATH != os.O_RDONLY else os.path.realpath(path)
-        return Secret(real, stat.S_ISDIR(os.fstat(fd).st_mode))
+        directory = stat.S_ISDIR(os.fstat(fd).st_mode)
     except OSError:
-        return Secret(os.path.realpath(path), os.path.isdir(path))
+        real, directory = os.path.realpath(path), os.path.isdir(path)
     finally:
         os.close(fd)
+    # What this user cannot read on the host it cannot read inside either (same uid, no more groups or
+    # capabilities): a mount saved. Root reads everything, so root's sandboxes mask it all.
+    if not os.access(real, os.R_OK) and not (directory and os.access(real, os.X_OK)):
+        return None
+    return Secret(real, directory)
 
 
 def _homes(home: str, passwd: str) -> list[str]:

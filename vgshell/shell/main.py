@@ -113,10 +113,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if inv.args and not inv.stdin:
         return run_script(inv.args[0], inv.args[1:], inv)
     if inv.interactive or (sys.stdin.isatty() and sys.stderr.isatty()):
-        from vgshell.shell.repl import run_repl
+        if _has_terminal():
+            from vgshell.shell.repl import run_repl
 
-        return run_repl(inv)
+            return run_repl(inv)
+        sys.stderr.write("vgshell: -i: no terminal to be interactive on; reading commands from stdin\n")
     return run_stdin(inv)
+
+
+def _has_terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR))
+        return True
+    except OSError:
+        return False
 
 
 def make_guard() -> Guard:
@@ -159,3 +169,7 @@ def run_stdin(inv: Invocation) -> int:
     """Not a terminal: like `bash -s`, the commands on stdin, judged as one script."""
     data = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     return run_text(data, ["bash", *inv.args], inv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
