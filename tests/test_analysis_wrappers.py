@@ -6,10 +6,15 @@ and the everyday look-alikes that must stay quiet sit side by side.
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vgshell.risk.engine import assess
 from vgshell.risk.model import Level
+from vgshell.unwrap.carriers import carried, sed_commands
 
 CWD = "/home/dev/project"
 HOME = "/home/dev"
@@ -138,3 +143,19 @@ def test_a_command_line_built_at_run_time_is_high_and_says_so() -> None:
     a = assess("tar xf a.tar --to-command=\"$HANDLER\"", cwd=CWD, home=HOME)
     assert a.risk >= Level.HIGH
     assert any("text built at run time" in f.via for f in a.findings)
+
+
+PIECES = ["e", "s", "/", "\\", ";", "\n", "!", "|", ":", "'", '"', "(", ")", "{", "}", "rm -rf /", ".*", "&",
+          "shell", "system(", "exec=", "ProxyCommand=", "\t", "$(shell ", "x:", "term ", "py3 ", "call-process",
+          "a" * 40]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=80).map("".join))
+def test_any_carried_text_is_read_in_bounded_time(text: str) -> None:
+    start = time.perf_counter()
+    sed_commands(text)
+    for name, opt in (("vim", "-c"), ("gdb", "-ex"), ("emacs", "--eval"), ("make", "--eval"), ("ssh", "-o"),
+                      ("tar", "--checkpoint-action"), ("sqlite3", "-cmd")):
+        carried(name, (opt, text), text)
+    assert time.perf_counter() - start < 1.0

@@ -40,7 +40,7 @@ class Shell:
     """An interactive bash or zsh with the hook loaded, in a temporary $HOME."""
 
     def __init__(self, kind: str, tmp: Path, *, extra_rc: str = "", env: dict[str, str] | None = None,
-                 config: str = SANDBOX_CONFIG, vg: str | None = None) -> None:
+                 config: str = SANDBOX_CONFIG, vg: str | None = None, rules: str = "") -> None:
         self.kind = kind
         self.home = tmp / "home"
         self.project = self.home / "project"
@@ -48,6 +48,9 @@ class Shell:
         self.state = tmp / "state"
         self.state.mkdir(mode=0o700)
         (self.state / "config.yaml").write_text(config)  # the user's own config: a project file only tightens
+        if rules:  # a user rule pack, in place before the analyzer starts
+            (self.state / "rules").mkdir(mode=0o700)
+            (self.state / "rules" / "test.yaml").write_text(rules)
         self.env = {"PATH": f"{Path(vg_bin()).parent}:{os.environ['PATH']}", "HOME": str(self.home),
                     "VG_HOME": str(self.state), "TERM": "xterm", "LANG": "C.UTF-8", "INPUTRC": "/dev/null",
                     **(env or {})}

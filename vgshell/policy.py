@@ -1,7 +1,9 @@
 """assessment + config + trust + facts about this machine → Decision. Pure: one function, no I/O.
 
 Order of precedence (SPEC §3): critical is blocked whatever else holds; then the allowlist, the denylist
-and the trust store; then approval (guard level, only with a human present); then the sandbox mode.
+and the trust store; a line that leaves the guard (an interactive shell without the hook) is asked about
+with a human present and refused otherwise, whatever the guard level and sandbox mode; then approval
+(guard level, only with a human present); then the sandbox mode.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def decide(a: Assessment, cfg: Config, facts: Facts) -> Decision:
         return Decision("host", f"trusted (approved {facts.trusted_since})")
     if facts.guard_off:
         return Decision("host", "guard off in this shell")
+    if a.leaves_guard:
+        return _leaving_guard(_why(risk, a, facts_why), facts)
     mode = cfg.sandbox.mode if cfg.sandbox.enabled else "never"
     wants_sandbox = _wants_sandbox(mode, risk, a)
     runtime, note = pick_runtime(cfg, facts)
@@ -108,6 +112,14 @@ def _approval(why: str, guard: str, wants_sandbox: bool, runtime: str | None, no
         return Decision("sandbox", f"{why}; needs approval and no one is at the terminal", runtime,
                         fallback_note=note)
     return Decision("block", f"{why}; needs approval, no one is at the terminal and no sandbox is available")
+
+
+def _leaving_guard(why: str, facts: Facts) -> Decision:
+    """Nothing would judge what is typed in that shell: a person decides, and without one it does not run
+    (a sandbox would not help: the shell would be interactive on this terminal)."""
+    if facts.human_present:
+        return Decision("ask", f"{why}; nothing would judge what is typed there", on_approve="host")
+    return Decision("block", f"{why}; needs approval and no one is at the terminal")
 
 
 def _no_runtime(why: str, note: str | None, facts: Facts) -> Decision:

@@ -30,6 +30,7 @@ __vg_mode=""
 __vg_warned=""
 __vg_line=""
 __vg_ps0=""
+__vg_expanded=""
 __vg_a_action=""
 __vg_a_id=0
 __vg_a_code=0
@@ -95,12 +96,19 @@ __vg_exchange() {
 }
 
 # Enter: judge the buffer, then let the macro's second key accept it (or only redraw, when incomplete).
-# That key does nothing between lines (__vg_rearm, first in PROMPT_COMMAND), so typing it cannot skip us.
-# History expansion (`!!`, `^a^b`) is shown for editing first (histverify) and judged on the next Enter.
+# That key does nothing between lines: the macro's third key (__vg_rearm) disarms it, and readline keeps a
+# macro's unread keys across accept-line, so it runs first thing at the next prompt (and in `read -e`),
+# before anything typed — whatever the lines in between did to PROMPT_COMMAND, PS1 or traps.
+# History expansion (`!!`, `^a^b`) is done here and shown for editing, whatever histverify says; the next
+# Enter judges what would really run.
 __vg_judge() {
   local line=$READLINE_LINE
   __vg_ps0=""
-  [[ $PROMPT_COMMAND == __vg_rearm* ]] || PROMPT_COMMAND="__vg_rearm${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+  if [[ $- == *H* ]] && __vg_expand_history "$line"; then
+    READLINE_LINE=$__vg_expanded
+    READLINE_POINT=${#READLINE_LINE}
+    return 0
+  fi
   if [[ -z ${line//[[:space:]]/} ]] || { [[ -z ${BASH_ALIASES[vg]-} ]] &&
     [[ $line =~ ^[[:space:]]*vg[[:space:]]+(on|off|status|mode([[:space:]]+[a-z]*)?)[[:space:]]*$ ]]; }; then
     bind '"\C-x\C-v9": accept-line'
@@ -133,8 +141,18 @@ __vg_judge() {
   esac
 }
 
+# The line's history expansion, when it has one: bash expands what readline returns before running it, so
+# the judge must see the same text (`history -p` is the very same expansion, histchars included).
+__vg_expand_history() {
+  local hc=${histchars-'!^'} out
+  [[ -n $hc && ($1 == *"${hc:0:1}"* || $1 == "${hc:1:1}"*) ]] || return 1
+  out=$(builtin history -p -- "$1" && printf .) || return 1  # no such event: bash refuses it too
+  __vg_expanded=${out%$'\n.'}
+  [[ $__vg_expanded != "$1" ]]
+}
+
 __vg_rearm() {
-  local st=$?  # the prompt hooks after us must see the line's status
+  local st=$?  # the next line's $? must stay the last line's status
   bind -m emacs '"\C-x\C-v9": redraw-current-line'
   bind -m vi-insert '"\C-x\C-v9": redraw-current-line'
   bind -m vi-command '"\C-x\C-v9": redraw-current-line'
@@ -177,6 +195,7 @@ __vg_run_prepared() {
   local p filter=/dev/null status t0=${EPOCHREALTIME/[.,]/} t1
   for p in "${prep[@]}"; do [[ $p == filter=* ]] && filter=${p#filter=}; done
   (
+    trap '' TSTP # Ctrl-Z is refused in a sandboxed line: the job would outlive the run the analyzer tracks
     for p in "${prep[@]}"; do
       case $p in
         cg=*) printf '%s' "$BASHPID" >"${p#cg=}" || exit 126 ;;
@@ -236,26 +255,48 @@ __vg_unhook() {
   done
 }
 
-# Every key that would accept a line goes through the judge: Enter, Ctrl-J and operate-and-get-next
-# (Ctrl-O); edit-and-execute-command (Ctrl-X Ctrl-E, vi `v`) would run the edited text unjudged, so it is
-# unbound. (Scanning `bind -p` for keys an inputrc added would cost 40 ms of start-up; see docs/hooks.md.)
+# Every key that would accept a line goes through the judge: Enter, Ctrl-J, operate-and-get-next (Ctrl-O)
+# and any other key an inputrc bound to them (asked of readline with `bind -q`, one subshell at start-up).
+# edit-and-execute-command (Ctrl-X Ctrl-E, vi `v`) would run the edited text unjudged, so it is unbound;
+# insert-comment (M-#, vi `#`) with an argument would uncomment and accept, so it only comments, then Enter.
 __vg_hook() {
-  local map
+  local map enter='"\C-x\C-v1\C-x\C-v9\C-x\C-v0"' fn keys key
   for map in emacs vi-insert vi-command; do
     bind -m "$map" -x '"\C-x\C-v1": __vg_judge'
+    bind -m "$map" -x '"\C-x\C-v0": __vg_rearm'
     bind -m "$map" '"\C-x\C-v9": redraw-current-line'
-    bind -m "$map" '"\C-m": "\C-x\C-v1\C-x\C-v9"'
-    bind -m "$map" '"\C-j": "\C-x\C-v1\C-x\C-v9"'
+    bind -m "$map" '"\C-x\C-v2": beginning-of-line'
+    bind -m "$map" "\"\\C-m\": $enter"
+    bind -m "$map" "\"\\C-j\": $enter"
   done
-  bind -m emacs '"\C-o": "\C-x\C-v1\C-x\C-v9"'
+  bind -m emacs "\"\\C-o\": $enter"
   bind -m emacs -r '\C-x\C-e'
   bind -m vi-command -r 'v'
+  bind -m emacs "\"\\e#\": \"\\C-x\\C-v2#${enter:1}"
+  bind -m vi-command "\"#\": \"\\C-x\\C-v2i#${enter:1}"
+  while read -r map fn keys; do
+    [[ $keys == *'invoked via '* ]] || continue
+    keys=${keys#*invoked via }
+    keys=${keys%.}
+    while [[ $keys =~ ^\"(([^\"\\]|\\.)*)\"(,\ )?(.*)$ ]]; do
+      key=${BASH_REMATCH[1]} keys=${BASH_REMATCH[4]}
+      case $fn in
+        accept-line | operate-and-get-next) bind -m "$map" "\"$key\": $enter" ;;
+        insert-comment) bind -m "$map" "\"$key\": \"\\C-x\\C-v2#${enter:1}" ;;
+        *) bind -m "$map" -r "$key" ;;
+      esac
+    done
+  done <<<"$(for map in emacs vi-insert vi-command; do
+    for fn in accept-line operate-and-get-next edit-and-execute-command vi-edit-and-execute-command insert-comment; do
+      printf '%s %s ' "$map" "$fn"
+      bind -m "$map" -q "$fn"
+    done
+  done 2>/dev/null)"
 }
 
 __vg_pipe_trap=$(trap -p PIPE)
 __vg_n=0
 shopt -s histverify
-PROMPT_COMMAND="__vg_rearm${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
 HISTIGNORE="${HISTIGNORE:+$HISTIGNORE:}__vg_refuse:__vg_sandbox:__vg_approve"
 PS0="${PS0-}\${__vg_ps0}"
 __vg_hook

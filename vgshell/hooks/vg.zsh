@@ -20,7 +20,8 @@ typeset -g VG_BIN=${VG_BIN:-vg}
 typeset -gx VG_SESSION="zsh-$$-${EPOCHSECONDS}"
 typeset -g __vg_state=${VG_HOME:-$HOME/.vectra-guard}
 typeset -g __vg_fd="" __vg_port="" __vg_ctok="" __vg_stok="" __vg_pid="" __vg_off="" __vg_mode=""
-typeset -g __vg_warned="" __vg_line="" __vg_starting="" __vg_fresh="" __vg_n=0 __vg_v="" __vg_t=0
+typeset -g __vg_warned="" __vg_line="" __vg_starting="" __vg_fresh="" __vg_passed="" __vg_n=0 __vg_v="" __vg_t=0
+typeset -g __vg_envig=""
 typeset -g __vg_a_action="" __vg_a_id=0 __vg_a_code=0 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_notice=""
 typeset -ga __vg_a_fields
 if ! source "${${(%):-%x}:A:h}/vg.common.sh"; then
@@ -76,16 +77,36 @@ __vg_exchange() {
 }
 
 # Every widget that accepts a buffer (accept-line, accept-and-hold, accept-line-and-down-history,
-# accept-and-infer-next-history) comes here first; $WIDGET says which original to call for a host line.
-# History expansion (`!!`, `^a^b`) is shown for editing first (HIST_VERIFY) and judged on the next Enter.
+# accept-and-infer-next-history, pound-insert) comes here first; $WIDGET says which original to call for
+# a host line. History expansion (`!!`, `^a^b`) is done here and shown for editing, whatever HIST_VERIFY
+# says (zsh would expand the accepted buffer after us); the next Enter judges what would really run.
 __vg_accept_line() {
-  local line=$BUFFER orig=__vg_orig_$WIDGET
+  local orig=__vg_orig_$WIDGET
+  if [[ $WIDGET == pound-insert ]]; then  # it would toggle the comment and accept: toggle, then judge
+    if [[ $BUFFER == '#'* ]]; then
+      BUFFER=${${BUFFER#\#}//$'\n#'/$'\n'}
+    else
+      BUFFER="#${BUFFER//$'\n'/$'\n#'}"
+    fi
+    orig=__vg_orig_accept-line
+  fi
+  if [[ -o banghist && -n $histchars ]] &&
+    [[ $BUFFER == *"${histchars[1]}"* || $BUFFER == "${histchars[2]}"* ]]; then
+    local before=$BUFFER
+    zle .expand-history
+    if [[ $BUFFER != "$before" ]]; then
+      CURSOR=${#BUFFER}
+      return
+    fi
+  fi
+  local line=$BUFFER
   if [[ $line == '__vg_do '* ]]; then  # recalled from the in-memory history: judge what it stood for
     line=${(Q)${line#__vg_do }}
     BUFFER=$line
   fi
   if [[ -z ${line//[[:space:]]/} ]] || { (( ! ${+aliases[vg]} )) &&
     [[ $line =~ '^[[:space:]]*vg[[:space:]]+(on|off|status|mode([[:space:]]+[a-z]*)?)[[:space:]]*$' ]]; }; then
+    __vg_passed=$BUFFER
     zle "$orig"
     return
   fi
@@ -93,6 +114,7 @@ __vg_accept_line() {
   case $__vg_a_action in
     host)
       [[ -n $__vg_a_notice ]] && { zle -I; print -u2 -r -- "$__vg_a_notice"; }
+      __vg_passed=$BUFFER
       zle "$orig"
       ;;
     incomplete)
@@ -104,9 +126,30 @@ __vg_accept_line() {
       __vg_line=$line
       __vg_fresh=1
       BUFFER="__vg_do ${(q-)line}"
+      __vg_passed=$BUFFER
       zle __vg_orig_accept-line
       ;;
   esac
+}
+
+# Whatever accepted the buffer — a widget wrapped above, or one that cannot be wrapped (`.accept-line` named
+# through execute-named-cmd, a plugin calling a builtin widget) — zle-line-finish comes last: a buffer the
+# judge did not pass is wrapped in __vg_do, which judges it (history expansion done) before anything runs.
+__vg_line_finish() {
+  [[ $CONTEXT == start || $CONTEXT == cont ]] || return 0  # vared and select menus edit values, not lines
+  [[ $__vg_off == gone ]] && return 0  # vg no longer runs: a plain shell (see __vg_give_up)
+  if [[ -n $__vg_passed && $BUFFER == "$__vg_passed" ]]; then
+    __vg_passed=""
+    return 0
+  fi
+  __vg_passed=""
+  [[ -n ${BUFFER//[[:space:]]/} && $BUFFER != '__vg_do '* ]] || return 0
+  if [[ -o banghist && -n $histchars ]] &&
+    [[ $BUFFER == *"${histchars[1]}"* || $BUFFER == "${histchars[2]}"* ]]; then
+    zle .expand-history
+  fi
+  print -s -r -- "$BUFFER"
+  BUFFER="__vg_do ${(q-)BUFFER}"
 }
 
 # What the accepted buffer became. zsh keeps it in the history list until the next line (never in the
@@ -165,6 +208,10 @@ __vg_run_prepared() {
   cmd=("${(@)__vg_a_fields[__vg_a_nprep+1,-1]}")
   local p filter=/dev/null st t0=$EPOCHREALTIME
   for p in "${prep[@]}"; do [[ $p == filter=* ]] && filter=${p#filter=}; done
+  # Ctrl-Z is refused in a sandboxed line (the job would outlive the run the analyzer tracks). zsh puts the
+  # job-control signals back to default when it executes a command, so coreutils' env ignores it instead.
+  [[ -n $__vg_envig ]] || { command env --ignore-signal=TSTP true 2>/dev/null && __vg_envig=1 || __vg_envig=0; }
+  (( __vg_envig )) && cmd=(env --ignore-signal=TSTP "${cmd[@]}")
   (
     for p in "${prep[@]}"; do
       case $p in
@@ -230,7 +277,8 @@ __vg_unhook() {
 }
 
 # Keep whatever each accepting widget was (zsh-autosuggestions and zsh-syntax-highlighting wrap them).
-typeset -ga __vg_widgets=(accept-line accept-and-hold accept-line-and-down-history accept-and-infer-next-history)
+typeset -ga __vg_widgets=(accept-line accept-and-hold accept-line-and-down-history accept-and-infer-next-history
+  pound-insert)
 () {
   local w
   for w in $__vg_widgets; do
@@ -242,6 +290,14 @@ typeset -ga __vg_widgets=(accept-line accept-and-hold accept-line-and-down-histo
     zle -N "$w" __vg_accept_line
   done
 }
+zle -N __vg_line_finish
+if autoload -Uz add-zle-hook-widget 2>/dev/null && add-zle-hook-widget line-finish __vg_line_finish 2>/dev/null; then
+  :
+elif ! zle -l zle-line-finish; then
+  zle -N zle-line-finish __vg_line_finish
+else
+  print -u2 'vgshell: zle-line-finish is taken and add-zle-hook-widget is missing; builtin widgets named by hand are not judged'
+fi
 setopt HIST_VERIFY
 autoload -Uz add-zsh-hook 2>/dev/null
 zshaddhistory_functions+=(__vg_addhistory)

@@ -49,7 +49,8 @@ class Assessment:
 
     `networked_install`: the command installs packages from a registry; `ecosystems`: which package
     managers it uses (npm, pip, …); `state_change`: it changes the shell itself (`cd`, `export`, `alias`…);
-    `parse_error`: no parser could read it all (the risk is then at least medium).
+    `parse_error`: no parser could read it all (the risk is then at least medium); `leaves_guard`: it
+    starts an interactive shell the vgshell hook is not in, or keeps the hook out of later shells.
     """
 
     command: str
@@ -60,6 +61,7 @@ class Assessment:
     state_change: bool = False
     parse_error: str | None = None
     workdirs: tuple[str, ...] = ()  # other directories the line's commands run in (`cd ../x && make`)
+    leaves_guard: bool = False
 
     @property
     def top(self) -> Finding | None:
