@@ -212,12 +212,21 @@ def _makefile(value: str) -> Pieces:
 
 
 def _sql(value: str) -> Pieces:
-    """sqlite3's `.shell CMD` and `.system CMD`."""
-    return [("sh", m.group(1)) for m in re.finditer(r"^\s*\.(?:shell|system)\s+(.*)$", value, re.M)]
+    """A database client's shell escape: sqlite3's `.shell CMD`/`.system CMD`, mysql's and psql's `\\! CMD`
+    (mysql's `system CMD` too)."""
+    rx = r"(?:^|;)\s*(?:\.(?:shell|system)\s+|\\!\s*|system\s+)([^;\n]*)"
+    return [("sh", m.group(1)) for m in re.finditer(rx, value, re.M | re.I) if m.group(1).strip()]
+
+
+def _rpm(value: str) -> Pieces:
+    """An rpm macro: `%(CMD)` runs CMD through the shell, `%{lua: CODE}` runs Lua."""
+    out: Pieces = [("sh", m.group(1)) for m in re.finditer(r"%\(([^)]*)\)", value)]
+    out += [("lua", m.group(1)) for m in re.finditer(r"%\{lua:(.*)\}", value, re.S)]
+    return out
 
 
 _LANGUAGES = {"sh": _sh, "exec=": _exec_prefixed, "ssh-o": _ssh_option, "apt-o": _apt_option, "less": _less,
-              "ex": _ex, "gdb": _gdb, "elisp": _elisp, "make": _makefile, "sql": _sql}
+              "ex": _ex, "gdb": _gdb, "elisp": _elisp, "make": _makefile, "sql": _sql, "rpm": _rpm}
 
 
 # ------------------------------------------------------------------ scripts given as operands or on stdin
