@@ -33,6 +33,13 @@ ROWS = [
     ("kill -- -1", H, "min"),
     ("rsync -a --delete empty/ ~/", C, "min"),
     ("rsync -a --delete empty/ /etc/", C, "min"),
+    # symlinks made earlier on the line are followed
+    ("ln -s ~ x; rm -rf x/", C, "min"),
+    ("ln -s / r && rm -rf r/*", C, "min"),
+    ("ln -sf /etc e; rm -rf e/", C, "min"),
+    ("ln -s ~/.ssh k; cat k/id_rsa", H, "min"),
+    ("ln -s ~ x; rm x", L, "max"),
+    ("ln -s ../shared shared && ls shared/", L, "max"),
     # look-alikes
     ("cp .env.example .env", L, "max"),
     ("cp config.sample.yaml config.yaml", L, "max"),

@@ -78,11 +78,22 @@ class State:
     functions: dict[str, Node] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)  # files given known text earlier on the line
     aliases: dict[str, str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # symlinks made earlier on the line: link → target
 
     def copy(self) -> State:
         # files are shared: what a subshell or pipeline stage writes is there for the rest of the line
         return State(self.cwd, dict(self.vars), self.home, set(self.downloaded), dict(self.functions),
-                      self.written, dict(self.aliases))
+                      self.written, dict(self.aliases), self.links)
+
+    def through_links(self, arg: str) -> str:
+        """`x/` or `x/*` after `ln -s ~ x` is the home (a bare `x` is the link itself, which rm removes)."""
+        if not self.links or arg.startswith("-") or UNKNOWN in arg:
+            return arg
+        path = arg if arg.startswith("/") else (self.cwd or "") + "/" + arg
+        for link, target in self.links.items():
+            if path.startswith(link + "/"):
+                return target.rstrip("/") + path[len(link):]
+        return arg
 
 
 @dataclass(frozen=True)

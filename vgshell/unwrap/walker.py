@@ -198,6 +198,8 @@ class Walker:
         redirects, stdin_text = self.redirects(node, st, ctx)
         self.note_written(node, redirects, st, ctx)
         argv = tuple(f for f, _ in fields)
+        if st.links:
+            argv = (argv[0], *(st.through_links(a) for a in argv[1:]))
         if len(argv[0]) > 1 and argv[0][0] == "=" and PROGRAM_NAME.match(argv[0][1:]):
             argv = (argv[0][1:], *argv[1:])  # zsh: `=rm` runs the rm found on PATH
         params = tuple(p for e, _ in expanded for p in e.params)
