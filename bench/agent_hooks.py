@@ -32,7 +32,7 @@ from benchlib import percentile, sample
 ROOT = Path(__file__).resolve().parent.parent
 VG = str(Path(sys.executable).with_name("vg"))
 PAYLOAD = json.loads((ROOT / "tests" / "data" / "agents" / "claude-code-2.1" / "PreToolUse-Bash.json").read_text())
-CODEX_PLACES = ("/work/codex-cli-home/node_modules/.bin/codex",)
+CODEX_PLACES = ("/var/tmp/vgshell-tests/codex-0.169.0/node_modules/.bin/codex",)  # where the tests install it
 
 
 def payload(command: str, cwd: Path) -> bytes:

@@ -218,11 +218,8 @@ def test_codex_toml_setup_keeps_comments_and_undoes_exactly(tmp_path: Path, orig
 @pytest.fixture(scope="module")
 def codex_cli() -> Path:
     """Codex's CLI from npm (its native binary loads and validates config.toml without a model)."""
-    known = Path("/work/codex-cli-home/node_modules/.bin/codex")
-    cache = Path("/var/tmp/vgshell-tests") / f"codex-{CODEX_VERSION}"
+    cache = Path("/var/tmp/vgshell-tests") / f"codex-{CODEX_VERSION}"  # not under /tmp: Codex refuses that HOME
     binary = cache / "node_modules" / ".bin" / "codex"
-    if known.exists():
-        return known
     if not binary.exists():
         if shutil.which("npm") is None:
             pytest.skip("npm is not installed: cannot fetch Codex's CLI")
@@ -329,13 +326,11 @@ AGENT_CLIS = {"claude": "@anthropic-ai/claude-code@2.1.328", "gemini": "@google/
 def agent_cli() -> Callable[[str], Path]:
     """Claude Code's and Gemini CLI's own programs from npm, installed once into a cache."""
     cache = Path("/var/tmp/vgshell-tests/agent-clis")
-    known = Path("/work/agent-clis")
 
     def find(name: str) -> Path:
-        for root in (known, cache):
-            binary = root / "node_modules" / ".bin" / name
-            if binary.exists():
-                return binary
+        binary = cache / "node_modules" / ".bin" / name
+        if binary.exists():
+            return binary
         if shutil.which("npm") is None:
             pytest.skip("npm is not installed: cannot fetch the agents' CLIs")
         cache.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from vgshell.unwrap.argv import (
     PROGRAM_NAME,
     bare,
     fed_by,
+    names_in,
     resolve,
     shell_code,
     split_words,
@@ -136,12 +137,16 @@ class Walker:
         names: list[str] = []
         text: str | None = ctx.stdin_text
         single = len(node.stages) == 1
+        piped: list[str] = list(ctx.piped_in)
         for k, stage in enumerate(node.stages):
             sub = replace(ctx, upstream=ctx.upstream + tuple(names), stdin_text=text,
-                          spawning=ctx.spawning or not single)
+                          spawning=ctx.spawning or not single, piped_in=tuple(piped),
+                          downstream=tuple(names_in(node.stages[k + 1 :])) if not single else ctx.downstream)
             before = len(self.out)
             self.node(stage, st if single else st.copy(), sub)
             stage_out = self.out[before:]
+            if not single:
+                piped.extend(_reads(stage_out))
             names.extend(i.name for i in stage_out if i.name and all(v in WRAPPERS for v in i.via[len(ctx.via):]))
             text = static_output(stage, st, text)
             if text is None and stage_out and stage_out[0].argv[:1] == ("cat",) and len(stage_out[0].argv) == 2 \
@@ -179,8 +184,9 @@ class Walker:
         if not node.words:
             for name, value in node.assigns:
                 assign(st, name, assignment_value(value.raw, value, self, st))
-            if not ctx.child:
-                self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home,
+            redirects, _ = self.redirects(node, st, ctx)  # `> /etc/passwd` alone empties the file
+            if not ctx.child or redirects:
+                self.emit(Invocation(("=",), st.cwd, redirects, assigns=assigns, home=st.home,
                                      where=f"{ctx.source}:{node.line}" if ctx.source else None), ctx)
             return
         # one (argument, word it came from) per field: `$c /` with c='rm -rf' is three arguments, and
@@ -192,6 +198,8 @@ class Walker:
         redirects, stdin_text = self.redirects(node, st, ctx)
         self.note_written(node, redirects, st, ctx)
         argv = tuple(f for f, _ in fields)
+        if st.links:
+            argv = (argv[0], *(st.through_links(a) for a in argv[1:]))
         if len(argv[0]) > 1 and argv[0][0] == "=" and PROGRAM_NAME.match(argv[0][1:]):
             argv = (argv[0][1:], *argv[1:])  # zsh: `=rm` runs the rm found on PATH
         params = tuple(p for e, _ in expanded for p in e.params)
@@ -249,10 +257,12 @@ class Walker:
     def command(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """Emit `inv` and everything it runs, seeing through wrappers."""
         spawning = _self_spawning(inv, ctx)
-        if (inv.via, inv.privileged, inv.remote, inv.upstream, inv.stdin_text, inv.self_spawning) != \
-                (ctx.via, ctx.privileged, ctx.remote, ctx.upstream, ctx.stdin_text, spawning):
+        if (inv.via, inv.privileged, inv.remote, inv.upstream, inv.stdin_text, inv.self_spawning, inv.downstream,
+                inv.piped_in) != (ctx.via, ctx.privileged, ctx.remote, ctx.upstream, ctx.stdin_text, spawning,
+                                  ctx.downstream, ctx.piped_in):
             inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
-                          stdin_text=ctx.stdin_text, self_spawning=spawning)
+                          stdin_text=ctx.stdin_text, self_spawning=spawning, downstream=ctx.downstream,
+                          piped_in=ctx.piped_in)
         name = inv.name
         if any(c in inv.argv[0] for c in "*?[") and self.files is not None and "glob" not in ctx.via[-1:]:
             self.globbed_name(inv, st, ctx, words)
@@ -528,3 +538,13 @@ def _shell_operands(args: list[str]) -> list[str]:
             return args[i:]
         i += 2 if a in _SHELL_VALUED else 1
     return []
+
+
+def _reads(invocations: list[Invocation]) -> list[str]:
+    """What a pipeline stage reads and passes on: its file operands, input redirections and $VARIABLES."""
+    out: list[str] = []
+    for inv in invocations:
+        out.extend(resolve(a, inv.cwd) for a in inv.args if a and not a.startswith("-") and UNKNOWN not in a)
+        out.extend(t for op, t in inv.redirects if op == "<")
+        out.extend("$" + p for p in inv.params)
+    return out[:64]
