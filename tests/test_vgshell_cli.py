@@ -247,3 +247,12 @@ def test_dash_c_loads_neither_the_repl_nor_the_analysis_when_the_analyzer_runs(b
     assert "vgshell.shell.guard" in loaded  # the measurement worked
     for heavy in ("prompt_toolkit", "bashlex", "yaml", "vgshell.analyzer", "vgshell.shell.repl"):
         assert heavy not in loaded, heavy
+
+
+def test_a_sandboxed_dash_c_gets_its_own_whitelisted_environment(box: Box) -> None:
+    (box.project / "vectra-guard.yaml").write_text(BWRAP_CONFIG)
+    box.sh("-c", "true")
+    wait_for_analyzer(box)  # started with box.env: its PATH is not the one below
+    path = f"/opt/agent-venv/bin:{box.env['PATH']}"
+    r = box.sh("-c", 'echo "${PATH%%:*}" "${NOT_WHITELISTED-unset}"', env={"PATH": path, "NOT_WHITELISTED": "x"})
+    assert r.stdout == "/opt/agent-venv/bin unset\n", r.stderr

@@ -383,3 +383,10 @@ def test_the_line_being_typed_is_highlighted_as_bash(repl: Repl) -> None:
     colors = {text[i]: row[i].fg for i in (start, text.index("echo"), text.index('"$f"'))}
     assert colors["f"] == "blue" and colors["e"] == "cyan" and colors['"'] == "green"
     assert row[text.index(" in ") + 1].fg == "blue"
+
+
+def test_a_sandboxed_line_gets_the_sessions_exports_that_the_whitelist_allows(repl: Repl) -> None:
+    repl.run("export PATH=/opt/session-only/bin:$PATH LANG=C.UTF-8 NOT_WHITELISTED=secret")
+    repl.run("vg mode always")
+    out = repl.output('printf "%s|%s\\n" "${PATH%%:*}" "${NOT_WHITELISTED-unset}"')
+    assert out[-1] == "/opt/session-only/bin|unset" and "sandbox" in out[0]

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from vgshell.shell.guard import Guard, Reply
-from vgshell.shell.run import BLOCKED, TIMED_OUT, ask, decision_token, run_in_sandbox
+from vgshell.shell.run import BLOCKED, TIMED_OUT, ask, decision_token, run_in_sandbox, with_env
 from vgshell.shell.session import DATA_FD, REPORT_FD, Session, quoted
 
 if TYPE_CHECKING:
@@ -157,6 +157,9 @@ class Repl:
             return self.session.set_status(reply.code or BLOCKED)
         if reply.action == "sandbox" or (reply.action == "exec" and decision_token(reply)):
             started = time.monotonic()
+            if reply.action == "sandbox":  # the whitelist applied to the session's own exports
+                reply = reply._replace(argv=tuple(with_env(reply.argv, self.session.exported(), self.session.cwd,
+                                                           self.guard.env, always=True)))
             status = self.session.run(sandbox_line(reply))
             note = self.guard.done(reply, -1 if status is None else status,
                                    int((time.monotonic() - started) * 1000), answer)
