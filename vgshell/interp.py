@@ -34,6 +34,7 @@ class Effects:
     written: tuple[str, ...] = ()
     read: tuple[str, ...] = ()
     evaluated: tuple[tuple[str, str], ...] = ()
+    network: bool = False  # the code also talks to the network: what it reads may be sent
 
 
 def family(key: str) -> str:
@@ -143,7 +144,13 @@ def analyse(code: str, lang: str) -> Effects:
         shell += _awk_pipes(code, env)
     shell += _decoded_literals(code)
     return Effects(tuple(dict.fromkeys(s for s in shell if s.strip())), tuple(dict.fromkeys(deleted)),
-                   tuple(dict.fromkeys(written)), tuple(dict.fromkeys(read)), tuple(evaluated))
+                   tuple(dict.fromkeys(written)), tuple(dict.fromkeys(read)), tuple(evaluated),
+                   _NETWORK.search(code) is not None)
+
+
+_NETWORK = re.compile(r"requests\.(?:post|put|patch|request)|urlopen|urllib\.request|http\.client|httpx\.|"
+                      r"\bfetch\s*\(|https?\.request|axios|Net::HTTP|LWP|HTTP::Tiny|\bsocket\b|Socket|"
+                      r"curl_exec|RestClient|Faraday|smtplib|ftplib|paramiko|XMLHttpRequest|sendall|\.send\(")
 
 
 def _python_bare(code: str) -> re.Pattern[str] | None:
