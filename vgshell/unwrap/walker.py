@@ -214,6 +214,13 @@ class Walker:
                           via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, home=st.home,
                           glob_name=glob_name, hidden_name=hidden,
                           where=f"{ctx.source}:{node.line}" if ctx.source else None)
+        prefix_ifs = next((v for name, v in node.assigns if name == "IFS"), None)
+        if prefix_ifs is not None and base.name in ("read", "mapfile", "readarray"):
+            saved = st.vars.get("IFS")  # `IFS=, read a b`: the assignment holds for that command only
+            st.vars["IFS"] = self.expand(prefix_ifs, st).value
+            self.command(base, st, ctx, [w for _, w in fields])
+            st.vars["IFS"] = saved if saved is not None else DEFAULT_IFS
+            return
         self.command(base, st, ctx, [w for _, w in fields])
 
     def file_text(self, path: str, st: State) -> str | None:
