@@ -3,7 +3,6 @@ shells, hooks the shells once, and uninstalls without a trace."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
