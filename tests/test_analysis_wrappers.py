@@ -6,10 +6,15 @@ and the everyday look-alikes that must stay quiet sit side by side.
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vgshell.risk.engine import assess
 from vgshell.risk.model import Level
+from vgshell.unwrap.carriers import carried, sed_commands
 
 CWD = "/home/dev/project"
 HOME = "/home/dev"
@@ -45,6 +50,9 @@ ROWS = [
     ("vim -c 'call system(\"rm -rf ~\")'", C, "min"),
     ("nvim --cmd 'terminal rm -rf ~'", C, "min"),
     ("ex -c 'r !rm -rf /' -c q", C, "min"),
+    ("vim -c \"$CMD\" notes.md", H, "min"),
+    ("gdb -ex \"$X\" ./app", H, "min"),
+    ("vim -c \"e $FILE\"", L, "max"),
     ("vim -c 'wq!' notes.md", L, "max"),
     ("vim +10 src/main.py", L, "max"),
     ("vim -c 'set nu' -c 'normal G' file", L, "max"),
@@ -67,6 +75,8 @@ ROWS = [
     ("zip x.zip a -T -TT 'rm -rf ~ #'", C, "min"),
     ("rsync -e 'sh -c \"rm -rf ~\"' a host:b", C, "min"),
     ("rsync -e 'ssh -p 2222' -a src/ host:dst/", M, "max"),
+    ("rsync -e \"ssh -p $PORT\" -a src/ host:dst/", M, "max"),
+    ("rsync -e \"$RSH\" -a src/ host:dst/", H, "min"),
     ("flock /tmp/l -c 'rm -rf /'", C, "min"),
     ("flock -c 'rm -rf ~' /tmp/lock", C, "min"),
     ("flock /tmp/build.lock make", L, "max"),
@@ -83,6 +93,16 @@ ROWS = [
     ("sqlite3 /dev/null '.shell rm -rf ~'", C, "min"),
     ("sqlite3 app.db 'select * from users limit 5'", L, "max"),
     ("npx -c 'rm -rf ~'", C, "min"),
+    ("mysql -e '\\! rm -rf ~'", C, "min"),
+    ("psql -c '\\! rm -rf /'", C, "min"),
+    ("mysql -u root -e 'select 1'", L, "max"),
+    ("psql -c 'select * from t'", L, "max"),
+    ("rpm --eval '%(rm -rf ~)'", C, "min"),
+    ("rpm --eval '%{lua:os.execute(\"rm -rf /\")}'", C, "min"),
+    ("rpm --eval '%{_libdir}'", L, "max"),
+    ("scrot -e 'rm -rf ~'", C, "min"),
+    ("setarch x86_64 rm -rf /", C, "min"),
+    ("setpriv --reuid=1000 rm -rf ~", C, "min"),
     # make fed a recipe on stdin or with --eval
     ("make -f - <<< $'x:\\n\\trm -rf /'", C, "min"),
     ("echo -e 'all:\\n\\trm -rf ~' | make -f -", C, "min"),
@@ -135,6 +155,22 @@ def test_the_finding_says_which_option_carried_the_command() -> None:
 
 
 def test_a_command_line_built_at_run_time_is_high_and_says_so() -> None:
-    a = assess("tar xf a.tar --to-command=\"$HANDLER\"", cwd=CWD, home=HOME)
+    a = assess("tar xf a.tar --to-command=\"$HANDLER --verbose\"", cwd=CWD, home=HOME)
     assert a.risk >= Level.HIGH
     assert any("text built at run time" in f.via for f in a.findings)
+
+
+PIECES = ["e", "s", "/", "\\", ";", "\n", "!", "|", ":", "'", '"', "(", ")", "{", "}", "rm -rf /", ".*", "&",
+          "shell", "system(", "exec=", "ProxyCommand=", "\t", "$(shell ", "x:", "term ", "py3 ", "call-process",
+          "a" * 40]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=80).map("".join))
+def test_any_carried_text_is_read_in_bounded_time(text: str) -> None:
+    start = time.perf_counter()
+    sed_commands(text)
+    for name, opt in (("vim", "-c"), ("gdb", "-ex"), ("emacs", "--eval"), ("make", "--eval"), ("ssh", "-o"),
+                      ("tar", "--checkpoint-action"), ("sqlite3", "-cmd")):
+        carried(name, (opt, text), text)
+    assert time.perf_counter() - start < 1.0

@@ -187,3 +187,74 @@ def test_with_the_network_off_an_install_fails_fast_and_the_notice_says_why(kind
         assert not (sh.project / "node_modules" / "left-pad-not-cached-x").exists()
     finally:
         sh.close()
+
+
+class Client:
+    """The hook's side of the analyzer's protocol, from Python: one line judged, one run reported."""
+
+    def __init__(self, state: Path) -> None:
+        import socket
+
+        st = dict(x.split("=", 1) for x in (state / "analyzer.env").read_text().splitlines() if "=" in x)
+        self.ctok, self.stok = st["client"], st["server"]
+        self.sock = socket.create_connection(("127.0.0.1", int(st["port"])))
+        self.f = self.sock.makefile("rb")
+
+    def judge(self, line: str, cwd: str, flags: str) -> tuple[list[str], list[str]]:
+        body = cwd.encode() + line.encode()
+        self.sock.sendall(f"VG1 {self.ctok} s {flags},n=1 {len(cwd.encode())} {len(line.encode())}\n".encode() + body)
+        head = self.f.readline().decode().rstrip("\n").split(" ", 6)
+        data = b""
+        while data.count(b"\0") < int(head[4]) + int(head[5]):
+            data += self.f.read1(65536)
+        fields = [x.decode() for x in data.split(b"\0")[:-1]]
+        return head, fields
+
+    def done(self, run_id: str, status: int, answer: str) -> None:
+        self.sock.sendall(f"DONE {self.ctok} {run_id} {status} 0 {answer}\n".encode())
+        self.f.readline()
+
+
+def test_a_docker_decision_refused_at_the_prompt_can_no_longer_be_run(tmp_path: Path) -> None:
+    state, project = tmp_path / "state", tmp_path / "project"
+    state.mkdir(mode=0o700)
+    project.mkdir()
+    (state / "config.yaml").write_text(DOCKER)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "VG_HOME": str(state)}
+    subprocess.run([vg_bin(), "analyzer", "start"], env=env, check=True, capture_output=True)
+    try:
+        client = Client(state)
+        line = "git reset --hard; touch ran"
+        head, fields = client.judge(line, str(project), "shell=bash,tty,mode=always")
+        assert head[1] == "ask" and "then=exec" in fields
+        token = next(f.split("=", 1)[1] for f in fields if f.startswith("decision="))
+        client.done(head[2], -1, "n")
+        r = subprocess.run([vg_bin(), "exec", "--decision", token], env=env, capture_output=True, text=True,
+                           cwd=project)
+        assert r.returncode != 0 and "nothing was run" in r.stderr
+        assert not (project / "ran").exists()
+    finally:
+        subprocess.run([vg_bin(), "analyzer", "stop"], env=env, capture_output=True)
+
+
+@pytest.mark.parametrize("kind", SHELLS)
+def test_ctrl_z_in_a_sandboxed_line_is_refused_cleanly_and_resizes_reach_it(kind: str, tmp_path: Path) -> None:
+    """Ctrl-Z does not stop a sandboxed line (its run, cgroup and egress proxy belong to the analyzer until
+    it ends): the line goes on and nothing of the hook shows; a window resize reaches the program."""
+    sh = Shell(kind, tmp_path, config=DEFAULT)
+    try:
+        sh.run("vg mode always")
+        sh.child.send("trap 'echo WINCH-$(stty size)' WINCH; for i in 1 2 3 4 5 6 7 8; do sleep 0.25; done; "
+                      "echo after-$VG_SANDBOX\r")
+        time.sleep(0.8)
+        sh.child.send("\x1a")
+        time.sleep(0.3)
+        sh.child.setwinsize(30, 100)
+        sh.child.expect(r"@@DONE (-?\d+)@@", timeout=20)
+        screen = sh.child.before
+        assert int(sh.child.match.group(1)) == 0
+        assert "after-1" in screen and "WINCH-30 100" in screen
+        assert "Stopped" not in screen and "suspended" not in screen and "prep" not in screen
+        assert "Stopped" not in sh.run("jobs")[1]
+    finally:
+        sh.close()

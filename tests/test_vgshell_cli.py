@@ -123,14 +123,35 @@ def test_commands_on_stdin_run_like_bash_s(box: Box) -> None:
     assert (r.returncode, r.stdout) == (0, "hi\n6\n")
     r = box.sh(stdin="echo before\nexit 4\necho after\n")
     assert (r.returncode, r.stdout) == (4, "before\n")
+    r = box.sh(stdin="echo 'no newline at the end'")
+    assert r.stdout == "no newline at the end\n"
     r = box.sh("-s", "a", "b", stdin='echo "$1 $2"\n')
     assert r.stdout == "a b\n"
 
 
-def test_a_critical_line_on_stdin_blocks_the_script_and_runs_nothing_of_it(box: Box) -> None:
-    r = box.sh(stdin="touch first\nrm -rf ~\n")
-    assert r.returncode == 126
-    assert box.alive() and not (box.project / "first").exists()
+def test_a_critical_command_on_stdin_is_blocked_where_it_stands_and_the_stream_goes_on(box: Box) -> None:
+    """As under `bash -s`, each command runs as it is read: what came before ran, the blocked one did not."""
+    r = box.sh(stdin="touch first\nrm -rf ~\necho status=$?\nif true; then\n  rm -rf ~\nfi\necho end\n")
+    assert r.stdout == "status=126\nend\n"
+    assert r.stderr.count("Blocked") == 2
+    assert box.alive() and (box.project / "first").exists()
+
+
+def test_a_program_can_keep_the_shell_open_on_a_pipe_and_feed_it_commands(box: Box) -> None:
+    """The persistent-shell pattern of agents: one command at a time, output read before the next."""
+    p = subprocess.Popen([VGSHELL], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         cwd=box.project, env=box.env, text=True, bufsize=1)
+    assert p.stdin is not None and p.stdout is not None
+    p.stdin.write("cd /tmp; X=kept\necho ready $PWD\n")
+    assert p.stdout.readline() == "ready /tmp\n"
+    p.stdin.write("echo $X\n")
+    assert p.stdout.readline() == "kept\n"
+    p.stdin.write("rm -rf ~\necho after=$?\n")
+    assert p.stdout.readline() == "after=126\n"
+    p.stdin.write("read line\nthis is data, not a command\necho \"got: $line\"\nexit 5\n")
+    assert p.stdout.readline() == "got: this is data, not a command\n"
+    assert p.wait(timeout=30) == 5
+    assert box.alive()
 
 
 def test_a_script_sees_its_arguments_and_is_judged_whole(box: Box) -> None:
@@ -226,3 +247,12 @@ def test_dash_c_loads_neither_the_repl_nor_the_analysis_when_the_analyzer_runs(b
     assert "vgshell.shell.guard" in loaded  # the measurement worked
     for heavy in ("prompt_toolkit", "bashlex", "yaml", "vgshell.analyzer", "vgshell.shell.repl"):
         assert heavy not in loaded, heavy
+
+
+def test_a_sandboxed_dash_c_gets_its_own_whitelisted_environment(box: Box) -> None:
+    (box.project / "vectra-guard.yaml").write_text(BWRAP_CONFIG)
+    box.sh("-c", "true")
+    wait_for_analyzer(box)  # started with box.env: its PATH is not the one below
+    path = f"/opt/agent-venv/bin:{box.env['PATH']}"
+    r = box.sh("-c", 'echo "${PATH%%:*}" "${NOT_WHITELISTED-unset}"', env={"PATH": path, "NOT_WHITELISTED": "x"})
+    assert r.stdout == "/opt/agent-venv/bin unset\n", r.stderr

@@ -363,3 +363,30 @@ def test_without_a_terminal_dash_i_reads_stdin(tmp_path: Path) -> None:
                        start_new_session=True, timeout=60)  # a new session: no controlling terminal
     assert r.returncode == 0 and r.stdout == "from-stdin\n" and "Traceback" not in r.stderr
     subprocess.run([VG, "analyzer", "stop"], env=env, capture_output=True, check=False)
+
+
+def test_the_line_being_typed_is_highlighted_as_bash(repl: Repl) -> None:
+    time.sleep(1)  # the lexer loads in the background after the first prompt
+    repl.child.send('for f in *; do echo "$f"; done')
+    time.sleep(1)
+    repl.child.expect(r"\x1b\[\?25h")
+    data = repl.child.before + repl.child.after
+    try:
+        repl.child.expect(r"\x1b\[\?25h", timeout=1)
+        data += repl.child.before + repl.child.after
+    except pexpect.TIMEOUT:
+        pass
+    repl.stream.feed(PRIVATE_SGR.sub("", data))
+    row = repl.screen.buffer[repl.screen.cursor.y]
+    text = "".join(row[x].data for x in range(COLS))
+    start = text.index("for f in")
+    colors = {text[i]: row[i].fg for i in (start, text.index("echo"), text.index('"$f"'))}
+    assert colors["f"] == "blue" and colors["e"] == "cyan" and colors['"'] == "green"
+    assert row[text.index(" in ") + 1].fg == "blue"
+
+
+def test_a_sandboxed_line_gets_the_sessions_exports_that_the_whitelist_allows(repl: Repl) -> None:
+    repl.run("export PATH=/opt/session-only/bin:$PATH LANG=C.UTF-8 NOT_WHITELISTED=secret")
+    repl.run("vg mode always")
+    out = repl.output('printf "%s|%s\\n" "${PATH%%:*}" "${NOT_WHITELISTED-unset}"')
+    assert out[-1] == "/opt/session-only/bin|unset" and "sandbox" in out[0]

@@ -100,6 +100,7 @@ class _Pending:
     session: str = ""
     cwd: str = ""
     proxy: object | None = None  # restricted: this run's egress.Proxy
+    token: str = ""  # docker/podman: the decision handed to `vg exec`, void once the run or prompt is over
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ class Server:
             token = secrets.token_hex(16)
             ttl = DECISION_TTL + (cfg.prompt.timeout or 24 * 3600 if verdict.decision.action == "ask" else 0)
             self._hand_off(token, _Handoff(runtime, spec, started + ttl))
-            run_id = self._pend(conn, _Pending(None, verdict, started, conn.session, conn.cwd))
+            run_id = self._pend(conn, _Pending(None, verdict, started, conn.session, conn.cwd, token=token))
             return Answer("exec", text, 0, (f"decision={token}",), (), run_id)
         return self._prepare_bubblewrap(spec, verdict, conn, text, started)
 
@@ -417,6 +418,7 @@ class Server:
         pending = conn.pending.pop(run_id, None)
         if pending is None:
             return ""
+        self.handoffs.pop(pending.token, None)  # refused at the prompt: the decision can no longer be run
         if pending.limits is not None:
             pending.limits.__exit__(None, None, None)  # type: ignore[attr-defined]
         refused: tuple[str, ...] | None = None
@@ -611,7 +613,8 @@ class Server:
             cwd = _real_cwd(flags.get("pid"), cwd)
             if kind == PROTOCOL:  # the shell asks one line at a time: what it left unreported was interrupted
                 for run_id, p in list(conn.pending.items()):  # (Ctrl-C at the prompt means no)
-                    self.finish(conn, run_id, 130, 0, "n" if p.verdict.decision.action == "ask" else None)
+                    if not _still_running(p):  # a job the user stopped keeps its cgroup and proxy
+                        self.finish(conn, run_id, 130, 0, "n" if p.verdict.decision.action == "ask" else None)
             conn.session, conn.cwd, conn.judged = head[2], cwd, None
             if kind == "JSON":
                 conn.sock.sendall(self.check_json(line, cwd or "/", flags, head[2], token))
@@ -630,6 +633,17 @@ class Server:
                 # host lines run in the shell itself: their decision is recorded, not their exit status
                 self._record(verdict, conn.session, cwd, None if answer.action == "host" else 126, 0,
                              "host" if answer.action == "host" else "blocked")
+
+
+def _still_running(p: _Pending) -> bool:
+    """Whether the run's cgroup still holds a process (a sandboxed job stopped with Ctrl-Z, resumed later)."""
+    dirs = getattr(p.limits, "dirs", None)
+    if not dirs:
+        return False
+    try:
+        return bool((dirs[0] / "cgroup.procs").read_text().strip())
+    except OSError:
+        return False
 
 
 def _fail_closed(line: str, why: str) -> Answer:

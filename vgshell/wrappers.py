@@ -82,6 +82,10 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "runuser": _spec("-c --command -u -g --group -G --supp-group -s --shell -w --whitelist-environment",
                      privileged=True),
     "sg": _spec("", operands=1),
+    "setarch": _spec("--uname-2.6 -B -F -I -L -R -S -T -X -Z", operands=1),
+    "setpriv": _spec("--reuid --regid --ruid --rgid --euid --egid --groups --inh-caps --ambient-caps "
+                     "--bounding-set --securebits --selinux-label --apparmor-profile --pdeathsig "
+                     "--landlock-access --landlock-rule"),
     "logsave": _spec("", operands=1),
     "rlwrap": _spec("-a -b -C -D -e -f -H -l -O -o -p -P -q -S -t -w -z"),
     "valgrind": _spec(""),
@@ -149,7 +153,8 @@ AWK = frozenset({"awk", "gawk", "mawk", "nawk"})
 # Programs that run a command line given as an option's value (GTFOBins' "shell" and "command"), as
 # program → option → the language of the value: `sh` a shell line, `exec=` a shell line after that prefix,
 # `ssh-o` an ssh option (ProxyCommand, LocalCommand), `ex` a vim command, `gdb` a gdb command, `elisp`,
-# `make` makefile text, `sql` a sqlite3 dot-command, `apt-o` an apt option (`DPkg::Pre-Invoke`), `less` a
+# `make` makefile text, `sql` a client's shell escape (sqlite3 `.shell`, mysql and psql `\\!`),
+# `rpm` a macro (`%(CMD)`, `%{lua:…}`), `apt-o` an apt option (`DPkg::Pre-Invoke`), `less` a
 # less command (`+!CMD`). Options are matched as `-x V`, `-xV`, `--long=V` and
 # `--long V`; "+" is vim's `+CMD`.
 CARRIERS: dict[str, dict[str, str]] = {
@@ -174,6 +179,11 @@ CARRIERS: dict[str, dict[str, str]] = {
     "make": {"--eval": "make", "-E": "make"},
     "gmake": {"--eval": "make", "-E": "make"},
     "sqlite3": {"-cmd": "sql"},
+    "mysql": {"-e": "sql", "--execute": "sql"},
+    "mariadb": {"-e": "sql", "--execute": "sql"},
+    "psql": {"-c": "sql", "--command": "sql"},
+    "rpm": {"--eval": "rpm", "-E": "rpm"},
+    "scrot": {"-e": "sh", "--exec": "sh"},
     "npx": {"-c": "sh", "--call": "sh"},
     "nodemon": {"--exec": "sh", "-x": "sh"},
     "apt-get": {"-o": "apt-o"},

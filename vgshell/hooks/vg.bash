@@ -195,6 +195,7 @@ __vg_run_prepared() {
   local p filter=/dev/null status t0=${EPOCHREALTIME/[.,]/} t1
   for p in "${prep[@]}"; do [[ $p == filter=* ]] && filter=${p#filter=}; done
   (
+    trap '' TSTP # Ctrl-Z is refused in a sandboxed line: the job would outlive the run the analyzer tracks
     for p in "${prep[@]}"; do
       case $p in
         cg=*) printf '%s' "$BASHPID" >"${p#cg=}" || exit 126 ;;

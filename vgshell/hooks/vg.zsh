@@ -21,6 +21,7 @@ typeset -gx VG_SESSION="zsh-$$-${EPOCHSECONDS}"
 typeset -g __vg_state=${VG_HOME:-$HOME/.vectra-guard}
 typeset -g __vg_fd="" __vg_port="" __vg_ctok="" __vg_stok="" __vg_pid="" __vg_off="" __vg_mode=""
 typeset -g __vg_warned="" __vg_line="" __vg_starting="" __vg_fresh="" __vg_passed="" __vg_n=0 __vg_v="" __vg_t=0
+typeset -g __vg_envig=""
 typeset -g __vg_a_action="" __vg_a_id=0 __vg_a_code=0 __vg_a_nprep=0 __vg_a_nargs=0 __vg_a_notice=""
 typeset -ga __vg_a_fields
 if ! source "${${(%):-%x}:A:h}/vg.common.sh"; then
@@ -207,6 +208,10 @@ __vg_run_prepared() {
   cmd=("${(@)__vg_a_fields[__vg_a_nprep+1,-1]}")
   local p filter=/dev/null st t0=$EPOCHREALTIME
   for p in "${prep[@]}"; do [[ $p == filter=* ]] && filter=${p#filter=}; done
+  # Ctrl-Z is refused in a sandboxed line (the job would outlive the run the analyzer tracks). zsh puts the
+  # job-control signals back to default when it executes a command, so coreutils' env ignores it instead.
+  [[ -n $__vg_envig ]] || { command env --ignore-signal=TSTP true 2>/dev/null && __vg_envig=1 || __vg_envig=0; }
+  (( __vg_envig )) && cmd=(env --ignore-signal=TSTP "${cmd[@]}")
   (
     for p in "${prep[@]}"; do
       case $p in

@@ -169,6 +169,7 @@ class _View:
         self._positionals: list[str] | None = None
         self._paths: list[str] | None = None
         self._flags: tuple[set[str], set[str]] | None = None
+        self._sent: tuple[str, ...] | None = None
 
     @property
     def positionals(self) -> list[str]:
@@ -209,6 +210,14 @@ class _View:
 
     def expand_set(self, names: tuple[str, ...]) -> tuple[str, ...]:
         return _expand_set(names, self.rules.paths.get, self.inv.home)
+
+    @property
+    def sent(self) -> tuple[str, ...]:
+        if self._sent is None:
+            from vgshell.risk.sends import sent
+
+            self._sent = sent(self.inv)
+        return self._sent
 
 
 def _positionals(args: tuple[str, ...], valued: frozenset[str]) -> list[str]:
@@ -269,9 +278,10 @@ _COST = {"self_spawning": 0, "unseen": 0,
          "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0, "hidden_name": 0,
          "reads_terminal": 1,
          "hidden_name_not": 1,
-         "command": 1, "command_not": 1, "assigns": 1, "fed_by": 1, "upstream": 1, "params": 1, "via": 1,
+         "command": 1, "command_not": 1, "assigns": 1, "fed_by": 1, "upstream": 1, "downstream": 1, "params": 1,
+         "via": 1,
          "redirects": 2, "code": 2, "subcommand": 3, "verb": 3, "flags": 3, "positional_count": 3,
-         "args": 4, "remote_target": 4, "text": 5, "paths": 6}
+         "args": 4, "remote_target": 4, "text": 5, "paths": 6, "sends": 7}
 _ORDER_CACHE: dict[str, tuple[tuple[str, Any], ...]] = {}
 
 
@@ -340,9 +350,9 @@ def _p_flags(v: _View, want: dict[str, tuple[str, ...]]) -> bool:
 
 def _p_args(v: _View, want: dict[str, Any]) -> bool:
     args = v.inv.args
-    if "any" in want and not any(fnmatchcase(a, g) for a in args for g in want["any"]):
+    if "any" in want and not any(fnmatchcase(a, g) for a in args for g in v.expand_set(want["any"])):
         return False
-    if "none" in want and any(fnmatchcase(a, g) for a in args for g in want["none"]):
+    if "none" in want and any(fnmatchcase(a, g) for a in args for g in v.expand_set(want["none"])):
         return False
     return not ("regex" in want and not any(want["regex"].search(a) for a in args))
 
@@ -353,7 +363,11 @@ def _p_positional_count(v: _View, want: dict[str, int]) -> bool:
 
 
 def _p_paths(v: _View, want: dict[str, Any]) -> bool:
-    return any(_path_ok(v, p, want) for p in v.paths)
+    paths = v.paths
+    if len(paths) >= 2 and (want.get("sources") or want.get("target")):
+        # `cp A B DIR`, `mv F ~/`: the last operand is where things go, the others what is moved
+        paths = paths[:-1] if want.get("sources") else paths[-1:]
+    return any(_path_ok(v, p, want) for p in paths)
 
 
 def _path_ok(v: _View, p: str, want: dict[str, Any]) -> bool:
@@ -363,6 +377,8 @@ def _path_ok(v: _View, p: str, want: dict[str, Any]) -> bool:
         return False
     if "match" in want and not _set_regex(v.expand_set(want["match"]), False).match(p):
         return False
+    if "not_within" in want and _set_regex(v.expand_set(want["not_within"]), True).match(p):
+        return False
     if want.get("unknown") and UNKNOWN not in p:
         return False
     if want.get("outside_cwd") and not _outside(p, v.inv.cwd):
@@ -370,26 +386,33 @@ def _path_ok(v: _View, p: str, want: dict[str, Any]) -> bool:
     return not (want.get("whole_cwd") and not _whole_cwd(p, v.inv.cwd))
 
 
-_SET_CACHE: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+_SET_CACHE: dict[tuple[int, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def _expand_set(names: tuple[str, ...], lookup: Callable[[str], tuple[str, ...] | None],
                 home: str) -> tuple[str, ...]:
-    key = (names, home)
+    # keyed by the identity of the rule's own tuple: hashing a long tuple of globs on every check costs more
+    # than the lookup saves
+    key = (id(names), home)
     found = _SET_CACHE.get(key)
-    if found is None:
+    if found is None or found[0] is not names:
         out = [home + e[1:] if e.startswith("~") else e for n in names for e in (lookup(n) or (n,))]
-        found = _SET_CACHE[key] = tuple(out)
+        found = _SET_CACHE[key] = (names, tuple(out))
         if len(_SET_CACHE) > 512:
             _SET_CACHE.clear()
-    return found
+    return found[1]
 
 
 @lru_cache(maxsize=256)
 def _set_regex(entries: tuple[str, ...], within: bool) -> re.Pattern[str]:
     """One regex for a whole path set: `*` within a component, `**` across; `within` adds any subpath."""
     tail = "(?:/.*)?" if within else "/?"
-    return re.compile("(?:" + "|".join(f"(?:{_glob_to_regex(e)}){tail}" for e in entries) + ")\\Z", re.S)
+    keep = [e for e in entries if not e.startswith("!")]
+    drop = [e[1:] for e in entries if e.startswith("!")]  # `!**/*.pub`: never part of the set
+    body = "(?:" + "|".join(f"(?:{_glob_to_regex(e)}){tail}" for e in keep) + ")\\Z"
+    if drop:
+        body = "(?!(?:" + "|".join(f"(?:{_glob_to_regex(e)})" for e in drop) + ")/?\\Z)" + body
+    return re.compile(body, re.S)
 
 
 def _glob_to_regex(pattern: str) -> str:
@@ -438,7 +461,7 @@ def _covers_set(p: str, entries: tuple[str, ...]) -> bool:
     if UNKNOWN in p:
         return False
     if any(c in p for c in "*?["):
-        return any(_covers(p, e) for e in entries)
+        return any(_covers(p, e) for e in entries if not e.startswith("!"))
     ancestors, globs = _covers_index(entries)
     return p.rstrip("/") in ancestors or p == "/" or bool(globs and globs.match(p))
 
@@ -450,6 +473,8 @@ def _covers_index(entries: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[
     ancestors: set[str] = set()
     globs: list[str] = []
     for e in entries:
+        if e.startswith("!"):
+            continue  # an exclusion names no path whose deletion destroys the set
         literal = e
         if any(c in e for c in "*?["):
             globs.append(e)
@@ -499,7 +524,8 @@ def _whole_cwd(p: str, cwd: str | None) -> bool:
     if UNKNOWN in p:
         return False
     if any(c in p for c in "*?[") and p.rsplit("/", 1)[0] in (cwd, ""):
-        return True
+        # `*`, `.*`, `*.*` select everything; `*.egg-info` only the entries so named
+        return re.fullmatch(r"[*?.\[\]!]*", p.rsplit("/", 1)[1]) is not None
     return p == cwd or _is_prefix(p, cwd)
 
 
@@ -523,6 +549,21 @@ def _p_names(attr: str) -> Callable[[_View, tuple[str, ...]], bool]:
 
 
 _p_hidden_name = _p_names("hidden_name")
+
+
+def _p_params(v: _View, names: tuple[str, ...]) -> bool:
+    """$VARIABLE names, globs or a named set of them (`secret_variables`)."""
+    return any(fnmatchcase(x, n) for x in v.inv.params for n in v.expand_set(names))
+
+
+def _p_sends(v: _View, want: dict[str, Any]) -> bool:
+    sent = v.sent
+    if not sent:
+        return False
+    if "match" not in want:
+        return bool(want.get("any", True))
+    rx = _set_regex(v.expand_set(want["match"]), True)
+    return any(rx.match(x) for x in sent)
 
 
 def _p_code(v: _View, rx: LazyRegex) -> bool:
@@ -570,7 +611,9 @@ _PREDICATES: dict[str, Callable[[_View, Any], bool]] = {
     "redirects": _p_redirects,
     "upstream": _p_names("upstream"),
     "fed_by": _p_names("fed_by"),
-    "params": _p_names("params"),
+    "params": _p_params,
+    "downstream": _p_names("downstream"),
+    "sends": _p_sends,
     "assigns": _p_names("assigns"),
     "via": _p_names("via"),
     "code": _p_code,

@@ -36,10 +36,13 @@ PREDICATES = {
     "flags": "{any, all, none}: option flags; short flags match inside clusters (-rf has -r and -f)",
     "args": "{any, none}: globs over every argument; {regex}: a case-insensitive regex over any argument",
     "positional_count": "{min, max}: how many non-option arguments",
-    "paths": "{covers, within, match: SET or globs; outside_cwd, unknown, whole_cwd: true}: about any "
-             "non-option argument, resolved against the working directory",
+    "paths": "{covers, within, match, not_within: SET or globs; outside_cwd, unknown, whole_cwd, sources, target: "
+             "true}: about any non-option argument, resolved against the working directory",
     "redirects": "{to, from: SET or globs}: resolved targets of output / input redirections",
     "upstream": "names of commands earlier in the same pipeline",
+    "downstream": "names of commands later in the same pipeline; [] means nothing reads its output there",
+    "sends": "{match: SET or globs; any: true}: files and $VARIABLES the command sends to another host (upload "
+             "options, input redirections, what earlier pipeline stages read)",
     "fed_by": "names of commands whose output this command runs as code",
     "code": "regex over inline program text (python -c, node -e, awk programs…)",
     "text": "regex over the arguments, inline code and known stdin text together",
@@ -231,19 +234,22 @@ def _compile(key: str, value: Any, rule_id: str, where: str) -> Any:
     """Normalise a predicate's value (lists to tuples, regexes compiled) and check its shape."""
     if isinstance(value, dict):
         value = {k: v for k, v in value.items() if k != "__line__"}
-    if key in ("command", "command_not", "verb", "upstream", "fed_by", "params", "assigns", "via", "hidden_name",
+    if key in ("command", "command_not", "verb", "upstream", "downstream", "fed_by", "params", "assigns", "via",
+               "hidden_name",
                "hidden_name_not", "unseen"):
         return tuple(_str_list(value, where, f"{rule_id}.{key}"))
     if key == "subcommand":
         return tuple(tuple(s.split()) for s in _str_list(value, where, f"{rule_id}.{key}"))
     if key in ("code", "text"):
         return _regex(value, rule_id, key, where)
-    if key in ("flags", "args", "redirects", "paths", "positional_count"):
+    if key in ("flags", "args", "redirects", "paths", "positional_count", "sends"):
         if not isinstance(value, dict):
             raise RuleError(f"rule {rule_id!r}: '{key}' must be a mapping {where}")
         allowed = {"flags": ("any", "all", "none"), "args": ("any", "none", "regex"),
                    "redirects": ("to", "from"), "positional_count": ("min", "max"),
-                   "paths": ("covers", "within", "match", "outside_cwd", "unknown", "whole_cwd")}[key]
+                   "paths": ("covers", "within", "match", "not_within", "outside_cwd", "unknown", "whole_cwd",
+                             "sources", "target"),
+                   "sends": ("match", "any")}[key]
         _unknown_keys(value, allowed, f"'{key}' option in rule {rule_id!r}", where[1:-1])
         out: dict[str, Any] = {}
         for k, v in value.items():
@@ -309,7 +315,7 @@ def _check_unique(rules: list[Rule]) -> None:
 
 
 def _check_path_sets(rule: Rule, paths: Mapping[str, tuple[str, ...]]) -> None:
-    for key in ("paths", "redirects"):
+    for key in ("paths", "redirects", "sends"):
         for sub, names in (rule.match.get(key) or {}).items():
             if isinstance(names, tuple):
                 for n in names:

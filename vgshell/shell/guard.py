@@ -254,6 +254,16 @@ class Guard:
         except Exception:
             return False
 
+    def detach(self) -> Guard:
+        """A Guard holding the connection that just answered, for reporting that run later (DONE); this one
+        connects afresh for the next line. (The analyzer takes a new line on a connection to mean the runs
+        it prepared there are over.)"""
+        other = Guard(self.env, self.human, self.session, self.err)
+        other._sock, other._tokens, other._buf = self._sock, self._tokens, self._buf
+        other._local, other._local_conn = self._local, self._local_conn
+        self._sock, self._buf = None, b""
+        return other
+
     def _drop(self) -> None:
         if self._sock is not None:
             with contextlib.suppress(OSError):

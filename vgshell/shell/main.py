@@ -166,9 +166,10 @@ def run_script(path: str, args: Sequence[str], inv: Invocation) -> int:
 
 
 def run_stdin(inv: Invocation) -> int:
-    """Not a terminal: like `bash -s`, the commands on stdin, judged as one script."""
-    data = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
-    return run_text(data, ["bash", *inv.args], inv)
+    """Not a terminal: like `bash -s`, the commands on stdin, each judged before bash reads it."""
+    from vgshell.shell.stream import run_stream
+
+    return run_stream(make_guard(), inv.args, _options(inv))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from vgshell.shell.guard import Guard, Reply
-from vgshell.shell.run import BLOCKED, TIMED_OUT, ask, decision_token, run_in_sandbox
+from vgshell.shell.run import BLOCKED, TIMED_OUT, ask, decision_token, run_in_sandbox, with_env
 from vgshell.shell.session import DATA_FD, REPORT_FD, Session, quoted
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Repl:
         from prompt_toolkit.search import accept_search
         from prompt_toolkit.styles import Style
 
-        from vgshell.shell.view import ShellCompleter, prompt_text
+        from vgshell.shell.view import SYNTAX_STYLE, LateLexer, ShellCompleter, prompt_text
 
         kb = KeyBindings()
 
@@ -76,13 +76,13 @@ class Repl:
             self.accept(event)
 
         style = Style.from_dict({"cwd": "ansiblue bold", "branch": "ansimagenta", "status": "ansired bold",
-                                 "guard": "ansiyellow"})
+                                 "guard": "ansiyellow", **SYNTAX_STYLE})
         completer = ShellCompleter(lambda: [n for n in self.session.names if not n.startswith(INTERNAL)])
         return PromptSession(
             message=lambda: prompt_text(self.session.cwd, self.home, self.session.status, self.guard_state()),
             history=FileHistory(history_path(self.env)), completer=completer, complete_while_typing=False,
             key_bindings=kb, multiline=True, prompt_continuation=lambda *_: "> ", style=style,
-            enable_suspend=False, include_default_pygments_style=False)
+            enable_suspend=False, include_default_pygments_style=False, lexer=LateLexer().dynamic)
 
     def accept(self, event: object) -> None:
         """Enter: judge the buffer now; an incomplete one gets a new line, anything else is accepted with its
@@ -157,6 +157,9 @@ class Repl:
             return self.session.set_status(reply.code or BLOCKED)
         if reply.action == "sandbox" or (reply.action == "exec" and decision_token(reply)):
             started = time.monotonic()
+            if reply.action == "sandbox":  # the whitelist applied to the session's own exports
+                reply = reply._replace(argv=tuple(with_env(reply.argv, self.session.exported(), self.session.cwd,
+                                                           self.guard.env, always=True)))
             status = self.session.run(sandbox_line(reply))
             note = self.guard.done(reply, -1 if status is None else status,
                                    int((time.monotonic() - started) * 1000), answer)

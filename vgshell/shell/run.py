@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from vgshell.shell.guard import Guard, Reply
@@ -169,10 +169,47 @@ def _with_args(argv: list[str], text: str, args: Sequence[str]) -> list[str] | N
     return None
 
 
+def with_env(argv: Sequence[str], env: Mapping[str, str], cwd: str, config_env: Mapping[str, str],
+             always: bool = False) -> list[str]:
+    """The prepared bubblewrap argv with `sandbox.env_whitelist` applied to `env` — the environment the line
+    was typed in (a session's exports, `vgshell -c`'s own) — instead of the analyzer's, which may have been
+    started from another shell. Variables the sandbox spec sets itself (proxy, CA, HOME …) are left as they
+    are. Without `always`, the config is only read when a whitelisted value the analyzer passed differs."""
+    argv = list(argv)
+    if "--clearenv" not in argv:
+        return argv
+    from vgshell.sandbox.spec import EGRESS_ENV, NETWORK_OFF_ENV, PROXY_VARS
+
+    owned = {"HOME", "VG_SANDBOX", *PROXY_VARS, *EGRESS_ENV, *NETWORK_OFF_ENV}  # the spec's own, whatever the shell
+    given = {argv[i + 1]: argv[i + 2] for i in range(len(argv) - 2) if argv[i] == "--setenv"}
+    if not always and all(env.get(k, v) == v for k, v in given.items() if k not in owned):
+        return argv
+    from vgshell.config import load_config
+    from vgshell.context import Environment
+
+    try:
+        names = set(load_config(Environment(env=dict(config_env), cwd=cwd), None).sandbox.env_whitelist)
+    except Exception:  # the analyzer's choice stands
+        return argv
+    names -= owned
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--setenv" and i + 2 < len(argv) and argv[i + 1] in names:
+            i += 3
+            continue
+        out.append(argv[i])
+        if argv[i] == "--clearenv":
+            for name in sorted(names & env.keys()):
+                out += ["--setenv", name, env[name]]
+        i += 1
+    return out
+
+
 def run_prepared(guard: Guard, reply: Reply, text: str, args: Sequence[str], err: TextIO) -> int:
     """bubblewrap's argv prepared by the analyzer, on this terminal: cgroup or rlimits and the TIOCSTI filter
     first (as the hooks do), then the outcome reported back (records, cgroup removal)."""
-    argv = list(reply.argv)
+    argv = with_env(reply.argv, os.environ, os.getcwd(), guard.env)
     if args:
         with_args = _with_args(argv, text, args)
         if with_args is None:

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import tempfile
 from collections.abc import Mapping, Sequence
 
+EXPORT = re.compile(r'^declare -x ([A-Za-z_][A-Za-z0-9_]*)(?:="((?:[^"\\]|\\.)*)")?$', re.M | re.S)
+UNESCAPE = re.compile(r"\\(.)", re.S)
 DATA_FD = 62
 REPORT_FD = 63
 RC = r"""
@@ -45,11 +48,11 @@ __vgs_rc() { return "$1"; }
 __vgs_run() {
   IFS= read -r -d '' -u 62 __vgs_line
 }
-# $?, the directory, and the names to complete (no process is forked: builtins only).
+# $?, the directory, the names to complete, the exported variables (no process is forked: builtins only).
 __vgs_report() {
   __vgs_st=$?
   printf '%s\0%s\0' "$__vgs_st" "$PWD" >&63
-  { compgen -A alias -A function -A builtin -A keyword; printf '\0'; } >&63
+  { compgen -A alias -A function -A builtin -A keyword; printf '\0'; export -p; printf '\0'; } >&63
   return "$__vgs_st"
 }
 set +o history +H
@@ -104,6 +107,7 @@ class Session:
         self.cwd = os.getcwd()
         self.exit_status: int | None = None
         self.names: list[str] = []
+        self._exports = b""
         self._pending = b""
 
     # -- the terminal -------------------------------------------------------------------------------------
@@ -149,7 +153,7 @@ class Session:
         return self.run(f"__vgs_rc {int(status)}")
 
     def _read_report(self) -> bool:
-        while self._pending.count(b"\0") < 3:
+        while self._pending.count(b"\0") < 4:
             try:
                 chunk = os.read(self._report, 65536)
             except InterruptedError:
@@ -157,11 +161,20 @@ class Session:
             if not chunk:
                 return False
             self._pending += chunk
-        status, cwd, names, self._pending = self._pending.split(b"\0", 3)
+        status, cwd, names, self._exports, self._pending = self._pending.split(b"\0", 4)
         self.status = int(status or b"0")
         self.cwd = cwd.decode("utf-8", "surrogateescape")
         self.names = names.decode("utf-8", "surrogateescape").split()
         return True
+
+    def exported(self) -> dict[str, str]:
+        """The session's exported variables (from bash's `export -p`, as of the last line)."""
+        out: dict[str, str] = {}
+        text = self._exports.decode("utf-8", "surrogateescape")
+        for m in EXPORT.finditer(text):
+            if m.group(2) is not None:
+                out[m.group(1)] = UNESCAPE.sub(r"\1", m.group(2))
+        return out
 
     def close(self) -> int:
         """Wait for bash to end (closing its stdin asks an idle bash to leave); its exit status."""

@@ -108,3 +108,33 @@ def _starting(names: Iterable[str], prefix: str) -> Iterator[Completion]:
     for n in names:
         if n.startswith(prefix):
             yield Completion(n, -len(prefix))
+
+
+class LateLexer:
+    """bash syntax highlighting that costs the first prompt nothing: pygments' bash lexer is loaded in a
+    background thread, and lines are plain until it is there."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from prompt_toolkit.lexers import DynamicLexer, Lexer, SimpleLexer
+
+        self._lexer: Lexer = SimpleLexer()
+        self.dynamic = DynamicLexer(lambda: self._lexer)
+        threading.Thread(target=self._load, daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            from prompt_toolkit.lexers import PygmentsLexer
+            from pygments.lexers.shell import BashLexer
+
+            self._lexer = PygmentsLexer(BashLexer, sync_from_start=True)
+        except Exception:  # highlighting is a nicety: a missing or broken pygments leaves plain text
+            return
+
+
+SYNTAX_STYLE = {
+    "pygments.keyword": "ansiblue bold", "pygments.name.builtin": "ansicyan", "pygments.literal.string": "ansigreen",
+    "pygments.comment": "ansibrightblack italic", "pygments.name.variable": "ansimagenta",
+    "pygments.operator": "ansiyellow", "pygments.literal.number": "ansiyellow",
+}

@@ -18,6 +18,8 @@ from vgshell.wrappers import AWK, INTERPRETERS, interpreter_key
 if TYPE_CHECKING:
     from vgshell.unwrap.walker import Walker
 
+SENT = "read by code that talks to the network"  # the `via` mark of such a read
+
 
 def interpreter(w: Walker, inv: Invocation, key: str, st: State, ctx: Ctx, words: list[Word]) -> None:
     args = list(inv.args)
@@ -55,10 +57,15 @@ def inline_code(w: Walker, code: str, st: State, ctx: Ctx, name: str, lang: str 
         argv = ("rm", "-rf", _path(path, st)) if recursive else ("rm", _path(path, st))
         w.command(Invocation(argv, st.cwd, home=st.home), st, sub, [])
     for op, paths in ((">", effects.written), ("<", effects.read)):
+        # a file read by code that also talks to the network may be what it sends
+        via = (*sub.via, SENT) if op == "<" and effects.network else sub.via
         for path in paths:
             target = _path(path, st)
             w.emit(replace(Invocation(("open", target), st.cwd, redirects=((op, target),), home=st.home),
-                           via=sub.via, privileged=sub.privileged, remote=sub.remote), sub)
+                           via=via, privileged=sub.privileged, remote=sub.remote), sub)
+    if effects.runtime_code:  # judged like `eval "$x"`: text nobody can read before it runs
+        w.emit(replace(Invocation(("eval", UNKNOWN), st.cwd, home=st.home), via=sub.via,
+                       privileged=sub.privileged, remote=sub.remote), sub)
     for inner_lang, text in effects.evaluated:
         if sub.depth < MAX_NESTING:
             inline_code(w, text, st, sub, name, inner_lang)

@@ -293,6 +293,19 @@ def _h_git(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -
         w.text(value, st.copy(), ctx, f"git {key}")
 
 
+def _h_ln(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
+    """`ln -s TARGET LINK`: later paths through LINK reach TARGET (`ln -s ~ x; rm -rf x/`)."""
+    w.emit(inv, ctx)
+    args = list(inv.args)
+    if not any(a in ("-s", "--symbolic") or re.fullmatch(r"-[a-zA-Z]*s[a-zA-Z]*", a) for a in args):
+        return
+    operands = [a for a in args if not a.startswith("-")]
+    if len(operands) != 2 or any(UNKNOWN in a for a in operands) or st.cwd is None:
+        return
+    link = resolve(operands[1], st.cwd)
+    st.links[link] = resolve(operands[0], os.path.dirname(link))
+
+
 def _h_chmod(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
 
@@ -306,6 +319,7 @@ HANDLERS: dict[str, Handler] = {
     "ssh": _h_ssh, "su": _h_su, "runuser": _h_su, "watch": _h_watch, "script": _h_script,
     "tmux": _h_tmux, "at": _h_at, "batch": _h_at,
     "find": _h_find, "xargs": _h_xargs, "parallel": _h_parallel,
+    "ln": _h_ln,
     "curl": _h_fetch, "wget": _h_fetch, "git": _h_git, "make": _h_make, "gmake": _h_make,
 }
 

@@ -51,6 +51,8 @@ class Invocation:
     hidden_name: tuple[str, ...] = ()  # the word as written when the program's name is only known at run time
     where: str | None = None  # `./cleanup.sh:12` when it comes from a script file the line runs
     unseen: tuple[str, ...] = ()  # what the analysis could not see for it (`stdin`, `script`)
+    downstream: tuple[str, ...] = ()  # the commands later in its pipeline (`env | grep PATH`)
+    piped_in: tuple[str, ...] = ()  # files and $VARIABLES earlier pipeline stages read (what its stdin carries)
 
     @cached_property
     def name(self) -> str:
@@ -76,11 +78,22 @@ class State:
     functions: dict[str, Node] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)  # files given known text earlier on the line
     aliases: dict[str, str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # symlinks made earlier on the line: link → target
 
     def copy(self) -> State:
         # files are shared: what a subshell or pipeline stage writes is there for the rest of the line
         return State(self.cwd, dict(self.vars), self.home, set(self.downloaded), dict(self.functions),
-                      self.written, dict(self.aliases))
+                      self.written, dict(self.aliases), self.links)
+
+    def through_links(self, arg: str) -> str:
+        """`x/` or `x/*` after `ln -s ~ x` is the home (a bare `x` is the link itself, which rm removes)."""
+        if not self.links or arg.startswith("-") or UNKNOWN in arg:
+            return arg
+        path = arg if arg.startswith("/") else (self.cwd or "") + "/" + arg
+        for link, target in self.links.items():
+            if path.startswith(link + "/"):
+                return target.rstrip("/") + path[len(link):]
+        return arg
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,8 @@ class Ctx:
     depth: int = 0
     function: str | None = None
     spawning: bool = False  # inside a pipeline or backgrounded
+    downstream: tuple[str, ...] = ()
+    piped_in: tuple[str, ...] = ()
     background: bool = False  # started with `&`
     runaway: bool = False  # inside an endless loop that never waits (`while :; do CMD & done`)
     calls: tuple[str, ...] = ()  # the functions being run (a function calling itself is not walked again)

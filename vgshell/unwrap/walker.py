@@ -8,13 +8,15 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from vgshell.expand import DEFAULT_IFS, UNKNOWN, Expanded, braces, expand, pattern_budget
+from vgshell.expand import DEFAULT_IFS, UNKNOWN, Expanded, braces, expand
+from vgshell.globpattern import pattern_budget
 from vgshell.parse import Compound, Function, Node, Pipeline, Script, Sequence, Simple, Word, parse
 from vgshell.unwrap.argv import (
     ASSIGNMENT,
     PROGRAM_NAME,
     bare,
     fed_by,
+    names_in,
     resolve,
     shell_code,
     split_words,
@@ -27,6 +29,7 @@ from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
 from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
 from vgshell.unwrap.scripts import data_lines, run_file
+from vgshell.unwrap.spawning import runaway_loop, self_spawning
 from vgshell.unwrap.text import expand_heredoc, script_output, static_output, sub_outputs
 from vgshell.unwrap.variables import assign, assignment_value, set_positional
 from vgshell.wrappers import COMMAND_VARIABLES, SHELLS, WRAPPERS, interpreter_key
@@ -107,7 +110,7 @@ class Walker:
                 self.node(item, st, replace(ctx, spawning=True, background=True) if op == "&" else plain)
         elif isinstance(node, Compound):
             inner = st.copy() if node.kind == "subshell" else st
-            if _runaway_loop(node):
+            if runaway_loop(node):
                 ctx = replace(ctx, runaway=True)
             for w in node.words:
                 self.word_subs(w, st, ctx)
@@ -136,12 +139,16 @@ class Walker:
         names: list[str] = []
         text: str | None = ctx.stdin_text
         single = len(node.stages) == 1
+        piped: list[str] = list(ctx.piped_in)
         for k, stage in enumerate(node.stages):
             sub = replace(ctx, upstream=ctx.upstream + tuple(names), stdin_text=text,
-                          spawning=ctx.spawning or not single)
+                          spawning=ctx.spawning or not single, piped_in=tuple(piped),
+                          downstream=tuple(names_in(node.stages[k + 1 :])) if not single else ctx.downstream)
             before = len(self.out)
             self.node(stage, st if single else st.copy(), sub)
             stage_out = self.out[before:]
+            if not single:
+                piped.extend(_reads(stage_out))
             names.extend(i.name for i in stage_out if i.name and all(v in WRAPPERS for v in i.via[len(ctx.via):]))
             text = static_output(stage, st, text)
             if text is None and stage_out and stage_out[0].argv[:1] == ("cat",) and len(stage_out[0].argv) == 2 \
@@ -179,8 +186,9 @@ class Walker:
         if not node.words:
             for name, value in node.assigns:
                 assign(st, name, assignment_value(value.raw, value, self, st))
-            if not ctx.child:
-                self.emit(Invocation(("=",), st.cwd, assigns=assigns, home=st.home,
+            redirects, _ = self.redirects(node, st, ctx)  # `> /etc/passwd` alone empties the file
+            if not ctx.child or redirects:
+                self.emit(Invocation(("=",), st.cwd, redirects, assigns=assigns, home=st.home,
                                      where=f"{ctx.source}:{node.line}" if ctx.source else None), ctx)
             return
         # one (argument, word it came from) per field: `$c /` with c='rm -rf' is three arguments, and
@@ -192,6 +200,8 @@ class Walker:
         redirects, stdin_text = self.redirects(node, st, ctx)
         self.note_written(node, redirects, st, ctx)
         argv = tuple(f for f, _ in fields)
+        if st.links:
+            argv = (argv[0], *(st.through_links(a) for a in argv[1:]))
         if len(argv[0]) > 1 and argv[0][0] == "=" and PROGRAM_NAME.match(argv[0][1:]):
             argv = (argv[0][1:], *argv[1:])  # zsh: `=rm` runs the rm found on PATH
         params = tuple(p for e, _ in expanded for p in e.params)
@@ -204,6 +214,13 @@ class Walker:
                           via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, home=st.home,
                           glob_name=glob_name, hidden_name=hidden,
                           where=f"{ctx.source}:{node.line}" if ctx.source else None)
+        prefix_ifs = next((v for name, v in node.assigns if name == "IFS"), None)
+        if prefix_ifs is not None and base.name in ("read", "mapfile", "readarray"):
+            saved = st.vars.get("IFS")  # `IFS=, read a b`: the assignment holds for that command only
+            st.vars["IFS"] = self.expand(prefix_ifs, st).value
+            self.command(base, st, ctx, [w for _, w in fields])
+            st.vars["IFS"] = saved if saved is not None else DEFAULT_IFS
+            return
         self.command(base, st, ctx, [w for _, w in fields])
 
     def file_text(self, path: str, st: State) -> str | None:
@@ -248,11 +265,13 @@ class Walker:
 
     def command(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """Emit `inv` and everything it runs, seeing through wrappers."""
-        spawning = _self_spawning(inv, ctx)
-        if (inv.via, inv.privileged, inv.remote, inv.upstream, inv.stdin_text, inv.self_spawning) != \
-                (ctx.via, ctx.privileged, ctx.remote, ctx.upstream, ctx.stdin_text, spawning):
+        spawning = self_spawning(inv, ctx)
+        if (inv.via, inv.privileged, inv.remote, inv.upstream, inv.stdin_text, inv.self_spawning, inv.downstream,
+                inv.piped_in) != (ctx.via, ctx.privileged, ctx.remote, ctx.upstream, ctx.stdin_text, spawning,
+                                  ctx.downstream, ctx.piped_in):
             inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
-                          stdin_text=ctx.stdin_text, self_spawning=spawning)
+                          stdin_text=ctx.stdin_text, self_spawning=spawning, downstream=ctx.downstream,
+                          piped_in=ctx.piped_in)
         name = inv.name
         if any(c in inv.argv[0] for c in "*?[") and self.files is not None and "glob" not in ctx.via[-1:]:
             self.globbed_name(inv, st, ctx, words)
@@ -435,59 +454,6 @@ class Walker:
 
 
 
-_ENDLESS = frozenset({":", "true", "[ 1 ]", "[[ 1 ]]", "((1))", "(( 1 ))"})
-_WAITS = frozenset({"wait", "sleep", "read", "break", "exit", "return", "timeout"})
-
-
-def _runaway_loop(node: Compound) -> bool:
-    """`while :; do CMD & done`: an endless loop that backgrounds commands and never waits for them."""
-    if node.kind not in ("while", "until") or not node.body:
-        return False
-    cond = _plain_text(node.body[0])
-    endless = cond in _ENDLESS if node.kind == "while" else cond == "false"
-    if not endless:
-        return False
-    names = _command_names(node.body[1:])
-    return "&" in _ops(node.body[1:]) and not (names & _WAITS)
-
-
-def _plain_text(node: Node) -> str:
-    while isinstance(node, Sequence) and len(node.items) == 1:
-        node = node.items[0]
-    return " ".join(w.raw for w in node.words) if isinstance(node, Simple) else ""
-
-
-def _command_names(nodes: tuple[Node, ...]) -> set[str]:
-    found: set[str] = set()
-    for n in nodes:
-        if isinstance(n, Simple) and n.words:
-            found.add(n.words[0].raw)
-        for attr in ("items", "stages", "body"):
-            found |= _command_names(getattr(n, attr, ()) if not isinstance(n, Function) else ())
-    return found
-
-
-def _ops(nodes: tuple[Node, ...]) -> set[str]:
-    found: set[str] = set()
-    for n in nodes:
-        if isinstance(n, Sequence):
-            found.update(n.ops)
-            found |= _ops(n.items)
-        elif isinstance(n, Compound | Pipeline):
-            found |= _ops(n.body if isinstance(n, Compound) else n.stages)
-    return found
-
-
-def _self_spawning(inv: Invocation, ctx: Ctx) -> bool:
-    """Fork bombs: a function starting itself in a pipe or the background; anything backgrounded in an
-    endless loop that never waits; the running script (`$0`) started again in the background."""
-    if ctx.function is not None and ctx.spawning and inv.name == ctx.function:
-        return True
-    if ctx.runaway and ctx.background:
-        return True
-    return ctx.spawning and inv.hidden_name[:1] in (("$0",), ("${0}",), ("$BASH_SOURCE",))
-
-
 _ELEMENT_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\]\+?=")
 
 
@@ -528,3 +494,13 @@ def _shell_operands(args: list[str]) -> list[str]:
             return args[i:]
         i += 2 if a in _SHELL_VALUED else 1
     return []
+
+
+def _reads(invocations: list[Invocation]) -> list[str]:
+    """What a pipeline stage reads and passes on: its file operands, input redirections and $VARIABLES."""
+    out: list[str] = []
+    for inv in invocations:
+        out.extend(resolve(a, inv.cwd) for a in inv.args if a and not a.startswith("-") and UNKNOWN not in a)
+        out.extend(t for op, t in inv.redirects if op == "<")
+        out.extend("$" + p for p in inv.params)
+    return out[:64]
