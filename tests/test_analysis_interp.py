@@ -44,6 +44,10 @@ ROWS = [
     ("awk '{ system($0) }' cmds.txt", H, "min"),
     ("awk '{ print | \"sh\" }' cmds.txt", H, "min"),
     ("ruby -e 'system(ARGV[0])' x", H, "min"),
+    ("python3 -c \"import base64,sys; exec(base64.b64decode(sys.argv[1]))\"", H, "min"),
+    ("node -e \"eval(process.argv[1])\"", H, "min"),
+    ("ruby -e 'eval(STDIN.read)'", H, "min"),
+    ("python3 -c \"print(eval('1+2'))\"", L, "max"),
     # deletes, raw device writes, system files
     ("python3 -c \"import shutil, os; shutil.rmtree(os.path.expanduser('~'))\"", C, "min"),
     ("python3 -c \"import shutil; from pathlib import Path; shutil.rmtree(Path.home() / '.ssh')\"", C, "min"),

@@ -65,6 +65,8 @@ RUNTIME_NAMES = [
     (True, 'x=(r m); "${x[0]}${x[1]}" -rf /', C),
     (True, "c=rmdir; ${c:0:2} -rf /", C),
     (True, "IFS=:; read -r a b <<< 'rm:/etc'; $a -rf $b", C),
+    (True, "IFS=, read -r a b c <<< 'rm,-rf,/'; $a $b $c", C),
+    (False, "IFS=, read -r a b <<< 'x,y'; echo $a $b", L),
     (True, "mapfile -t a <<< $'rm\\n-rf\\n/'; \"${a[@]}\"", C),
     (True, "declare -n r=c; c='rm -rf /'; $r", C),
     (True, "declare -a a=(rm -rf /); ${a[*]}", C),

@@ -50,6 +50,9 @@ ROWS = [
     ("vim -c 'call system(\"rm -rf ~\")'", C, "min"),
     ("nvim --cmd 'terminal rm -rf ~'", C, "min"),
     ("ex -c 'r !rm -rf /' -c q", C, "min"),
+    ("vim -c \"$CMD\" notes.md", H, "min"),
+    ("gdb -ex \"$X\" ./app", H, "min"),
+    ("vim -c \"e $FILE\"", L, "max"),
     ("vim -c 'wq!' notes.md", L, "max"),
     ("vim +10 src/main.py", L, "max"),
     ("vim -c 'set nu' -c 'normal G' file", L, "max"),
@@ -72,6 +75,8 @@ ROWS = [
     ("zip x.zip a -T -TT 'rm -rf ~ #'", C, "min"),
     ("rsync -e 'sh -c \"rm -rf ~\"' a host:b", C, "min"),
     ("rsync -e 'ssh -p 2222' -a src/ host:dst/", M, "max"),
+    ("rsync -e \"ssh -p $PORT\" -a src/ host:dst/", M, "max"),
+    ("rsync -e \"$RSH\" -a src/ host:dst/", H, "min"),
     ("flock /tmp/l -c 'rm -rf /'", C, "min"),
     ("flock -c 'rm -rf ~' /tmp/lock", C, "min"),
     ("flock /tmp/build.lock make", L, "max"),
@@ -150,7 +155,7 @@ def test_the_finding_says_which_option_carried_the_command() -> None:
 
 
 def test_a_command_line_built_at_run_time_is_high_and_says_so() -> None:
-    a = assess("tar xf a.tar --to-command=\"$HANDLER\"", cwd=CWD, home=HOME)
+    a = assess("tar xf a.tar --to-command=\"$HANDLER --verbose\"", cwd=CWD, home=HOME)
     assert a.risk >= Level.HIGH
     assert any("text built at run time" in f.via for f in a.findings)
 

@@ -162,3 +162,68 @@ def test_state_files_are_private(vg_home: Path) -> None:
     assert cache.is_dir() and (cache.stat().st_mode & 0o777) == 0o700
     for f in cache.iterdir():
         assert f.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "rm -rf /", "--json"],  # the SPEC's own form: options after a quoted command
+    ["check", "--json", "rm -rf /"],
+    ["check", "rm -rf /", "--json", "--cwd", "/"],
+    ["check", "rm -rf /", "--cwd=/", "--json"],
+    ["check", "rm -rf /", "--quiet", "--json"],
+    ["--quiet", "check", "--json", "rm -rf /"],
+])
+def test_check_options_before_or_after_a_quoted_command(argv: list[str]) -> None:
+    r = vg(*argv)
+    assert r.returncode == 30
+    assert json.loads(r.stdout)["command"] == "rm -rf /"
+
+
+@pytest.mark.parametrize(("argv", "command"), [
+    (["check", "--", "echo", "--json"], "echo --json"),  # after `--` every word is the command's
+    (["check", "echo", "-q", "--json"], "echo -q --json"),  # unquoted words with a short option: all command
+])
+def test_words_after_dashdash_or_among_command_words_stay_the_command(argv: list[str], command: str) -> None:
+    r = vg(*argv)
+    assert r.returncode == 0 and r.stdout.startswith("host"), r.stdout
+    r = vg("check", "--json", *argv[1:])
+    assert json.loads(r.stdout)["command"] == command
+
+
+def test_exec_dashdash_argv_keeps_its_meaning() -> None:
+    r = vg("exec", "--", "printf", "%s|", "--quiet", "a b")
+    assert r.returncode == 0 and r.stdout == "--quiet|a b|"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--quiet", "exec", "rm -rf /"], ["exec", "--quiet", "rm -rf /"], ["exec", "rm -rf /", "--quiet"],
+    ["exec", "-q", "rm -rf /"],
+])
+def test_quiet_before_or_after_the_subcommand(argv: list[str]) -> None:
+    assert "Blocked" in vg("exec", "rm -rf /").stderr
+    r = vg(*argv)
+    assert r.returncode == 126 and r.stderr == ""
+
+
+def test_config_path_without_a_file_says_so(tmp_path: Path, vg_home: Path) -> None:
+    r = vg("config", "path", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.startswith("vg: config: no config file in effect here, the built-in defaults apply")
+    assert str(vg_home / "config.yaml") in r.stderr
+    (tmp_path / "vectra-guard.yaml").write_text("guard_level: high\n")
+    r = vg("config", "path", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == f"{tmp_path / 'vectra-guard.yaml'}\n"
+
+
+@pytest.mark.parametrize("argv", [["off"], ["on"], ["mode", "never"], ["mode"]])
+def test_shell_only_commands_in_a_plain_shell_say_what_they_do(argv: list[str]) -> None:
+    r = vg(*argv, env={"VG_SESSION": ""})
+    assert r.returncode == 2 and "invalid choice" not in r.stderr
+    assert f"'vg {argv[0]}' acts on a hooked shell only" in r.stderr and 'eval "$(vg init bash)"' in r.stderr
+
+
+def test_status_in_a_plain_shell_says_there_is_no_hook() -> None:
+    r = vg("status", env={"VG_SESSION": ""})
+    assert r.returncode == 0 and r.stdout.startswith("vgshell: this shell has no vg hook")
+    assert "guard level" in r.stdout
+    r = vg("status", env={"VG_SESSION": "bash-1-2"})
+    assert "no vg hook" not in r.stdout and "guard level" in r.stdout

@@ -211,9 +211,12 @@ def test_lines_with_a_bang_that_expands_to_nothing_run_unchanged(kind: str, make
 # ------------------------------------------------------------------ lines that switch the hook off in place
 TAMPERING = {
     "bash": ["set +o emacs", "set +o vi", "enable -f /tmp/x.so read", "trap 'eval \"$BASH_COMMAND\"' DEBUG",
-             "trap 'eval \"$(history 1 | cut -c8-)\"' DEBUG", "bind '\"\\C-x\\C-v0\": redraw-current-line'"],
+             "trap 'eval \"$(history 1 | cut -c8-)\"' DEBUG", "bind '\"\\C-x\\C-v0\": redraw-current-line'",
+             "alias __vg_refuse='eval \"$(history 1 | cut -c8-)\"'"],
     "zsh": ["unsetopt zle", "setopt no_zle", "set +o zle", "zmodload -u zsh/zle", "disable read",
-            "zle -A .accept-line accept-line"],
+            "zle -A .accept-line accept-line", "aliases[__vg_do]=eval", "alias __vg_do=eval",
+            "functions[__vg_line_finish]=:", "add-zle-hook-widget -d line-finish __vg_line_finish",
+            "TRAPZERR() { eval \"$(fc -ln -1)\"; }"],
 }
 
 
@@ -269,7 +272,8 @@ STAYING = ["bash -c 'echo ok'", "sh -c 'echo ok'", "dash -c 'echo ok'", "zsh -c 
            "echo 'echo ok' | sh", "sh < script.sh", "bash script.sh", "sh script.sh", "bash <<< 'echo ok'",
            "bash -i -c 'echo ok'", "bash --norc -c 'echo ok'", "zsh -f -c 'echo ok'", "script -qc 'echo ok' /dev/null",
            "sh -n script.sh", "set -o vi", "set -o emacs", "shopt -u histverify", "unsetopt hist_verify",
-           "PROMPT_COMMAND=", "trap 'history -a' EXIT", "VG_MODE=always vg check ls"]
+           "PROMPT_COMMAND=", "trap 'history -a' EXIT", "VG_MODE=always vg check ls", "zle -la", "bindkey -L",
+           "alias ll='ls -l'", "functions", "typeset -f"]
 
 
 @pytest.mark.parametrize("line", STAYING)

@@ -61,7 +61,40 @@ def test_exec_records_blocked_and_check_records_decision_only(db: Path) -> None:
                                                        "reason": "recursive delete of a protected directory"}
     assert (checked["kind"], checked["decision"], checked["outcome"], checked["exit_status"]) == ("check", "block",
                                                                                                   None, None)
-    assert blocked["session"] != checked["session"]  # no VG_SESSION: one id per process
+    assert blocked["session"] == checked["session"]  # no VG_SESSION: the calling process's (here pytest's)
+
+
+def test_plain_shell_is_one_session_and_another_shell_another(db: Path) -> None:
+    vg_cmd = f"{sys.executable} -m vgshell.cli"
+    for _ in range(2):  # `; true` keeps bash from exec'ing the last command in its own place
+        subprocess.run(["bash", "-c", f"{vg_cmd} check ls; {vg_cmd} exec true; {vg_cmd} check pwd; true"],
+                       check=True, capture_output=True, timeout=60)
+    sessions = [r["session"] for r in rows(db)]
+    assert len(sessions) == 6 and len(set(sessions[:3])) == 1 and len(set(sessions[3:])) == 1
+    assert sessions[0] != sessions[3] and sessions[0].startswith("sh-")
+
+
+def test_check_stream_decisions_are_counted(db: Path) -> None:
+    r = vg("check", "-", stdin="ls\nrm -rf ~\n", env=NO_RUNTIME)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
+    data = json.loads(vg("metrics", "show", "--json").stdout)
+    assert data["checks"] == {"count": 2, "host": 1, "sandbox": 0, "ask": 0, "block": 1}
+
+
+@pytest.mark.parametrize(("durations", "p95"), [
+    ([1.0, 4.3, 63.7], 63.7),  # the average is 23 ms: a p95 below it was the median
+    ([5.0], 5.0),
+    ([2.0, 1.0], 2.0),
+    ([float(i) for i in range(1, 20)], 19.0),
+    ([float(i) for i in range(1, 21)], 19.0),  # nearest rank: ceil(0.95 × 20) = 19th
+    ([float(i) for i in range(1, 101)], 95.0),
+    ([float(i) for i in range(1, 102)], 96.0),
+])
+def test_p95_is_nearest_rank(vg_home: Path, durations: list[float], p95: float) -> None:
+    for ms in reversed(durations):
+        _record(vg_home, "ls", records.Run("exec", "host", runtime="host", duration_ms=ms, exit_status=0))
+    data = json.loads(vg("metrics", "show", "--json").stdout)
+    assert data["duration_ms"]["p95"] == p95 and data["duration_ms"]["timed_runs"] == len(durations)
 
 
 def test_metrics_disabled_records_nothing(db: Path, tmp_path: Path) -> None:
@@ -187,7 +220,7 @@ def test_metrics_show_json_totals(history: Path) -> None:
     assert data["totals"] == {"host": {"count": 4, "percent": 40.0}, "sandbox": {"count": 4, "percent": 40.0},
                               "cached": {"count": 2, "percent": 20.0}, "blocked": {"count": 2, "percent": 20.0},
                               "asked": {"count": 0, "percent": 0.0}}
-    assert data["duration_ms"] == {"average": 280.0, "p95": 800.0, "timed_runs": 8}
+    assert data["duration_ms"] == {"average": 280.0, "p95": 1000.0, "timed_runs": 8}  # nearest rank: the 8th of 8
     assert data["by_risk"] == {"low": 4, "medium": 4, "high": 1, "critical": 1}
     assert data["by_runtime"] == {"host": 4, "bubblewrap": 4}
     assert data["checks"] == {"count": 2, "host": 1, "sandbox": 0, "ask": 0, "block": 1}
@@ -202,7 +235,7 @@ def test_metrics_show_plain_text(history: Path) -> None:
     assert lines[0].startswith("10 runs, ") and lines[0].endswith("; 2 decisions from vg check")
     assert lines[1].split() == ["OUTCOME", "RUNS", "SHARE"]
     assert lines[2].split() == ["host", "4", "40.0%"] and lines[4].split() == ["cached", "2", "20.0%"]
-    assert "duration: average 280.0 ms, p95 800.0 ms over 8 runs" in r.stdout
+    assert "duration: average 280.0 ms, p95 1000.0 ms over 8 runs" in r.stdout
     assert "by runtime: host 4, bubblewrap 4" in r.stdout
     [saved] = [x for x in lines if x.startswith("time saved by cache mounts: 1.4 s (")]
     assert "mean time without" in saved
@@ -262,13 +295,13 @@ def test_sessions(history: Path) -> None:
     assert r.returncode == 2 and "no session matches 'nope'" in r.stderr
 
 
-def test_session_id_from_env_or_one_per_process() -> None:
+def test_session_id_from_env_or_the_parent_process() -> None:
     assert records.session_id({"VG_SESSION": "abc"}) == "abc"
     first = records.session_id({})
-    assert first == records.session_id({}) and len(first) == 12
+    assert first == records.session_id({}) and first.startswith(f"sh-{os.getppid()}-")
     code = "from vgshell import records; print(records.session_id({}))"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
-    assert other != first and len(other) == 12
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
+    assert child.startswith(f"sh-{os.getpid()}-")  # the child's parent is this process: another session
 
 
 def test_record_hook_run_is_what_the_analyzer_server_calls(vg_home: Path, db: Path) -> None:

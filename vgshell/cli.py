@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from vgshell.context import Environment
 
 AGENTS = ("claude-code", "codex", "cursor", "gemini", "vscode")
+SHELL_ONLY = {"off": "stop judging commands", "on": "judge commands again",
+              "mode": "override sandbox.mode: auto, always, risky or never (none: back to the config's)"}
 STATUS_BY_ACTION = {"host": ExitStatus.HOST, "sandbox": ExitStatus.SANDBOX, "ask": ExitStatus.ASK,
                     "block": ExitStatus.BLOCK}
 
@@ -136,8 +138,51 @@ def build_parser() -> argparse.ArgumentParser:
     session_show.add_argument("id", help="a session id or a unique prefix of one")
     session_show.add_argument("--json", action="store_true")
     sub.add_parser("status", help="the guard's configuration: managed policy, project trust, critical rules off")
+    for name, what in SHELL_ONLY.items():
+        shell_only = sub.add_parser(name, help=f"in a hooked shell: {what} (this shell only)")
+        if name == "mode":
+            shell_only.add_argument("mode", nargs="?", choices=("auto", "always", "risky", "never"))
     sub.add_parser("version", help="print the version")
+    completion = sub.add_parser("completion", help="print a bash or zsh completion script for vg",
+                                description="bash: eval \"$(vg completion bash)\" in ~/.bashrc; zsh: "
+                                            "eval \"$(vg completion zsh)\" in ~/.zshrc (after compinit).")
+    completion.add_argument("shell", choices=("bash", "zsh"))
+    _everywhere(sub, "--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no notices on stderr")
     return p
+
+
+def _everywhere(sub: Any, *flags: str, **kwargs: Any) -> None:
+    """An option of `vg` itself that may also follow the subcommand (`vg exec --quiet …`)."""
+    for parser in set(sub.choices.values()):
+        parser.add_argument(*flags, **kwargs)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _everywhere(action, *flags, **kwargs)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """argparse, and then long options written after a quoted command (`vg check "rm -rf /" --json`)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    words = getattr(args, "command", None)
+    if args.cmd in ("check", "explain", "exec") and words and words[0] != "--" and len(words) > 1:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.cmd]
+        if _only_long_options(sub, words[1:]):
+            sub.parse_args(words[1:], namespace=args)
+            args.command = words[:1]
+    return args
+
+
+def _only_long_options(parser: argparse.ArgumentParser, words: list[str]) -> bool:
+    """Whether `words` are all long options of `parser` (and their values): then they are not the command's."""
+    takes = {s: a.nargs != 0 for a in parser._actions for s in a.option_strings if s.startswith("--")}
+    i = 0
+    while i < len(words):
+        name = words[i].split("=", 1)[0]
+        if name not in takes:
+            return False
+        i += 2 if takes[name] and "=" not in words[i] else 1
+    return i == len(words)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(hook_main(args_list[1:]))
     traceback = "--traceback" in args_list
     try:
-        args = build_parser().parse_args(args_list)
+        args = _parse(args_list)
         return int(_dispatch(args))
     except VgError as e:
         if traceback:
@@ -189,7 +234,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "analyzer": _cmd_analyzer, "status": _cmd_status,
         "version": lambda _a: _print(f"vg {__version__}"),
         "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
-        "hook": _cmd_hook, "setup": _cmd_setup,
+        "hook": _cmd_hook, "setup": _cmd_setup, "completion": _cmd_completion,
+        **{name: _cmd_shell_only for name in SHELL_ONLY},
     }
     if args.cmd is None:
         build_parser().print_help()
@@ -281,6 +327,7 @@ def _check_stream(analyzer: Analyzer) -> int:
         verdict: Verdict = analyzer.check(line.rstrip("\n"))
         out.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
         out.flush()
+        _record_check(analyzer, verdict)  # after the answer is out: a co-process reader never waits for it
     return int(ExitStatus.OK)
 
 
@@ -351,7 +398,15 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
         return int(getattr(configcli, action)(env, args))
     if action == "path":
-        for f in config_files(env, args.config):
+        found = config_files(env, args.config)
+        if not found:
+            from vgshell.layers import user_path
+
+            sys.stderr.write(f"vg: config: no config file in effect here, the built-in defaults apply (the "
+                             f"user file would be {user_path(env)}, a project file vectra-guard.yaml in "
+                             f"{env.cwd} or above; see 'vg config show')\n")
+            return int(ExitStatus.ERROR)
+        for f in found:
             sys.stdout.write(f"{f}\n")
         return int(ExitStatus.OK)
     if action != "show":
@@ -368,10 +423,31 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return int(ExitStatus.OK)
 
 
+NO_HOOK = ("this shell has no vg hook, so the commands typed here are not judged; to guard it, add "
+           "eval \"$(vg init bash)\" to ~/.bashrc (or zsh to ~/.zshrc), or run vgshell")
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
+    import os
+
     from vgshell import configcli
 
+    if not os.environ.get("VG_SESSION"):  # the hooks export it; a hooked shell says its own line first
+        sys.stdout.write(f"vgshell: {NO_HOOK}\n")
     return int(configcli.summary(_environment(), args))
+
+
+def _cmd_shell_only(args: argparse.Namespace) -> int:
+    """`vg off|on|mode` reach here only where no hook's `vg` function caught them: say what they would do."""
+    raise UsageError(f"'vg {args.cmd}' acts on a hooked shell only ({SHELL_ONLY[args.cmd]}); {NO_HOOK}. For one "
+                     f"command: VG_GUARD_LEVEL=off or VG_MODE=MODE in its environment; everywhere: "
+                     f"guard_level / sandbox.mode in ~/.vectra-guard/config.yaml")
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    from vgshell.completion import script
+
+    return _print(script(build_parser(), args.shell))
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

@@ -72,7 +72,7 @@ def check(line: str, cwd: str, env: Mapping[str, str], human: bool, timeout: flo
             return None
         body = cwd.encode("utf-8", "surrogateescape"), line.encode("utf-8", "surrogateescape")
         flags = "shell=bash,tty" if human else "shell=bash"
-        session = env.get("VG_SESSION") or f"vg-{os.getpid()}"
+        session = env.get("VG_SESSION") or _parent_session()
         head = f"JSON {st['client']} {session} {flags} {len(body[0])} {len(body[1])}\n"
         payload = _ask(st, head.encode() + body[0] + body[1], timeout)
         if payload is None:
@@ -83,3 +83,9 @@ def check(line: str, cwd: str, env: Mapping[str, str], human: bool, timeout: flo
         return result
     except (OSError, KeyError, ValueError):
         return None
+
+
+def _parent_session() -> str:
+    from vgshell.records import parent_session
+
+    return parent_session()

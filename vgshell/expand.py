@@ -16,18 +16,18 @@ Arrays (`a=(rm -rf /)`, `"${a[@]}"`, `"$@"`) are values made with `array()`; a n
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+
+from vgshell.globpattern import Token, glob_tokens, prefix_matches, replace_matches, spend
 
 UNKNOWN = "\ue000"  # stands for text only known when the command runs
 _SPLIT = "\ue001"  # a field boundary made by an unquoted expansion (internal to this module)
 _ARRAY = "\ue002"  # starts an array value and separates its elements
 _NAMEREF = "\ue003"  # starts the value of a name reference: the name it refers to
 DEFAULT_IFS = " \t\n"
-MAX_PATTERN_VALUE = 4096  # ${c%pat} on longer values is not worked out (quadratic matching)
+MAX_PATTERN_VALUE = 4096  # ${c%pat} on longer values is not worked out (see globpattern: a budget per line)
 _BLANKS = re.compile(r"[ \t\n]+")
 _SPECIAL_PARAMS = "@*#?$!-"
 _SUBSTRING = re.compile(r":\s*(-?[0-9]+)(?::\s*(-?[0-9]+))?")
@@ -378,12 +378,12 @@ def _pattern_operator(value: str, op: str, variables: Mapping[str, str], home: s
     if op[0] in "#%":
         longest = op[:2] in ("##", "%%")
         tokens = _glob_tokens(op[2:] if longest else op[1:], variables, home)
-        if tokens is None or not _spend(len(value) * (len(tokens) + 1)):
+        if tokens is None or not spend(len(value) * (len(tokens) + 1)):
             return None
         if op[0] == "#":
-            ends = _prefix_matches(value, tokens)
+            ends = prefix_matches(value, tokens)
             return value[(max(ends) if longest else min(ends)):] if ends else value
-        ends = _prefix_matches(value[::-1], tokens[::-1])
+        ends = prefix_matches(value[::-1], tokens[::-1])
         return value[: len(value) - (max(ends) if longest else min(ends))] if ends else value
     every = op.startswith("//")
     anchor = op[1] if op[1:2] in ("#", "%") else ""
@@ -393,130 +393,16 @@ def _pattern_operator(value: str, op: str, variables: Mapping[str, str], home: s
     if tokens is None or not tokens:
         return None if tokens is None else value
     n = len(value)
-    if not _spend(n * (n if "*" in tokens else 1) * (len(tokens) + 1)):
+    if not spend(n * (n if "*" in tokens else 1) * (len(tokens) + 1)):
         return None  # past the line's budget for pattern matching: the result is unknown
     rep = expand(replacement, variables, home).value
-    return _replace(value, tokens, rep, every, anchor)
+    return replace_matches(value, tokens, rep, every, anchor)
 
 
-MAX_PATTERN_TOKENS = 32
-PATTERN_STEPS = 200_000  # automaton steps one line may spend on ${c#p} ${c/p/r}… (≈ 0.1 s at worst)
-_BUDGET: ContextVar[list[int] | None] = ContextVar("vgshell_pattern_budget", default=None)
-
-
-@contextmanager
-def pattern_budget(steps: int = PATTERN_STEPS) -> Iterator[None]:
-    """Share one budget of pattern-matching steps among all expansions of a line (see `flatten`), so no
-    input, however many `${c//*a*/x}` it holds, makes the analysis slow."""
-    token = _BUDGET.set([steps])
-    try:
-        yield
-    finally:
-        _BUDGET.reset(token)
-
-
-def _spend(steps: int) -> bool:
-    budget = _BUDGET.get()
-    if budget is None:
-        return steps <= PATTERN_STEPS
-    budget[0] -= steps
-    return budget[0] >= 0
-_Token = str | frozenset[str] | tuple[frozenset[str], bool]
-
-
-def _glob_tokens(pattern: str, variables: Mapping[str, str], home: str) -> list[_Token] | None:
-    """A glob as tokens: a character, `?` (any one), `*` (any run), or a bracket set (chars, negated).
-    None when it holds unknown text or is too long to be worth matching."""
+def _glob_tokens(pattern: str, variables: Mapping[str, str], home: str) -> list[Token] | None:
+    """The glob of a `${c#p}`/`${c/p/r}` as tokens, after its own expansion; None when it holds unknown text."""
     text = expand(pattern, variables, home).value if pattern else ""
-    if UNKNOWN in text:
-        return None
-    tokens: list[_Token] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        end = text.find("]", i + 2) if c == "[" else -1
-        if c == "[" and end > 0:
-            body = text[i + 1 : end]
-            negated = body[:1] in ("!", "^")
-            tokens.append((frozenset(_bracket_chars(body[1:] if negated else body)), negated))
-            i = end + 1
-            continue
-        if c != "*" or tokens[-1:] != ["*"]:  # `**` is `*`
-            tokens.append(c)
-        i += 1
-    return tokens if len(tokens) <= MAX_PATTERN_TOKENS else None
-
-
-def _bracket_chars(body: str) -> set[str]:
-    chars: set[str] = set()
-    i = 0
-    while i < len(body):
-        if i + 2 < len(body) and body[i + 1] == "-" and ord(body[i + 2]) - ord(body[i]) < 256:
-            chars.update(chr(o) for o in range(ord(body[i]), ord(body[i + 2]) + 1))
-            i += 3
-        else:
-            chars.add(body[i])
-            i += 1
-    return chars
-
-
-def _closure(states: set[int], tokens: list[_Token]) -> set[int]:
-    out = set(states)
-    for s in sorted(states):
-        while s < len(tokens) and tokens[s] == "*":
-            s += 1
-            out.add(s)
-    return out
-
-
-def _accepts(token: _Token, c: str) -> bool:
-    if isinstance(token, tuple):
-        return (c in token[0]) != token[1]
-    return token == "?" or token == c
-
-
-def _prefix_matches(value: str, tokens: list[_Token], start: int = 0) -> list[int]:
-    """Every length k such that the glob matches value[start:start+k] (one pass, states = token positions)."""
-    states = _closure({0}, tokens)
-    found = [0] if len(tokens) in states else []
-    for k, c in enumerate(value[start:], start=1):
-        nxt: set[int] = set()
-        for s in states:
-            if s < len(tokens):
-                if tokens[s] == "*":
-                    nxt.add(s)
-                elif _accepts(tokens[s], c):
-                    nxt.add(s + 1)
-        states = _closure(nxt, tokens)
-        if not states:
-            break
-        if len(tokens) in states:
-            found.append(k)
-    return found
-
-
-def _replace(value: str, tokens: list[_Token], rep: str, every: bool, anchor: str) -> str:
-    """Bash's replacement: at each position the longest (non-empty) match of the glob is replaced."""
-    n = len(value)
-    if anchor == "#":
-        ends = [k for k in _prefix_matches(value, tokens) if k]
-        return rep + value[max(ends):] if ends else value
-    if anchor == "%":
-        ends = [k for k in _prefix_matches(value[::-1], tokens[::-1]) if k]
-        return value[: n - max(ends)] + rep if ends else value
-    out: list[str] = []
-    i = 0
-    while i < n:
-        ends = [k for k in _prefix_matches(value, tokens, i) if k]
-        if not ends:
-            out.append(value[i])
-            i += 1
-            continue
-        out.append(rep)
-        i += max(ends)
-        if not every:
-            break
-    return "".join(out) + value[i:]
+    return None if UNKNOWN in text else glob_tokens(text)
 
 
 def _split_unescaped(text: str, sep: str) -> tuple[str, str, str]:

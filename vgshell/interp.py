@@ -35,6 +35,7 @@ class Effects:
     read: tuple[str, ...] = ()
     evaluated: tuple[tuple[str, str], ...] = ()
     network: bool = False  # the code also talks to the network: what it reads may be sent
+    runtime_code: bool = False  # it evaluates code only known when it runs (`exec(base64.b64decode(x))`)
 
 
 def family(key: str) -> str:
@@ -110,6 +111,7 @@ def analyse(code: str, lang: str) -> Effects:
     written: list[str] = []
     read: list[str] = []
     evaluated: list[tuple[str, str]] = []
+    runtime_code = False
     rx = _call_rx(lang)
     bare = _python_bare(code) if lang == "python" else None
     for n, m in enumerate(_calls(code, rx, bare)):
@@ -122,10 +124,12 @@ def analyse(code: str, lang: str) -> Effects:
             line = _shell_line(name, args, env, lang)
             if line is not None:
                 shell.append(line)
-        elif kind == "eval" and args:
+        elif kind == "eval" and args and not (lang == "perl" and args[0].startswith("{")):  # perl's eval BLOCK
             text = _eval(args[0], env, lang)
             if text.replace(UNKNOWN, "").strip():
                 evaluated.append((lang, text))
+            else:
+                runtime_code = True
         elif kind in ("rm_r", "rm") and args:
             # node's rm/rmSync delete a directory only when told `recursive`
             recursive = kind == "rm_r" and (not re.search(r"(?:^|\.)rm(?:Sync)?$", name)
@@ -145,7 +149,7 @@ def analyse(code: str, lang: str) -> Effects:
     shell += _decoded_literals(code)
     return Effects(tuple(dict.fromkeys(s for s in shell if s.strip())), tuple(dict.fromkeys(deleted)),
                    tuple(dict.fromkeys(written)), tuple(dict.fromkeys(read)), tuple(evaluated),
-                   _NETWORK.search(code) is not None)
+                   _NETWORK.search(code) is not None, runtime_code)
 
 
 _NETWORK = re.compile(r"requests\.(?:post|put|patch|request)|urlopen|urllib\.request|http\.client|httpx\.|"

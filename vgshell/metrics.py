@@ -70,9 +70,10 @@ def _summary_of(conn: Any) -> dict[str, Any]:
 
 
 def _p95(conn: Any, timed: int) -> float | None:
+    """Nearest rank: the smallest duration at least 95 % of the runs do not exceed (the slowest of < 20)."""
     if timed == 0:
         return None
-    offset = int(0.95 * (timed - 1))
+    offset = (95 * timed + 99) // 100 - 1  # ceil(0.95 n) - 1, in integers
     value = conn.execute(f"SELECT duration_ms FROM records WHERE duration_ms IS NOT NULL AND {RUNS} "
                          f"ORDER BY duration_ms LIMIT 1 OFFSET ?", (offset,)).fetchone()[0]
     return round(float(value), 3)

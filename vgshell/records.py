@@ -6,8 +6,8 @@ WAL mode with a busy timeout, so any number of shells write at once; the schema 
 Recording never slows or breaks a command: it happens after the command's answer, and any failure
 (a locked or broken database, a full disk) is one warning line per process and nothing else.
 
-Session ids: `VG_SESSION` when set (the shell hooks export one per shell), otherwise one id made up once per
-process, so the runs of one `vg exec` or one analyzer server share an id.
+Session ids: `VG_SESSION` when set (the shell hooks export one per shell), otherwise the parent process's
+pid and start time, so the `vg` calls typed in one plain shell are one session, not one each.
 
 sqlite3 is imported on first use, never at module load, so `vg check` does not pay for it before answering.
 """
@@ -138,14 +138,27 @@ _process_session: str | None = None
 
 
 def session_id(env_vars: Mapping[str, str]) -> str:
-    """`VG_SESSION` when set, else this process's own id (12 hex digits, made once)."""
+    """`VG_SESSION` when set, else the calling shell's: every `vg` typed in one plain shell is one session."""
     global _process_session
     given = env_vars.get("VG_SESSION", "").strip()
     if given:
         return given[:64]
     if _process_session is None:
-        _process_session = os.urandom(6).hex()
+        _process_session = parent_session()
     return _process_session
+
+
+def parent_session() -> str:
+    """`sh-PID-START`: the parent's pid and start time (clock ticks since boot, so a reused pid is a new
+    session); where /proc is missing, the pid alone."""
+    ppid = os.getppid()
+    try:
+        with open(f"/proc/{ppid}/stat", "rb") as f:
+            stat = f.read()
+        start = stat[stat.rindex(b")") + 2:].split()[19].decode()  # field 22, after the (comm) field
+    except (OSError, ValueError, IndexError):
+        return f"sh-{ppid}"
+    return f"sh-{ppid}-{start}"
 
 
 # --- the database -------------------------------------------------------------------------------------

@@ -386,19 +386,21 @@ def _path_ok(v: _View, p: str, want: dict[str, Any]) -> bool:
     return not (want.get("whole_cwd") and not _whole_cwd(p, v.inv.cwd))
 
 
-_SET_CACHE: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+_SET_CACHE: dict[tuple[int, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def _expand_set(names: tuple[str, ...], lookup: Callable[[str], tuple[str, ...] | None],
                 home: str) -> tuple[str, ...]:
-    key = (names, home)
+    # keyed by the identity of the rule's own tuple: hashing a long tuple of globs on every check costs more
+    # than the lookup saves
+    key = (id(names), home)
     found = _SET_CACHE.get(key)
-    if found is None:
+    if found is None or found[0] is not names:
         out = [home + e[1:] if e.startswith("~") else e for n in names for e in (lookup(n) or (n,))]
-        found = _SET_CACHE[key] = tuple(out)
+        found = _SET_CACHE[key] = (names, tuple(out))
         if len(_SET_CACHE) > 512:
             _SET_CACHE.clear()
-    return found
+    return found[1]
 
 
 @lru_cache(maxsize=256)

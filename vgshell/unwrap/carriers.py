@@ -34,7 +34,10 @@ def carried(name: str, args: tuple[str, ...], stdin_text: str | None) -> list[Ca
     options = CARRIERS.get(name)
     if options:
         for opt, value in _option_values(args, options):
-            for lang, text in _LANGUAGES[options[opt]](value):
+            pieces = _LANGUAGES[options[opt]](value)
+            if not pieces and value.startswith(UNKNOWN):
+                pieces = [("sh", UNKNOWN)]  # `vim -c "$X"`: which command it runs is only known when it runs
+            for lang, text in pieces:
                 out.append(Carried(f"{name} {opt}", lang, text))
     special = _OPERANDS.get(name)
     if special is not None:
@@ -407,14 +410,17 @@ def walk_carried(w: Walker, inv: Invocation, st: State, ctx: Ctx) -> None:
 
     for c in carried(inv.name, inv.args, ctx.stdin_text):
         if c.lang == "sh":
-            run_line(w, c.text, st, ctx, c.how)
+            # a command option's line is marked only when its program is unknown: `rsync -e "ssh -p $PORT"`
+            # names its program
+            run_line(w, c.text, st, ctx, c.how, mark=c.text.lstrip().startswith(UNKNOWN))
         else:
             inline_code(w, c.text, st, ctx.deeper(c.how), c.lang)
 
 
-def run_line(w: Walker, line: str, st: State, ctx: Ctx, how: str) -> None:
-    """Walk a shell line some program runs; one built at run time is also marked, so a rule can say so."""
-    if UNKNOWN in line:
+def run_line(w: Walker, line: str, st: State, ctx: Ctx, how: str, mark: bool | None = None) -> None:
+    """Walk a shell line some program runs; one built at run time (or, with `mark`, as told) is also marked,
+    so a rule can say so."""
+    if UNKNOWN in line if mark is None else mark:
         marker = Invocation(("sh", "-c", line), st.cwd, home=st.home, via=(*ctx.via, how, RUNTIME_TEXT),
                             privileged=ctx.privileged, remote=ctx.remote)
         w.emit(marker, ctx)

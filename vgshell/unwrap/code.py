@@ -63,6 +63,9 @@ def inline_code(w: Walker, code: str, st: State, ctx: Ctx, name: str, lang: str 
             target = _path(path, st)
             w.emit(replace(Invocation(("open", target), st.cwd, redirects=((op, target),), home=st.home),
                            via=via, privileged=sub.privileged, remote=sub.remote), sub)
+    if effects.runtime_code:  # judged like `eval "$x"`: text nobody can read before it runs
+        w.emit(replace(Invocation(("eval", UNKNOWN), st.cwd, home=st.home), via=sub.via,
+                       privileged=sub.privileged, remote=sub.remote), sub)
     for inner_lang, text in effects.evaluated:
         if sub.depth < MAX_NESTING:
             inline_code(w, text, st, sub, name, inner_lang)

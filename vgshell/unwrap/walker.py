@@ -8,7 +8,8 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from vgshell.expand import DEFAULT_IFS, UNKNOWN, Expanded, braces, expand, pattern_budget
+from vgshell.expand import DEFAULT_IFS, UNKNOWN, Expanded, braces, expand
+from vgshell.globpattern import pattern_budget
 from vgshell.parse import Compound, Function, Node, Pipeline, Script, Sequence, Simple, Word, parse
 from vgshell.unwrap.argv import (
     ASSIGNMENT,
@@ -28,6 +29,7 @@ from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
 from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
 from vgshell.unwrap.scripts import data_lines, run_file
+from vgshell.unwrap.spawning import runaway_loop, self_spawning
 from vgshell.unwrap.text import expand_heredoc, script_output, static_output, sub_outputs
 from vgshell.unwrap.variables import assign, assignment_value, set_positional
 from vgshell.wrappers import COMMAND_VARIABLES, SHELLS, WRAPPERS, interpreter_key
@@ -108,7 +110,7 @@ class Walker:
                 self.node(item, st, replace(ctx, spawning=True, background=True) if op == "&" else plain)
         elif isinstance(node, Compound):
             inner = st.copy() if node.kind == "subshell" else st
-            if _runaway_loop(node):
+            if runaway_loop(node):
                 ctx = replace(ctx, runaway=True)
             for w in node.words:
                 self.word_subs(w, st, ctx)
@@ -212,6 +214,13 @@ class Walker:
                           via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, home=st.home,
                           glob_name=glob_name, hidden_name=hidden,
                           where=f"{ctx.source}:{node.line}" if ctx.source else None)
+        prefix_ifs = next((v for name, v in node.assigns if name == "IFS"), None)
+        if prefix_ifs is not None and base.name in ("read", "mapfile", "readarray"):
+            saved = st.vars.get("IFS")  # `IFS=, read a b`: the assignment holds for that command only
+            st.vars["IFS"] = self.expand(prefix_ifs, st).value
+            self.command(base, st, ctx, [w for _, w in fields])
+            st.vars["IFS"] = saved if saved is not None else DEFAULT_IFS
+            return
         self.command(base, st, ctx, [w for _, w in fields])
 
     def file_text(self, path: str, st: State) -> str | None:
@@ -256,7 +265,7 @@ class Walker:
 
     def command(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """Emit `inv` and everything it runs, seeing through wrappers."""
-        spawning = _self_spawning(inv, ctx)
+        spawning = self_spawning(inv, ctx)
         if (inv.via, inv.privileged, inv.remote, inv.upstream, inv.stdin_text, inv.self_spawning, inv.downstream,
                 inv.piped_in) != (ctx.via, ctx.privileged, ctx.remote, ctx.upstream, ctx.stdin_text, spawning,
                                   ctx.downstream, ctx.piped_in):
@@ -443,59 +452,6 @@ class Walker:
                 return text
         return None
 
-
-
-_ENDLESS = frozenset({":", "true", "[ 1 ]", "[[ 1 ]]", "((1))", "(( 1 ))"})
-_WAITS = frozenset({"wait", "sleep", "read", "break", "exit", "return", "timeout"})
-
-
-def _runaway_loop(node: Compound) -> bool:
-    """`while :; do CMD & done`: an endless loop that backgrounds commands and never waits for them."""
-    if node.kind not in ("while", "until") or not node.body:
-        return False
-    cond = _plain_text(node.body[0])
-    endless = cond in _ENDLESS if node.kind == "while" else cond == "false"
-    if not endless:
-        return False
-    names = _command_names(node.body[1:])
-    return "&" in _ops(node.body[1:]) and not (names & _WAITS)
-
-
-def _plain_text(node: Node) -> str:
-    while isinstance(node, Sequence) and len(node.items) == 1:
-        node = node.items[0]
-    return " ".join(w.raw for w in node.words) if isinstance(node, Simple) else ""
-
-
-def _command_names(nodes: tuple[Node, ...]) -> set[str]:
-    found: set[str] = set()
-    for n in nodes:
-        if isinstance(n, Simple) and n.words:
-            found.add(n.words[0].raw)
-        for attr in ("items", "stages", "body"):
-            found |= _command_names(getattr(n, attr, ()) if not isinstance(n, Function) else ())
-    return found
-
-
-def _ops(nodes: tuple[Node, ...]) -> set[str]:
-    found: set[str] = set()
-    for n in nodes:
-        if isinstance(n, Sequence):
-            found.update(n.ops)
-            found |= _ops(n.items)
-        elif isinstance(n, Compound | Pipeline):
-            found |= _ops(n.body if isinstance(n, Compound) else n.stages)
-    return found
-
-
-def _self_spawning(inv: Invocation, ctx: Ctx) -> bool:
-    """Fork bombs: a function starting itself in a pipe or the background; anything backgrounded in an
-    endless loop that never waits; the running script (`$0`) started again in the background."""
-    if ctx.function is not None and ctx.spawning and inv.name == ctx.function:
-        return True
-    if ctx.runaway and ctx.background:
-        return True
-    return ctx.spawning and inv.hidden_name[:1] in (("$0",), ("${0}",), ("$BASH_SOURCE",))
 
 
 _ELEMENT_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\]\+?=")
