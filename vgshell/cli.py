@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         shell_only = sub.add_parser(name, help=f"in a hooked shell: {what} (this shell only)")
         if name == "mode":
             shell_only.add_argument("mode", nargs="?", choices=("auto", "always", "risky", "never"))
+    doctor = sub.add_parser("doctor", help="what works here (sandboxes, config, hooks, state), and the fixes",
+                            description="Exit status 1 when something the configuration relies on is broken.")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("version", help="print the version")
     completion = sub.add_parser("completion", help="print a bash or zsh completion script for vg",
                                 description="bash: eval \"$(vg completion bash)\" in ~/.bashrc; zsh: "
@@ -234,7 +237,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "analyzer": _cmd_analyzer, "status": _cmd_status,
         "version": lambda _a: _print(f"vg {__version__}"),
         "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
-        "hook": _cmd_hook, "setup": _cmd_setup, "completion": _cmd_completion,
+        "hook": _cmd_hook, "setup": _cmd_setup, "completion": _cmd_completion, "doctor": _cmd_doctor,
         **{name: _cmd_shell_only for name in SHELL_ONLY},
     }
     if args.cmd is None:
@@ -442,6 +445,12 @@ def _cmd_shell_only(args: argparse.Namespace) -> int:
     raise UsageError(f"'vg {args.cmd}' acts on a hooked shell only ({SHELL_ONLY[args.cmd]}); {NO_HOOK}. For one "
                      f"command: VG_GUARD_LEVEL=off or VG_MODE=MODE in its environment; everywhere: "
                      f"guard_level / sandbox.mode in ~/.vectra-guard/config.yaml")
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from vgshell import doctor
+
+    return doctor.run(_environment(), args.config, args.json, sys.stdout)
 
 
 def _cmd_completion(args: argparse.Namespace) -> int:
