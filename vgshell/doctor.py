@@ -163,6 +163,19 @@ def runtime_checks(env: Environment, cfg: Config) -> list[Check]:
     return out
 
 
+def limits_check() -> Check:
+    """Whether bubblewrap sandboxes get real cgroup limits here (else rlimits, and CPU not limited)."""
+    from vgshell.sandbox.limits import Limits
+
+    with Limits(memory=64 << 20, cpus=0.5, pids=64) as lim:
+        made = [str(d) for d in lim.dirs]
+    if made:
+        return Check("runtime", "bubblewrap limits", True, "cgroups enforce memory, CPU and process limits")
+    return Check("runtime", "bubblewrap limits", False, lim.note or "cgroups unavailable",
+                 "run vg as root, or in a delegated cgroup (systemd-run --user --scope -p Delegate=yes); docker and "
+                 "podman enforce their own limits")
+
+
 # --- everything else ------------------------------------------------------------------------------------
 
 
@@ -319,8 +332,8 @@ def checks(env: Environment, explicit: str | None) -> list[Check]:
         from vgshell.config import DEFAULT_CONFIG
 
         cfg = DEFAULT_CONFIG
-    return [*runtime_checks(env, cfg), *out, *shell_checks(env), *agent_checks(env), *store_checks(env, cfg),
-            *cache_checks(env), *leftover_checks(env)]
+    return [*runtime_checks(env, cfg), limits_check(), *out, *shell_checks(env), *agent_checks(env),
+            *store_checks(env, cfg), *cache_checks(env), *leftover_checks(env)]
 
 
 def run(env: Environment, explicit: str | None, as_json: bool, out: TextIO) -> int:
