@@ -106,6 +106,17 @@ def _resolve(path: str) -> Secret | None:
     return Secret(real, directory)
 
 
+def real_paths(paths: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """(path, path with links resolved) for the mount sources that go through a link (`/var/run` → `/run`),
+    so `masks` finds the secrets they show."""
+    out = {}
+    for p in paths:
+        real = os.path.realpath(p)
+        if real != p:
+            out[p] = real
+    return tuple(out.items())
+
+
 def _homes(home: str, passwd: str) -> list[str]:
     homes = {os.path.normpath(home)}
     try:
