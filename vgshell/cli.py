@@ -69,13 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("agent", choices=AGENTS)
     setup = sub.add_parser("setup", help="install the vg hook into an AI agent's settings files",
                            description="Write AGENT's hook configuration (a timestamped backup first; comments "
-                                       "kept; idempotent). See docs/agents.md.")
+                                       "kept; idempotent). vscode and cursor: also a vgshell terminal profile, "
+                                       "made the default, automation and agent terminal profile. See "
+                                       "docs/agents.md.")
     setup.add_argument("agent", choices=AGENTS)
     scope = setup.add_mutually_exclusive_group()
     scope.add_argument("--user", action="store_true", help="the user's settings (the default)")
     scope.add_argument("--project", action="store_true", help="this project's settings")
     setup.add_argument("--shell-prefix", action="store_true",
                        help="claude-code: also route every Bash call through vg (CLAUDE_CODE_SHELL_PREFIX)")
+    setup.add_argument("--profile", choices=("vgshell", "bash-hook"), default="vgshell",
+                       help="vscode, cursor: the editor's terminals run vgshell (the default) or bash with the hook")
+    setup.add_argument("--settings", metavar="PATH",
+                       help="vscode, cursor: this settings.json instead of the user's (stable and Insiders found)")
     setup.add_argument("--uninstall", action="store_true", help="remove what setup wrote")
     setup.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
@@ -379,7 +385,8 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     from vgshell.agents.setup import run_setup
 
     return run_setup(args.agent, _environment(), project=args.project, shell_prefix=args.shell_prefix,
-                     uninstall=args.uninstall, dry_run=args.dry_run, out=sys.stdout)
+                     uninstall=args.uninstall, dry_run=args.dry_run, out=sys.stdout, profile=args.profile,
+                     settings=args.settings)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
