@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--agent", metavar="NAME", help="the AI agent whose command this is, for the records")
     ex.add_argument("--decision", metavar="TOKEN",
                     help="run the sandbox the analyzer decided on for a hooked shell's line (no judging here)")
+    ex.add_argument("--interactive", "-i", action="store_true",
+                    help="ask at the terminal about a high-risk command even where the policy would run it unasked")
+    ex.add_argument("--session", metavar="ID", help="record the run under this session id (VG_SESSION)")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
 
     hook = sub.add_parser("hook", help="judge an AI agent's shell command: its hook payload in, its answer out",
@@ -346,6 +349,10 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     from vgshell.config import load_config
     from vgshell.execute import run_command, run_decided
 
+    if args.session is not None:
+        import os
+
+        os.environ["VG_SESSION"] = args.session  # for the records, and for the sandbox labels
     if args.decision is not None:
         if args.command and args.agent is None:
             raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
@@ -361,7 +368,8 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     env = _environment()
     cfg = load_config(env, args.config)
     _say_config_notices(args, env, cfg)
-    return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent)
+    return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent,
+                       interactive=args.interactive)
 
 
 def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Config,

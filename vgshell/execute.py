@@ -37,16 +37,19 @@ SECCOMP_DEFAULT = Path(__file__).parent / "sandbox" / "seccomp-profile.json"
 
 
 def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False, sandbox: str | None = None,
-                agent: str | None = None) -> int:
+                agent: str | None = None, interactive: bool = False) -> int:
     """`sandbox` (a runtime name, or "auto"): the decision was already made elsewhere (an agent hook sent the
     command here): run it in the sandbox, never on the host and without asking; only a block still holds.
-    `agent` names the AI agent whose command it is, for the records."""
+    `agent` names the AI agent whose command it is, for the records. `interactive` (Vectra Guard's
+    `--interactive`): a high-risk command is asked about even where the policy would run it unasked."""
     from vgshell.analyzer import Analyzer
 
     analyzer = Analyzer(env, cfg)
     verdict = analyzer.check(command)
     if sandbox is not None:
         verdict = _forced_sandbox(verdict, sandbox)
+    elif interactive:
+        verdict = _asked_when_high(verdict)
     rec = _Record(env, cfg, verdict, agent)
     d = verdict.decision
     if d.action == "block":
@@ -92,6 +95,17 @@ def _forced_sandbox(verdict: Verdict, runtime: str) -> Verdict:
     carried = replace(d, action="sandbox", runtime=chosen, on_approve=None,
                       why=f"{d.why} (sandbox decided by the hook)")
     return replace(verdict, decision=carried)
+
+
+def _asked_when_high(verdict: Verdict) -> Verdict:
+    """High risk and not already asked about or blocked: ask, and once approved run it where the policy said."""
+    from vgshell.risk.model import Level
+
+    d = verdict.decision
+    if d.action not in ("host", "sandbox") or verdict.assessment.risk < Level.HIGH:
+        return verdict
+    asked = replace(d, action="ask", on_approve=d.action, why=f"{d.why} (--interactive: high risk is asked about)")
+    return replace(verdict, decision=asked)
 
 
 class _Record:
