@@ -197,11 +197,14 @@ def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...], workd
           and env.env.get(v)]
     ca.append(SYSTEM_CA_BUNDLE)
     ca_files = tuple(dict.fromkeys(p for p in ca if os.path.isfile(p)))
+    line_dirs = tuple(d for d in workdirs if os.path.isdir(d))
     return HostFacts(cwd=env.cwd, home=env.home, uid=os.getuid(), gid=os.getgid(), env=env.env,
                      tty=env.isatty(env.stdin) and env.isatty(env.stdout), ca_files=ca_files,
                      cache_dirs=cache_dirs, cache_env=cache_env,
                      project_root=project_root(env.cwd, env.home, os.path.lexists),
-                     line_dirs=tuple(d for d in workdirs if os.path.isdir(d)), secrets=secrets.find(env.home))
+                     line_dirs=line_dirs, secrets=secrets.find(env.home),
+                     real_paths=secrets.real_paths((*line_dirs, *(h for h, _ in cache_dirs),
+                                                    *(b.host_path for b in cfg.sandbox.bind_mounts))))
 
 
 READ_ONLY_WORKDIR = ("vg: the working directory is read-only in the sandbox: it is / or your home (or holds it), "
