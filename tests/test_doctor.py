@@ -49,7 +49,8 @@ def path_without(tmp_path: Path, *missing: str) -> str:
 def test_every_runtime_works_here() -> None:
     status, runtimes = doctor()
     assert status == 0
-    assert {name: c["ok"] for name, c in runtimes.items()} == {"bubblewrap": True, "docker": True, "podman": True}
+    assert {name: c["ok"] for name, c in runtimes.items()} == {"bubblewrap": True, "docker": True, "podman": True,
+                                                              "bubblewrap limits": os.geteuid() == 0}
     assert "(the sandbox vgshell uses here)" in runtimes["bubblewrap"]["detail"]
 
 
@@ -101,3 +102,14 @@ def test_plain_text_and_config_problems(tmp_path: Path, vg_home: Path) -> None:
                        env={**os.environ, "VG_IMAGE": BUSYBOX}, timeout=300)
     assert r.returncode == 1 and "BROKEN" in r.stdout and "config.yaml" in r.stdout
     assert r.stdout.rstrip().splitlines()[-1].startswith("broken: config files")
+
+
+def test_config_layers_and_a_loosening_waiting_for_approval(tmp_path: Path) -> None:
+    (tmp_path / "vectra-guard.yaml").write_text("sandbox:\n  mode: never\n")
+    r = subprocess.run([sys.executable, "-m", "vgshell.cli", "doctor", "--json"], capture_output=True, text=True,
+                       env={**os.environ, "VG_IMAGE": BUSYBOX}, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stdout  # pending approval: reported, nothing broken
+    checks = {c["name"]: c for c in json.loads(r.stdout)["checks"] if c["area"] == "config"}
+    assert f"project {tmp_path / 'vectra-guard.yaml'} (may only tighten)" in checks["layers"]["detail"]
+    assert "would loosen sandbox.mode; waiting for approval" in checks["approval"]["detail"]
+    assert checks["approval"]["fix"] == f"vg config allow {tmp_path / 'vectra-guard.yaml'}"

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--agent", metavar="NAME", help="the AI agent whose command this is, for the records")
     ex.add_argument("--decision", metavar="TOKEN",
                     help="run the sandbox the analyzer decided on for a hooked shell's line (no judging here)")
+    ex.add_argument("--interactive", "-i", action="store_true",
+                    help="ask at the terminal about a high-risk command even where the policy would run it unasked")
+    ex.add_argument("--session", metavar="ID", help="record the run under this session id (VG_SESSION)")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
 
     hook = sub.add_parser("hook", help="judge an AI agent's shell command: its hook payload in, its answer out",
@@ -69,13 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("agent", choices=AGENTS)
     setup = sub.add_parser("setup", help="install the vg hook into an AI agent's settings files",
                            description="Write AGENT's hook configuration (a timestamped backup first; comments "
-                                       "kept; idempotent). See docs/agents.md.")
+                                       "kept; idempotent). vscode and cursor: also a vgshell terminal profile, "
+                                       "made the default, automation and agent terminal profile. See "
+                                       "docs/agents.md.")
     setup.add_argument("agent", choices=AGENTS)
     scope = setup.add_mutually_exclusive_group()
     scope.add_argument("--user", action="store_true", help="the user's settings (the default)")
     scope.add_argument("--project", action="store_true", help="this project's settings")
     setup.add_argument("--shell-prefix", action="store_true",
                        help="claude-code: also route every Bash call through vg (CLAUDE_CODE_SHELL_PREFIX)")
+    setup.add_argument("--profile", choices=("vgshell", "bash-hook"), default="vgshell",
+                       help="vscode, cursor: the editor's terminals run vgshell (the default) or bash with the hook")
+    setup.add_argument("--settings", metavar="PATH",
+                       help="vscode, cursor: this settings.json instead of the user's (stable and Insiders found)")
     setup.add_argument("--uninstall", action="store_true", help="remove what setup wrote")
     setup.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
@@ -340,6 +349,10 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     from vgshell.config import load_config
     from vgshell.execute import run_command, run_decided
 
+    if args.session is not None:
+        import os
+
+        os.environ["VG_SESSION"] = args.session  # for the records, and for the sandbox labels
     if args.decision is not None:
         if args.command and args.agent is None:
             raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
@@ -355,7 +368,8 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     env = _environment()
     cfg = load_config(env, args.config)
     _say_config_notices(args, env, cfg)
-    return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent)
+    return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent,
+                       interactive=args.interactive)
 
 
 def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Config,
@@ -379,7 +393,8 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     from vgshell.agents.setup import run_setup
 
     return run_setup(args.agent, _environment(), project=args.project, shell_prefix=args.shell_prefix,
-                     uninstall=args.uninstall, dry_run=args.dry_run, out=sys.stdout)
+                     uninstall=args.uninstall, dry_run=args.dry_run, out=sys.stdout, profile=args.profile,
+                     settings=args.settings)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:

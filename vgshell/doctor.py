@@ -163,6 +163,19 @@ def runtime_checks(env: Environment, cfg: Config) -> list[Check]:
     return out
 
 
+def limits_check() -> Check:
+    """Whether bubblewrap sandboxes get real cgroup limits here (else rlimits, and CPU not limited)."""
+    from vgshell.sandbox.limits import Limits
+
+    with Limits(memory=64 << 20, cpus=0.5, pids=64) as lim:
+        made = [str(d) for d in lim.dirs]
+    if made:
+        return Check("runtime", "bubblewrap limits", True, "cgroups enforce memory, CPU and process limits")
+    return Check("runtime", "bubblewrap limits", False, lim.note or "cgroups unavailable",
+                 "run vg as root, or in a delegated cgroup (systemd-run --user --scope -p Delegate=yes); docker and "
+                 "podman enforce their own limits")
+
+
 # --- everything else ------------------------------------------------------------------------------------
 
 
@@ -186,17 +199,23 @@ def config_checks(env: Environment, explicit: str | None) -> tuple[list[Check], 
         cfg = load_config(env, explicit)
     except VgError as e:
         return [Check("config", "files", False, e.render(), "fix the file named above", True)], None
+    data = configcli.report(env, cfg)
     files = ", ".join(str(f) for f in config_files(env, explicit)) or "none: the built-in defaults"
     out = [Check("config", "files", True, f"{files}; guard level {cfg.guard_level.level}, sandbox mode "
                                           f"{cfg.sandbox.effective_mode}, runtime {cfg.sandbox.runtime}")]
-    data = configcli.report(env, cfg)
+    project = data["project"]
+    layers = [f"user {data['user'] or 'none'}",
+              "project none" if project is None else
+              f"project {project['path']} ({'approved' if project['approved'] else 'may only tighten'})",
+              *([f"--config {explicit}"] if explicit else []),
+              f"managed {data['managed']['path'] or 'none'}"]
+    out.append(Check("config", "layers", True, "; ".join(layers) + " (weakest first)"))
     if data["managed"]["invalid"]:
         out.append(Check("config", "managed", False, f"invalid, failing closed: {data['managed']['invalid']}",
                          "fix the managed config file (ask its administrator)", True))
-    project = data["project"]
     if project is not None and project["ignored"] and not project["approved"]:
         keys = ", ".join(i["key"] for i in project["ignored"])
-        out.append(Check("config", "approval", True, f"{project['path']} would loosen {keys}; waiting for "
+        out.append(Check("config", "approval", False, f"{project['path']} would loosen {keys}; waiting for "
                                                      f"approval (ignored until then)",
                          f"vg config allow {project['path']}"))
     out += [Check("config", "problem", False, text, "", True) for text in data["problems"]]
@@ -319,8 +338,8 @@ def checks(env: Environment, explicit: str | None) -> list[Check]:
         from vgshell.config import DEFAULT_CONFIG
 
         cfg = DEFAULT_CONFIG
-    return [*runtime_checks(env, cfg), *out, *shell_checks(env), *agent_checks(env), *store_checks(env, cfg),
-            *cache_checks(env), *leftover_checks(env)]
+    return [*runtime_checks(env, cfg), limits_check(), *out, *shell_checks(env), *agent_checks(env),
+            *store_checks(env, cfg), *cache_checks(env), *leftover_checks(env)]
 
 
 def run(env: Environment, explicit: str | None, as_json: bool, out: TextIO) -> int:
