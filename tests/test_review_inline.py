@@ -54,6 +54,14 @@ ROWS = [
     ("php -r 'call_user_func(\"system\", \"rm -rf ~\");'", C, "min"),
     ("php -r '$f=$argv[1]; $f(\"rm -rf ~\");'", H, "min"),
     ("php -r 'echo call_user_func(\"strtoupper\", \"a\");'", L, "max"),
+    # perl substitutions are not shell globs (F3); printf of a carriage return is not an attack (F5)
+    ("perl -pi -e 's/foo.*/bar/' src/config.txt", L, "max"),
+    ("perl -pi -e 's/^#?Port .*/Port 2222/' sshd_config.local", L, "max"),
+    ("printf \"\\rProgress: 50%%\"", L, "max"),
+    ("printf '\\r%s' done", L, "max"),
+    ("bind '\"\\C-m\": accept-line'", H, "min"),
+    ("bindkey '^M' self-insert", H, "min"),
+    ("perl -e 's/x/y/; system(\"rm -rf ~\")'", C, "min"),
 ]
 
 

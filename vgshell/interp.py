@@ -523,7 +523,9 @@ def _quote(arg: str) -> str:
     return shlex.quote(arg)
 
 
-_NOT_SHELL = re.compile(r"^\s*(import|from|print|console|require|use|let|const|var|def|class|puts|my|if|for)\b")
+# code words, and perl/sed regex operators (`s/foo.*/bar/`, `tr/a-z/A-Z/`, `m{…}`) a shell would read as a glob
+_NOT_SHELL = re.compile(r"^\s*(?:(?:import|from|print|console|require|use|let|const|var|def|class|puts|my|if|for)\b|"
+                        r"(?:s|y|tr|m|qr)[/|#!,{])")
 
 
 def looks_like_shell(code: str) -> bool:
