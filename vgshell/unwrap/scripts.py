@@ -2,8 +2,10 @@
 or none: bash runs a text file without one itself), the recipes of `make` targets — read through the
 injected `Files` and walked as part of the line, each command marked with `FILE:LINE`.
 
-A file that does not exist runs nothing (bash fails); one that cannot be read, or is over the size limit,
-is a blind spot the rules see (`unseen: [script]`). Parsed scripts are cached by content hash, so the same
+A file that does not exist runs nothing (bash fails) — unless the line makes it first: a copy, move or link
+made earlier on the line (`cp .x.sh z.sh; bash z.sh`) runs what its source holds; a file whose content or
+name is known only when it runs (`tar x`, `git clone`, `cat X | tee F`, a path from `$( )`, a glob) is a
+blind spot the rules see (`unseen: [script]`), as is one that cannot be read or is over the size limit. Parsed scripts are cached by content hash, so the same
 script judged again costs a read and a hash, not a parse.
 """
 
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from vgshell.expand import UNKNOWN
 from vgshell.parse import Script, parse_file
 from vgshell.unwrap.argv import resolve
-from vgshell.unwrap.model import MAX_NESTING, Ctx, FileText, Invocation, State
+from vgshell.unwrap.model import ANYWHERE, MAX_NESTING, Ctx, FileText, Invocation, State
 from vgshell.wrappers import SHELLS, interpreter_key
 
 if TYPE_CHECKING:
@@ -63,11 +65,21 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
              executed: bool = False, sourced: bool = False) -> None:
     """Walk the script file `shown` (as the line names it) run by `inv`. `executed`: run as `./FILE`, so
     only a shell shebang (or none) makes it a shell script; `sourced`: run in this shell (`source`)."""
-    if w.files is None or ctx.depth >= MAX_NESTING or not shown or UNKNOWN in shown:
+    if w.files is None or ctx.depth >= MAX_NESTING or not shown:
+        return
+    if UNKNOWN in shown:  # `bash "$(ls *.sh | head -1)"`, `. "$(dirname "$0")/lib.sh"`
+        blind_spot(w, inv, shown, "its path is known only when it runs")
         return
     path = resolve(shown, st.cwd)
-    found = read(w, path)
+    made = st.made.get(path, st.links.get(path))
+    if made == "":
+        blind_spot(w, inv, shown, "made earlier on the line: what it holds is known only when it runs")
+        return
+    found = read(w, made or path)  # `cp .x.sh z.sh; bash z.sh` runs what .x.sh holds
     if found.missing:
+        # a missing file runs nothing — unless the line makes it first, or bash expands the name at run time
+        if ANYWHERE in st.made or _GLOB_CHARS.search(shown):
+            blind_spot(w, inv, shown, "does not exist yet or is a pattern: what it holds is known only when it runs")
         return
     if found.text is None:
         w.out.append(replace(inv, where=f"{shown}: {found.problem}", unseen=("script",)))
@@ -88,11 +100,20 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
         w.script(parsed(text, key), st, inner)  # `source`: its state changes stay, so it is walked each time
 
 
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def blind_spot(w: Walker, inv: Invocation, shown: str, why: str) -> None:
+    """A script the line runs that the analysis cannot read: `script.unreadable` judges it."""
+    w.out.append(replace(inv, where=f"{shown.replace(UNKNOWN, '$?')}: {why}", unseen=("script",)))
+
+
 def _walk_cached(w: Walker, key: str, text: str, st: State, ctx: Ctx) -> None:
     """Walk a script run in a child shell, or reuse the walk of the same text from the same state: what it
     emits depends only on those (a walk that read other files is not reused: they may change)."""
     memo = (key, st.cwd, st.home, frozenset(st.vars.items()), ctx, tuple(sorted(st.functions.items())),
-            tuple(sorted(st.aliases.items())), frozenset(st.written.items()), frozenset(st.downloaded))
+            tuple(sorted(st.aliases.items())), frozenset(st.written.items()), frozenset(st.downloaded),
+            frozenset(st.made.items()))
     hit = _WALKS.get(memo)
     if hit is not None:
         _WALKS.move_to_end(memo)
@@ -112,7 +133,12 @@ def program_text(w: Walker, shown: str, st: State, ctx: Ctx, inv: Invocation) ->
     judged like inline code; None when there is none to read (a blind spot is recorded when unreadable)."""
     if w.files is None or not shown or UNKNOWN in shown or ctx.depth >= MAX_NESTING:
         return None
-    found = read(w, resolve(shown, st.cwd))
+    path = resolve(shown, st.cwd)
+    made = st.made.get(path, st.links.get(path))
+    if made == "":
+        blind_spot(w, inv, shown, "made earlier on the line: what it holds is known only when it runs")
+        return None
+    found = read(w, made or path)
     if found.text is None and not found.missing:
         w.out.append(replace(inv, where=f"{shown}: {found.problem}", unseen=("script",)))
     return found.text

