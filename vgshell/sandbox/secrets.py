@@ -16,13 +16,16 @@ from dataclasses import dataclass
 
 # Credential directories and files of a user's home (SPEC §4), for every home on the host, not only $HOME.
 SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config/gcloud", ".kube", ".docker", ".azure", ".password-store",
-               ".config/gh", ".local/share/keyrings")
+               ".config/gh", ".local/share/keyrings", ".config/op", ".config/hub",
+               # browser profiles: saved passwords and cookies
+               ".mozilla", ".config/google-chrome", ".config/chromium", ".config/BraveSoftware")
 # Credential files, some inside toolchain directories a sandbox may otherwise see (~/.cargo, ~/.gem).
 SECRET_FILES = (".cargo/credentials.toml", ".cargo/credentials", ".gem/credentials", ".npmrc", ".pypirc",
                 ".netrc", ".git-credentials", ".vault-token", ".terraform.d/credentials.tfrc.json",
                 ".config/rclone/rclone.conf", ".config/helm/repositories.yaml",
                 ".helm/repository/repositories.yaml", ".circleci/cli.yml", ".travis/config.yml",
-                ".travis/config.yaml")
+                ".travis/config.yaml", ".s3cfg", ".boto", ".pgpass", ".my.cnf", ".config/git/credentials",
+                ".terraformrc")
 # Root-only host secrets, and the container engines' sockets and state (a socket is a root shell on the
 # host; their state holds every image's and container's files and registry logins).
 SYSTEM_SECRETS = (
