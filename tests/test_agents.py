@@ -268,6 +268,11 @@ class FakeAnalyzer:
         self.held: list[socket.socket] = []
         threading.Thread(target=self.serve, daemon=True).start()
 
+    def close(self) -> None:
+        self.sock.close()  # accept() fails: the thread ends
+        for conn in self.held:
+            conn.close()
+
     def serve(self) -> None:
         while True:
             try:
@@ -293,7 +298,10 @@ def test_an_analyzer_that_does_not_answer_means_deny(tmp_path: Path, agent: str,
 
     (state / "analyzer.env").write_text(f"port={fake.port}\nclient=c\nserver=s\npid=1\nversion=x\n"
                                         f"envkey={env_key(b.env)}\n")
-    status, _out, err = hook(b, agent, payload(fixture, where, "ls", b.project), env={"VG_HOOK_TIMEOUT": "3"})
+    try:
+        status, _out, err = hook(b, agent, payload(fixture, where, "ls", b.project), env={"VG_HOOK_TIMEOUT": "3"})
+    finally:
+        fake.close()
     assert status == 2
     assert "analyzer" in err and "not running it" in err
 

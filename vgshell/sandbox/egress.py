@@ -2,11 +2,11 @@
 
 The sandbox has no network of its own (bubblewrap `--unshare-net`, docker/podman `--network none`): only
 its loopback. A forwarder started inside it (socat) listens on 127.0.0.1:3128 there and relays each
-connection to a UNIX socket bound in from the host, where this proxy — threads in the `vg exec` process,
-for the length of one run — answers HTTP CONNECT and plain HTTP requests. A request goes out only when its
-host name matches the allowlist (the registries of the detected package managers plus
-`sandbox.network_allowlist`); anything else gets a 403 naming vgshell, the host and that key, and the
-proxy never connects out for it. Outbound connections go direct, or through the host's own proxy
+connection to a UNIX socket bound in from the host, where this proxy — threads in the `vg exec` process
+or the hooks' analyzer, for the length of one run — answers HTTP CONNECT and plain HTTP requests. A
+request goes out only when its host name matches the allowlist (the registries of the detected package
+managers plus `sandbox.network_allowlist`); anything else gets a 403 naming vgshell, the host and that
+key, and the proxy never connects out for it. Outbound connections go direct, or through the host's own proxy
 (HTTPS_PROXY/HTTP_PROXY, honouring NO_PROXY) when one is configured.
 """
 
