@@ -99,8 +99,10 @@ def test_critical_lines_are_blocked_with_126_and_run_nothing(box: Box, line: str
     assert r.stdout == ""
 
 
-@pytest.mark.parametrize(("line", "out"), [("echo rm -rf '~'", "rm -rf ~"), ("echo 'rm -rf ~' > note.txt; cat note.txt",
-                                                                            "rm -rf ~")])
+@pytest.mark.parametrize(("line", "out"), [("echo rm -rf '~'", "rm -rf ~"),
+                                           ("echo 'rm -rf ~' > note.txt; cat note.txt", "rm -rf ~"),
+                                           ('echo "a<<b"', "a<<b"),  # `<<` in quotes opens no heredoc
+                                           ("cat <<EOF\nheredoc\nEOF", "heredoc")])
 def test_look_alike_benign_lines_run_on_the_host(box: Box, line: str, out: str) -> None:
     r = box.sh("-c", line)
     assert r.returncode == 0 and r.stdout.strip() == out, r.stderr

@@ -264,6 +264,7 @@ def test_multi_line_input_while_the_buffer_is_incomplete(repl: Repl) -> None:
     repl.child.send("heredoc body\r")
     repl.child.expect(MORE)
     assert "heredoc body" in repl.run("EOF")
+    assert "\na<<b\n" in repl.run('echo "a<<b"')  # `<<` in quotes: complete, runs at once
     repl.child.send("echo 'open\r")
     repl.child.expect(MORE)
     assert "open\nquote" in repl.run("quote'")
