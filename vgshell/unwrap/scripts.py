@@ -5,13 +5,15 @@ injected `Files` and walked as part of the line, each command marked with `FILE:
 A file that does not exist runs nothing (bash fails) — unless the line makes it first: a copy, move or link
 made earlier on the line (`cp .x.sh z.sh; bash z.sh`) runs what its source holds; a file whose content or
 name is known only when it runs (`tar x`, `git clone`, `cat X | tee F`, a path from `$( )`, a glob) is a
-blind spot the rules see (`unseen: [script]`), as is one that cannot be read or is over the size limit. Parsed scripts are cached by content hash, so the same
-script judged again costs a read and a hash, not a parse.
+blind spot the rules see (`unseen: [script]`), as is one that cannot be read or is over the size limit.
+Parsed scripts are cached by content hash, so the same script judged again costs a read and a hash, not a
+parse. `npm test`, `yarn build`… walk the project's package.json scripts; `make` its `$(shell …)` too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os.path
 import re
 from collections import OrderedDict
@@ -222,6 +224,7 @@ def run_make(w: Walker, inv: Invocation, st: State, ctx: Ctx) -> None:
             return
         inner = st.copy()
         inner.cwd = cwd
+        _walk_make_shells(w, found.text, shown, inner, ctx.deeper(f"make {shown}"))
         _walk_recipes(w, found.text, targets, shown, inner, ctx.deeper(f"make {shown}"))
         return
 
@@ -305,3 +308,64 @@ def _rules(text: str) -> tuple[dict[str, list[tuple[int, str]]], dict[str, list[
             for t in names:
                 recipes.setdefault(t, []).append((n, m.group(2).split(";", 1)[1]))
     return recipes, prereqs, first
+
+
+_MAKE_SHELL = re.compile(r"\$\(shell\s+((?:[^()]|\([^()]*\))*)\)")
+
+
+def _walk_make_shells(w: Walker, text: str, shown: str, st: State, ctx: Ctx) -> None:
+    """`X := $(shell CMD)`: make runs CMD while it reads the Makefile, whatever the target."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        for m in _MAKE_SHELL.finditer(line):
+            code = m.group(1).replace("$$", "\ue004").replace("\ue004", "$")
+            w.script(_at_line(parsed(code), n), st.copy(), replace(ctx, source=shown, child=True))
+
+
+# ------------------------------------------------------------------ package.json scripts
+
+PACKAGE_RUNNERS = frozenset({"npm", "yarn", "pnpm", "bun"})
+_NPM_ALIASES = {"t": "test", "tst": "test", "run-script": "run", "rum": "run", "urn": "run", "i": "install",
+                "isntall": "install", "add": "install", "ci": "install"}
+_LIFECYCLE = {"install": ("preinstall", "install", "postinstall", "prepare")}
+_OWN = frozenset({"test", "start", "stop", "restart"})
+
+
+def run_package_scripts(w: Walker, inv: Invocation, st: State, ctx: Ctx) -> None:
+    """`npm test`, `npm run build`, `yarn build`, `pnpm start`: the project's package.json scripts they run
+    (with their `pre`/`post` scripts), walked as shell marked `package.json scripts.NAME`."""
+    if w.files is None or ctx.depth >= MAX_NESTING:
+        return
+    args = [a for a in inv.args if not a.startswith("-")]
+    if not args:
+        if inv.name not in ("yarn", "pnpm"):
+            return
+        args = ["install"]
+    command = _NPM_ALIASES.get(args[0], args[0])
+    if command == "run":
+        if len(args) < 2:
+            return
+        names: tuple[str, ...] = (f"pre{args[1]}", args[1], f"post{args[1]}")
+    elif command in _LIFECYCLE:
+        if len(args) > 1:  # `npm install left-pad`: the package's own scripts, not the project's
+            return
+        names = _LIFECYCLE[command]
+    elif command in _OWN or inv.name in ("yarn", "pnpm", "bun"):  # `yarn build` runs the script `build`
+        names = (f"pre{command}", command, f"post{command}")
+    else:
+        return
+    found = read(w, resolve("package.json", st.cwd))
+    if found.text is None:
+        if not found.missing:
+            w.out.append(replace(inv, where=f"package.json: {found.problem}", unseen=("script",)))
+        return
+    try:
+        scripts = json.loads(found.text).get("scripts") or {}
+    except (ValueError, AttributeError):
+        return  # npm refuses a package.json it cannot parse: nothing runs
+    if not isinstance(scripts, dict):
+        return
+    for name in names:
+        code = scripts.get(name)
+        if isinstance(code, str) and code.strip():
+            inner = replace(ctx.deeper(f"{inv.name} {name}"), source=f"package.json scripts.{name}", child=True)
+            w.script(parsed(code), st.copy(), inner)

@@ -28,7 +28,7 @@ from vgshell.unwrap.carriers import walk_carried
 from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
 from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
-from vgshell.unwrap.scripts import data_lines, run_file
+from vgshell.unwrap.scripts import PACKAGE_RUNNERS, data_lines, run_file, run_package_scripts
 from vgshell.unwrap.spawning import runaway_loop, self_spawning
 from vgshell.unwrap.text import expand_heredoc, script_output, static_output, sub_outputs
 from vgshell.unwrap.variables import assign, assignment_value, set_positional
@@ -292,6 +292,8 @@ class Walker:
             return
         if name in CARRIER_NAMES:
             walk_carried(self, inv, st, ctx)
+        if name in PACKAGE_RUNNERS:
+            run_package_scripts(self, inv, st, ctx)
         spec = WRAPPERS.get(name)
         if spec is not None and len(inv.argv) > 1:
             self.emit(inv, ctx)
