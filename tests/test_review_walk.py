@@ -165,3 +165,33 @@ def test_files_named_in_options_are_writes(attack: bool, command: str, level: Le
     a = assess(command, "/home/dev/project", "/home/dev")
     found = [(f.rule, f.match) for f in a.findings]
     assert (a.risk >= level) if attack else (a.risk <= level), found
+
+
+# ------------------------------------------------------------------ destruction without rm, shell forms (B5)
+
+WITHOUT_RM = [
+    (True, "find ~ -type f -exec truncate -s0 {} +", H),
+    (True, "find ~ -type f -exec shred -u {} +", H),
+    (True, "cat /dev/null > ~/.ssh/id_rsa", H),
+    (True, "echo > ~/.aws/credentials", H),
+    (True, "> ~/.gitconfig", M),
+    (True, "chmod 000 ~", H),
+    (True, "chmod a-rwx ~/.ssh", H),
+    (True, "sed -i d /etc/hosts", H),
+    (True, "sed -i -e d /etc/passwd", H),
+    (False, "find . -name '*.log' -exec truncate -s0 {} +", L),
+    (False, "truncate -s0 log.txt", L),
+    (False, "chmod 000 secret.txt", L),
+    (False, "chmod 700 ~", L),
+    (False, "sed -i 's/a/b/' x.txt", L),
+    (False, "sed -i.bak -e 's/a/b/' x.txt", L),
+    (False, "cat ~/.ssh/id_rsa.pub > key.txt", L),
+    (False, "git config --global user.name x", L),
+]
+
+
+@pytest.mark.parametrize(("attack", "command", "level"), WITHOUT_RM)
+def test_destruction_without_rm(attack: bool, command: str, level: Level, project: Path) -> None:
+    a = assess(command, "/home/dev/project", "/home/dev")
+    found = [(f.rule, f.match) for f in a.findings]
+    assert (a.risk >= level) if attack else (a.risk <= level), found

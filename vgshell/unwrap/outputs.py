@@ -56,6 +56,8 @@ def with_outputs(inv: Invocation) -> Invocation:
             found.append(operands[OUTPUT_OPERAND[name]])
     if name == "sed":
         found += [m.group(1).strip() for a in _program_texts(args, "-e") for m in _SED_WRITE.finditer(a)]
+        if any(a.startswith(("-i", "--in-place")) or (a[:1] == "-" and a[1:2] != "-" and "i" in a) for a in args):
+            found += _sed_files(args)  # `sed -i d /etc/hosts` rewrites the files it is given
     if name in ("awk", "gawk", "mawk", "nawk"):
         found += _awk_writes(args)
     targets = [resolve(f, inv.cwd) for f in found if f and f not in ("-", "/dev/stdout") and UNKNOWN not in f]
@@ -97,6 +99,15 @@ def _program_texts(args: list[str], option: str) -> list[str]:
         return given
     operands = [a for a in args if not a.startswith("-")]
     return operands[:1]
+
+
+def _sed_files(args: list[str]) -> list[str]:
+    """The files `sed -i` edits: its operands after the script (which is the first operand without `-e`)."""
+    scripted = any(a in ("-e", "--expression", "-f", "--file") or a.startswith(("--expression=", "--file="))
+                   for a in args)
+    operands = [a for i, a in enumerate(args) if not a.startswith("-")
+                and (i == 0 or args[i - 1] not in ("-e", "--expression", "-f", "--file", "-l"))]
+    return operands if scripted else operands[1:]
 
 
 def _awk_writes(args: list[str]) -> list[str]:
