@@ -18,6 +18,7 @@ import shlex
 from dataclasses import dataclass
 
 from vgshell.expand import UNKNOWN
+from vgshell.interp_callees import resolve
 from vgshell.parse import parse
 
 MAX_CODE = 20_000  # inline code longer than this is read only for its first part
@@ -36,6 +37,7 @@ class Effects:
     evaluated: tuple[tuple[str, str], ...] = ()
     network: bool = False  # the code also talks to the network: what it reads may be sent
     runtime_code: bool = False  # it evaluates code only known when it runs (`exec(base64.b64decode(x))`)
+    hidden: tuple[str, ...] = ()  # callees only run time names (`getattr(os, x)(…)`), each with what is unseen
 
 
 def family(key: str) -> str:
@@ -106,6 +108,7 @@ def analyse(code: str, lang: str) -> Effects:
     if lang == "node":  # require('fs').rmSync → fs.rmSync; shell calls only where child_process is used
         code = re.sub(r"require\(\s*['\"](?:node:)?(\w+)['\"]\s*\)", r"\1", code)
     env = _assignments(code, lang)
+    code, hidden = resolve(code, lang, lambda expr: _eval(expr, env, lang))
     shell: list[str] = []
     deleted: list[tuple[str, bool]] = []
     written: list[str] = []
@@ -149,7 +152,7 @@ def analyse(code: str, lang: str) -> Effects:
     shell += _decoded_literals(code)
     return Effects(tuple(dict.fromkeys(s for s in shell if s.strip())), tuple(dict.fromkeys(deleted)),
                    tuple(dict.fromkeys(written)), tuple(dict.fromkeys(read)), tuple(evaluated),
-                   _NETWORK.search(code) is not None, runtime_code)
+                   _NETWORK.search(code) is not None, runtime_code, hidden)
 
 
 _NETWORK = re.compile(r"requests\.(?:post|put|patch|request)|urlopen|urllib\.request|http\.client|httpx\.|"
