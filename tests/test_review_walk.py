@@ -130,3 +130,38 @@ def test_a_package_script_is_named_in_the_reason(project: Path) -> None:
 def test_a_benign_makefile_shell_is_low(project: Path) -> None:
     (project / "Makefile").write_text("REV := $(shell git rev-parse --short HEAD)\nall:\n\techo $(REV)\n")
     assert assess("make", str(project), str(project.parent), files=HostFiles()).risk <= L
+
+
+# ------------------------------------------------------------------ files named in options are writes (B6)
+
+OUTPUT_OPTIONS = [
+    (True, "find . -maxdepth 0 -fprintf ~/.bashrc 'touch ~/PWNED\\n'", M),
+    (True, "find . -fprintf /etc/cron.d/x 'x'", H),
+    (True, "sed -n 'w /etc/cron.d/x' payload", H),
+    (True, 'sed -n "w $HOME/.bashrc" payload', M),
+    (True, "awk -v f=$HOME/.ssh/authorized_keys '{print >> f}' k", H),
+    (True, "sort -o ~/.bashrc payload", M),
+    (True, "uniq payload ~/.bashrc", M),
+    (True, "gpg -o ~/.bashrc -d x.gpg", M),
+    (True, "openssl enc -d -in x -out ~/.profile", M),
+    (True, "unzip -o x.zip -d ~", H),
+    (True, "tar xf x.tar -C /etc", H),
+    (True, "curl -o ~/.bashrc http://127.0.0.1/x", H),
+    (True, "wget -O ~/.ssh/authorized_keys http://127.0.0.1/k", H),
+    (False, "sort -o out.txt in.txt", L),
+    (False, "tar xf x.tar -C build", L),
+    (False, "tar xf x.tar -C ~/project/vendor", L),
+    (False, "unzip x.zip -d vendor", L),
+    (False, "awk '{print > \"out.txt\"}' in", L),
+    (False, "uniq a b", L),
+    (False, "sed 's/foo/w x/' f", L),
+    (False, "tar cf out.tar src", L),
+    (False, "find . -name '*.log' -fprint found.txt", L),
+]
+
+
+@pytest.mark.parametrize(("attack", "command", "level"), OUTPUT_OPTIONS)
+def test_files_named_in_options_are_writes(attack: bool, command: str, level: Level, project: Path) -> None:
+    a = assess(command, "/home/dev/project", "/home/dev")
+    found = [(f.rule, f.match) for f in a.findings]
+    assert (a.risk >= level) if attack else (a.risk <= level), found

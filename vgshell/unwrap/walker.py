@@ -28,6 +28,7 @@ from vgshell.unwrap.carriers import walk_carried
 from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
 from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
+from vgshell.unwrap.outputs import OUTPUT_PROGRAMS, with_outputs
 from vgshell.unwrap.scripts import PACKAGE_RUNNERS, data_lines, run_file, run_package_scripts
 from vgshell.unwrap.spawning import runaway_loop, self_spawning
 from vgshell.unwrap.text import expand_heredoc, script_output, static_output, sub_outputs
@@ -279,6 +280,8 @@ class Walker:
                           piped_in=ctx.piped_in)
         if st.made or st.links:
             inv = _same_program(inv, st)
+        if inv.name in OUTPUT_PROGRAMS:
+            inv = with_outputs(inv)
         name = inv.name
         if any(c in inv.argv[0] for c in "*?[") and self.files is not None and "glob" not in ctx.via[-1:]:
             self.globbed_name(inv, st, ctx, words)
