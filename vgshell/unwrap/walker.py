@@ -28,7 +28,8 @@ from vgshell.unwrap.carriers import walk_carried
 from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
 from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
-from vgshell.unwrap.scripts import data_lines, run_file
+from vgshell.unwrap.outputs import OUTPUT_PROGRAMS, with_outputs
+from vgshell.unwrap.scripts import PACKAGE_RUNNERS, data_lines, run_file, run_package_scripts
 from vgshell.unwrap.spawning import runaway_loop, self_spawning
 from vgshell.unwrap.text import expand_heredoc, script_output, static_output, sub_outputs
 from vgshell.unwrap.variables import assign, assignment_value, set_positional
@@ -214,6 +215,11 @@ class Walker:
                           via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, home=st.home,
                           glob_name=glob_name, hidden_name=hidden,
                           where=f"{ctx.source}:{node.line}" if ctx.source else None)
+        prefix_path = next((v for name, v in node.assigns if name == "PATH"), None)
+        if prefix_path is not None and (st.made or st.links):  # `PATH=.:$PATH ls` after `ln -s /bin/rm ls`
+            scoped = st.copy()
+            scoped.vars["PATH"] = self.expand(prefix_path, st).value
+            base = _same_program(base, scoped)
         prefix_ifs = next((v for name, v in node.assigns if name == "IFS"), None)
         if prefix_ifs is not None and base.name in ("read", "mapfile", "readarray"):
             saved = st.vars.get("IFS")  # `IFS=, read a b`: the assignment holds for that command only
@@ -272,6 +278,10 @@ class Walker:
             inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
                           stdin_text=ctx.stdin_text, self_spawning=spawning, downstream=ctx.downstream,
                           piped_in=ctx.piped_in)
+        if st.made or st.links:
+            inv = _same_program(inv, st)
+        if inv.name in OUTPUT_PROGRAMS:
+            inv = with_outputs(inv)
         name = inv.name
         if any(c in inv.argv[0] for c in "*?[") and self.files is not None and "glob" not in ctx.via[-1:]:
             self.globbed_name(inv, st, ctx, words)
@@ -285,6 +295,8 @@ class Walker:
             return
         if name in CARRIER_NAMES:
             walk_carried(self, inv, st, ctx)
+        if name in PACKAGE_RUNNERS:
+            run_package_scripts(self, inv, st, ctx)
         spec = WRAPPERS.get(name)
         if spec is not None and len(inv.argv) > 1:
             self.emit(inv, ctx)
@@ -349,10 +361,15 @@ class Walker:
 
     def note_written(self, node: Simple, redirects: tuple[tuple[str, str], ...], st: State, ctx: Ctx) -> None:
         targets = [(op, t) for op, t in redirects if op in (">", ">|", ">>", "&>", "&>>")]
-        tee = ctx.stdin_text is not None and "tee" in node.words[0].raw
+        tee = "tee" in node.words[0].raw
         if not targets and not tee:
             return
         args = [expand(w.raw, st.vars, st.home).value for w in node.words]
+        if tee and ctx.stdin_text is None and os.path.basename(args[0]) == "tee":
+            for a in args[1:]:  # `cat .x.sh | tee c.sh`: what it writes is known only when it runs
+                if not a.startswith("-"):
+                    st.made[resolve(a, st.cwd)] = ""
+            return
         if tee and os.path.basename(args[0]) == "tee":
             text: str | None = ctx.stdin_text
             append = any(a in ("-a", "--append") for a in args)
@@ -361,11 +378,13 @@ class Walker:
             text = static_output(node, st, ctx.stdin_text)
         else:
             return
+        copies = args[1] if len(args) == 2 and os.path.basename(args[0]) == "cat" and UNKNOWN not in args[1] else ""
         for op, target in targets:
             if text is not None:
                 st.written[target] = (st.written.get(target, "") if op.endswith(">>") else "") + text
             else:
                 st.written.pop(target, None)  # unknown content now
+                st.made[target] = resolve(copies, st.cwd) if copies and op in (">", ">|") else ""
 
     def emit(self, inv: Invocation, ctx: Ctx) -> None:
         if not ctx.via:
@@ -465,6 +484,27 @@ def _peel_element_assignments(node: Simple) -> Simple:
         name = m.group()[:-1]
         assigns.append((name, Word(w.raw[m.end():], w.subs, w.process_subs)))
     return Simple(tuple(assigns), tuple(words), node.redirects, node.line)
+
+
+def _same_program(inv: Invocation, st: State) -> Invocation:
+    """A program copied or linked earlier on the line keeps its identity: `cp /bin/rm ./safe; ./safe -rf ~`
+    runs rm, as does `ln -s /bin/rm ./ls; PATH=.:$PATH ls -rf ~`."""
+    name = inv.argv[0]
+    if UNKNOWN in name:
+        return inv
+    if "/" in name:
+        candidates = [resolve(name, st.cwd)]
+    else:
+        path = st.vars.get("PATH", "")
+        candidates = [resolve(os.path.join(d or ".", name), st.cwd) for d in path.split(":")
+                      if d and UNKNOWN not in d and not d.startswith("/usr") and d not in ("/bin", "/sbin")]
+    for c in candidates:
+        source = st.links.get(c) or st.made.get(c)
+        if source and os.path.basename(source) != os.path.basename(name):
+            return replace(inv, argv=(source, *inv.args))
+        if source:
+            return inv
+    return inv
 
 
 def _feeds_a_shell(stages: tuple[Node, ...]) -> bool:
