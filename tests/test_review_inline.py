@@ -54,6 +54,29 @@ ROWS = [
     ("php -r 'call_user_func(\"system\", \"rm -rf ~\");'", C, "min"),
     ("php -r '$f=$argv[1]; $f(\"rm -rf ~\");'", H, "min"),
     ("php -r 'echo call_user_func(\"strtoupper\", \"a\");'", L, "max"),
+    # perl substitutions are not shell globs (F3); printf of a carriage return is not an attack (F5)
+    ("perl -pi -e 's/foo.*/bar/' src/config.txt", L, "max"),
+    ("perl -pi -e 's/^#?Port .*/Port 2222/' sshd_config.local", L, "max"),
+    ("printf \"\\rProgress: 50%%\"", L, "max"),
+    ("printf '\\r%s' done", L, "max"),
+    ("bind '\"\\C-m\": accept-line'", H, "min"),
+    ("bindkey '^M' self-insert", H, "min"),
+    ("perl -e 's/x/y/; system(\"rm -rf ~\")'", C, "min"),
+    # kill everything (B9)
+    ("pkill -9 -u $USER", H, "min"),
+    ("killall -9 -u $USER", H, "min"),
+    ("kill -9 0", H, "min"),
+    ("python3 -c \"import os; os.kill(-1, 9)\"", H, "min"),
+    ("python3 -c \"import os,signal; os.killpg(0, signal.SIGKILL)\"", H, "min"),
+    ("pkill -f 'python -m http.server'", M, "max"),
+    ("kill -9 12345", M, "max"),
+    ("python3 -c \"import os; os.kill(12345, 15)\"", L, "max"),
+    ("kill 0", H, "min"),
+    ("killall -u dev -9", H, "min"),
+    ("ruby -e 'Process.kill(:KILL, -1)'", H, "min"),
+    ("kill -s 0 1234", L, "max"),
+    ("pkill -u dev node", L, "max"),
+    ("python3 -c \"import os,signal; os.killpg(os.getpgid(1234), signal.SIGTERM)\"", L, "max"),
 ]
 
 

@@ -150,9 +150,15 @@ def analyse(code: str, lang: str) -> Effects:
     if lang == "awk":
         shell += _awk_pipes(code, env)
     shell += _decoded_literals(code)
+    shell += [f"kill -9 {m.group(1) or m.group(2)}" for m in _KILL_ALL.finditer(code)]
     return Effects(tuple(dict.fromkeys(s for s in shell if s.strip())), tuple(dict.fromkeys(deleted)),
                    tuple(dict.fromkeys(written)), tuple(dict.fromkeys(read)), tuple(evaluated),
                    _NETWORK.search(code) is not None, runtime_code, hidden)
+
+
+# a signal to every process (pid -1) or to the caller's own process group (pid 0, killpg(0)), as `kill` would
+_KILL_ALL = re.compile(r"(?:os\.kill|process\.kill|posix_kill|os\.killpg)\(\s*(-1|0)\s*[,)]|"
+                       r"Process\.kill\(\s*[^,()]+,\s*(?:\[\s*)?(-1|0)\s*[,)\]]")
 
 
 _NETWORK = re.compile(r"requests\.(?:post|put|patch|request)|urlopen|urllib\.request|http\.client|httpx\.|"
@@ -523,7 +529,9 @@ def _quote(arg: str) -> str:
     return shlex.quote(arg)
 
 
-_NOT_SHELL = re.compile(r"^\s*(import|from|print|console|require|use|let|const|var|def|class|puts|my|if|for)\b")
+# code words, and perl/sed regex operators (`s/foo.*/bar/`, `tr/a-z/A-Z/`, `m{…}`) a shell would read as a glob
+_NOT_SHELL = re.compile(r"^\s*(?:(?:import|from|print|console|require|use|let|const|var|def|class|puts|my|if|for)\b|"
+                        r"(?:s|y|tr|m|qr)[/|#!,{])")
 
 
 def looks_like_shell(code: str) -> bool:
