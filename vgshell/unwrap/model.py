@@ -53,6 +53,8 @@ class Invocation:
     unseen: tuple[str, ...] = ()  # what the analysis could not see for it (`stdin`, `script`)
     downstream: tuple[str, ...] = ()  # the commands later in its pipeline (`env | grep PATH`)
     piped_in: tuple[str, ...] = ()  # files and $VARIABLES earlier pipeline stages read (what its stdin carries)
+    # the directory the line started in (the project the sandbox mounts), when a `cd` left it; None: `cwd`
+    project: str | None = None
 
     @cached_property
     def name(self) -> str:
