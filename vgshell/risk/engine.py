@@ -386,6 +386,9 @@ def _path_ok(v: _View, p: str, want: dict[str, Any]) -> bool:
     return not (want.get("whole_cwd") and not _whole_cwd(p, v.inv.cwd))
 
 
+# credentials are credentials in any user's home, not only in the one vgshell runs as (`cat /root/.ssh/id_rsa`)
+_ANY_HOME_SETS = frozenset({"secrets"})
+_OTHER_HOMES = ("/root", "/home/*", "/Users/*")
 _SET_CACHE: dict[tuple[int, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
@@ -396,7 +399,8 @@ def _expand_set(names: tuple[str, ...], lookup: Callable[[str], tuple[str, ...] 
     key = (id(names), home)
     found = _SET_CACHE.get(key)
     if found is None or found[0] is not names:
-        out = [home + e[1:] if e.startswith("~") else e for n in names for e in (lookup(n) or (n,))]
+        out = [h + e[1:] if e.startswith("~") else e for n in names for e in (lookup(n) or (n,))
+               for h in ((home, *_OTHER_HOMES) if n in _ANY_HOME_SETS and e.startswith("~") else (home,))]
         found = _SET_CACHE[key] = (names, tuple(out))
         if len(_SET_CACHE) > 512:
             _SET_CACHE.clear()
