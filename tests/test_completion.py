@@ -21,7 +21,7 @@ def _script(shell: str) -> str:
 
 
 @pytest.mark.parametrize(("words", "expected"), [
-    (["vg", ""], {"check", "exec", "config", "completion", "--quiet", "--config"}),
+    (["vg", ""], {"check", "exec", "config", "doctor", "completion", "--quiet", "--config"}),
     (["vg", "con"], {"config"}),
     (["vg", "config", ""], {"show", "path", "allow", "deny", "status"}),
     (["vg", "init", "--preset", ""], {"developer", "ci-cd", "production"}),

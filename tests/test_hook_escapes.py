@@ -43,6 +43,7 @@ class Guarded(Shell):
     """A hooked shell whose analyzer refuses `touch canary*`, with the marker in its prompt."""
 
     def __init__(self, kind: str, tmp: Path, extra_rc: str = "", env: dict[str, str] | None = None) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
         super().__init__(kind, tmp, extra_rc=PROMPT_MARK[kind] + extra_rc, rules=CANARY_PACK,
                          env={"VISUAL": "true", "EDITOR": "true", **(env or {})})
         self.tries = 0
@@ -89,8 +90,8 @@ Maker = Callable[..., Guarded]
 def make_shell(tmp_path: Path) -> Iterator[Maker]:
     made: list[Guarded] = []
 
-    def make(kind: str, extra_rc: str = "") -> Guarded:
-        sh = Guarded(kind, tmp_path / f"s{len(made)}", extra_rc=extra_rc)
+    def make(kind: str, extra_rc: str = "", env: dict[str, str] | None = None) -> Guarded:
+        sh = Guarded(kind, tmp_path / f"s{len(made)}", extra_rc=extra_rc, env=env)
         made.append(sh)
         return sh
 
@@ -144,6 +145,23 @@ def test_every_accepting_key_in_vi_mode_is_judged(kind: str, make_shell: Maker) 
     sh.prepare("PROMPT_COMMAND=" if kind == "bash" else "precmd_functions=()")
     for name, prefix, keys in VI_KEYS[kind]:
         assert not sh.attempt(prefix, keys).exists(), f"{name} ran a refused line"
+
+
+# Keys a user's inputrc binds to the accepting functions (readline is asked which, at start-up).
+INPUTRC_KEYS = [("C-t bound to accept-line", "", "\x14"), ("C-x a bound to operate-and-get-next", "", "\x18a"),
+                ("M-e bound to edit-and-execute-command", "", "\x1be"),
+                ("C-x 1 C-x c: insert-comment with an argument", "#", "\x181\x18c")]
+
+
+def test_keys_an_inputrc_binds_to_accepting_functions_are_judged(make_shell: Maker, tmp_path: Path) -> None:
+    inputrc = tmp_path / "inputrc"
+    inputrc.write_text('"\\C-t": accept-line\n"\\C-xa": operate-and-get-next\n"\\ee": edit-and-execute-command\n'
+                       '"\\C-xc": insert-comment\n"\\C-x1": digit-argument\n')
+    sh = make_shell("bash", env={"INPUTRC": str(inputrc)})
+    sh.prepare("PROMPT_COMMAND=")
+    for name, prefix, keys in INPUTRC_KEYS:
+        assert not sh.attempt(prefix, keys).exists(), f"{name} ran a refused line"
+    assert "Blocked" in sh.run("touch canary-last")[1]
 
 
 @pytest.mark.parametrize("kind", ["bash", "zsh"])

@@ -98,6 +98,15 @@ def test_a_secret_as_the_working_directory_is_not_bound_in_a_container(tmp_path:
     assert spec.container_mounts == ()
 
 
+def test_a_mount_through_a_link_is_masked_by_the_real_path(tmp_path: Path) -> None:
+    """`cd /var/run && …` binds the host's /run: its docker.sock is found at /run/docker.sock."""
+    f = replace(facts(tmp_path, (Secret("/run/docker.sock", False),), str(tmp_path)), line_dirs=("/var/run",),
+                real_paths=(("/var/run", "/run"),))
+    spec = build_spec("true", DEFAULT_CONFIG, f)
+    assert Mask("/var/run/docker.sock", False) in spec.container_masks
+    assert secrets.real_paths(["/var/run", str(tmp_path)]) == (("/var/run", "/run"),)
+
+
 def test_every_home_credential_of_the_rule_packs_is_masked() -> None:
     """One table: the sandbox hides every home credential the rules score (they must not drift apart)."""
     table = (*secrets.SECRET_DIRS, *secrets.SECRET_FILES)
@@ -219,6 +228,16 @@ def test_the_engine_socket_does_not_show_inside(runtime: str, cwd: str | None, t
     assert "socket" not in r.stdout.split(), r.stdout
     if cwd:
         assert "systemd" in r.stdout.split() or "lock" in r.stdout.split()  # the host's /run does show
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the host's secrets are only readable to root")
+@pytest.mark.parametrize("runtime", ["docker", "podman"])
+def test_the_engine_socket_does_not_show_through_a_link(runtime: str, tmp_path: Path) -> None:
+    """The line cds into /var/run, a link to /run: the directory is bound, its socket is not."""
+    sb = Sandbox(tmp_path, runtime)
+    assert Path("/var/run").is_symlink() and Path("/run/docker.sock").is_socket()
+    r = sb.run("cd /var/run && { test -S docker.sock && echo socket; ls; }")
+    assert "socket" not in r.stdout.split() and "docker.sock" in r.stdout.split(), r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -99,8 +99,10 @@ def test_critical_lines_are_blocked_with_126_and_run_nothing(box: Box, line: str
     assert r.stdout == ""
 
 
-@pytest.mark.parametrize(("line", "out"), [("echo rm -rf '~'", "rm -rf ~"), ("echo 'rm -rf ~' > note.txt; cat note.txt",
-                                                                            "rm -rf ~")])
+@pytest.mark.parametrize(("line", "out"), [("echo rm -rf '~'", "rm -rf ~"),
+                                           ("echo 'rm -rf ~' > note.txt; cat note.txt", "rm -rf ~"),
+                                           ('echo "a<<b"', "a<<b"),  # `<<` in quotes opens no heredoc
+                                           ("cat <<EOF\nheredoc\nEOF", "heredoc")])
 def test_look_alike_benign_lines_run_on_the_host(box: Box, line: str, out: str) -> None:
     r = box.sh("-c", line)
     assert r.returncode == 0 and r.stdout.strip() == out, r.stderr
@@ -256,3 +258,18 @@ def test_a_sandboxed_dash_c_gets_its_own_whitelisted_environment(box: Box) -> No
     path = f"/opt/agent-venv/bin:{box.env['PATH']}"
     r = box.sh("-c", 'echo "${PATH%%:*}" "${NOT_WHITELISTED-unset}"', env={"PATH": path, "NOT_WHITELISTED": "x"})
     assert r.stdout == "/opt/agent-venv/bin unset\n", r.stderr
+
+
+@pytest.mark.parametrize(("key", "status", "ran"), [("n", 126, False), ("y", 0, True)])
+def test_dash_c_at_a_terminal_asks_and_runs_only_on_yes(box: Box, key: str, status: int, ran: bool) -> None:
+    import pexpect
+
+    (box.project / "vectra-guard.yaml").write_text("sandbox:\n  mode: never\n")
+    child = pexpect.spawn(VGSHELL, ["-c", "alias rr=rm; touch asked-and-ran"], env=box.env, cwd=str(box.project),
+                          encoding="utf-8", timeout=30)
+    child.expect("yes, and remember")
+    child.send(key + "\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == status
+    assert (box.project / "asked-and-ran").exists() is ran

@@ -264,6 +264,7 @@ def test_multi_line_input_while_the_buffer_is_incomplete(repl: Repl) -> None:
     repl.child.send("heredoc body\r")
     repl.child.expect(MORE)
     assert "heredoc body" in repl.run("EOF")
+    assert "\na<<b\n" in repl.run('echo "a<<b"')  # `<<` in quotes: complete, runs at once
     repl.child.send("echo 'open\r")
     repl.child.expect(MORE)
     assert "open\nquote" in repl.run("quote'")
@@ -390,3 +391,17 @@ def test_a_sandboxed_line_gets_the_sessions_exports_that_the_whitelist_allows(re
     repl.run("vg mode always")
     out = repl.output('printf "%s|%s\\n" "${PATH%%:*}" "${NOT_WHITELISTED-unset}"')
     assert out[-1] == "/opt/session-only/bin|unset" and "sandbox" in out[0]
+
+
+def test_the_users_bashrc_is_read_quietly_and_a_vg_hook_in_it_stays_out(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("bind 'set completion-ignore-case on'\nalias ll='echo from-bashrc'\n"
+                                  f'eval "$({VG} init bash)"\n')
+    r = Repl(tmp_path)
+    try:
+        assert "warning" not in ANSI.sub("", r.child.before)
+        assert r.output("ll") == ["from-bashrc"]
+        assert "not found" in r.run("type __vg_judge")  # the hook did not load: vgshell judges itself
+    finally:
+        r.close()

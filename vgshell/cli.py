@@ -28,12 +28,37 @@ STATUS_BY_ACTION = {"host": ExitStatus.HOST, "sandbox": ExitStatus.SANDBOX, "ask
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _Subcommands)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def _add_quiet(parser: argparse.ArgumentParser) -> None:
+    """`--quiet` of `vg` itself, also after the subcommand (`vg exec --quiet …`; SPEC §12)."""
+    if "--quiet" not in parser._option_string_actions:
+        parser.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                            help="no notices on stderr")
+
+
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Gives the chosen subcommand's parser `--quiet` when it is chosen: one option added, not one per parser
+    on every start (argparse's cost is most of a standalone `vg check`'s own time)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        chosen = self._name_parser_map.get(values[0])
+        if chosen is not None:
+            _add_quiet(chosen)
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="vg", description="vgshell: a command guard for developers and AI coding agents.")
+    p = _Parser(prog="vg", description="vgshell: a command guard for developers and AI coding agents.",
+                epilog="In a shell with the vg hook (and in vgshell): vg off, vg on, vg mode MODE and vg status act "
+                       "on that shell only.")
     p.add_argument("--version", action="version", version=f"vg {__version__}")
     p.add_argument("--config", metavar="FILE", help="a config file above every other (below VG_* env)")
     p.add_argument("--quiet", "-q", action="store_true", help="no notices on stderr")
@@ -61,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--agent", metavar="NAME", help="the AI agent whose command this is, for the records")
     ex.add_argument("--decision", metavar="TOKEN",
                     help="run the sandbox the analyzer decided on for a hooked shell's line (no judging here)")
+    ex.add_argument("--interactive", "-i", action="store_true",
+                    help="ask at the terminal about a high-risk command even where the policy would run it unasked")
+    ex.add_argument("--session", metavar="ID", help="record the run under this session id (VG_SESSION)")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
 
     hook = sub.add_parser("hook", help="judge an AI agent's shell command: its hook payload in, its answer out",
@@ -69,13 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("agent", choices=AGENTS)
     setup = sub.add_parser("setup", help="install the vg hook into an AI agent's settings files",
                            description="Write AGENT's hook configuration (a timestamped backup first; comments "
-                                       "kept; idempotent). See docs/agents.md.")
+                                       "kept; idempotent). vscode and cursor: also a vgshell terminal profile, "
+                                       "made the default, automation and agent terminal profile. See "
+                                       "docs/agents.md.")
     setup.add_argument("agent", choices=AGENTS)
     scope = setup.add_mutually_exclusive_group()
     scope.add_argument("--user", action="store_true", help="the user's settings (the default)")
     scope.add_argument("--project", action="store_true", help="this project's settings")
     setup.add_argument("--shell-prefix", action="store_true",
                        help="claude-code: also route every Bash call through vg (CLAUDE_CODE_SHELL_PREFIX)")
+    setup.add_argument("--profile", choices=("vgshell", "bash-hook"), default="vgshell",
+                       help="vscode, cursor: the editor's terminals run vgshell (the default) or bash with the hook")
+    setup.add_argument("--settings", metavar="PATH",
+                       help="vscode, cursor: this settings.json instead of the user's (stable and Insiders found)")
     setup.add_argument("--uninstall", action="store_true", help="remove what setup wrote")
     setup.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
 
@@ -138,26 +172,25 @@ def build_parser() -> argparse.ArgumentParser:
     session_show.add_argument("id", help="a session id or a unique prefix of one")
     session_show.add_argument("--json", action="store_true")
     sub.add_parser("status", help="the guard's configuration: managed policy, project trust, critical rules off")
-    for name, what in SHELL_ONLY.items():
-        shell_only = sub.add_parser(name, help=f"in a hooked shell: {what} (this shell only)")
-        if name == "mode":
-            shell_only.add_argument("mode", nargs="?", choices=("auto", "always", "risky", "never"))
+    doctor = sub.add_parser("doctor", help="what works here (sandboxes, config, hooks, state), and the fixes",
+                            description="Exit status 1 when something the configuration relies on is broken.")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("version", help="print the version")
     completion = sub.add_parser("completion", help="print a bash or zsh completion script for vg",
                                 description="bash: eval \"$(vg completion bash)\" in ~/.bashrc; zsh: "
                                             "eval \"$(vg completion zsh)\" in ~/.zshrc (after compinit).")
     completion.add_argument("shell", choices=("bash", "zsh"))
-    _everywhere(sub, "--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no notices on stderr")
     return p
 
 
-def _everywhere(sub: Any, *flags: str, **kwargs: Any) -> None:
-    """An option of `vg` itself that may also follow the subcommand (`vg exec --quiet …`)."""
-    for parser in set(sub.choices.values()):
-        parser.add_argument(*flags, **kwargs)
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                _everywhere(action, *flags, **kwargs)
+def with_quiet_everywhere(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Every subcommand's parser with its `--quiet` added now (for `vg completion`, which lists them all)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _add_quiet(child)
+                with_quiet_everywhere(child)
+    return parser
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -193,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(hook_main(args_list[1:]))
     traceback = "--traceback" in args_list
     try:
+        if args_list[:1] and args_list[0] in SHELL_ONLY:  # no subparsers for them: nothing to build per start
+            raise _shell_only(args_list[0])
         args = _parse(args_list)
         return int(_dispatch(args))
     except VgError as e:
@@ -234,8 +269,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "analyzer": _cmd_analyzer, "status": _cmd_status,
         "version": lambda _a: _print(f"vg {__version__}"),
         "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
-        "hook": _cmd_hook, "setup": _cmd_setup, "completion": _cmd_completion,
-        **{name: _cmd_shell_only for name in SHELL_ONLY},
+        "hook": _cmd_hook, "setup": _cmd_setup, "completion": _cmd_completion, "doctor": _cmd_doctor,
     }
     if args.cmd is None:
         build_parser().print_help()
@@ -337,6 +371,10 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     from vgshell.config import load_config
     from vgshell.execute import run_command, run_decided
 
+    if args.session is not None:
+        import os
+
+        os.environ["VG_SESSION"] = args.session  # for the records, and for the sandbox labels
     if args.decision is not None:
         if args.command and args.agent is None:
             raise UsageError("'vg exec --decision TOKEN' takes no command: the decision names it")
@@ -352,7 +390,8 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     env = _environment()
     cfg = load_config(env, args.config)
     _say_config_notices(args, env, cfg)
-    return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent)
+    return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent,
+                       interactive=args.interactive)
 
 
 def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Config,
@@ -376,7 +415,8 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     from vgshell.agents.setup import run_setup
 
     return run_setup(args.agent, _environment(), project=args.project, shell_prefix=args.shell_prefix,
-                     uninstall=args.uninstall, dry_run=args.dry_run, out=sys.stdout)
+                     uninstall=args.uninstall, dry_run=args.dry_run, out=sys.stdout, profile=args.profile,
+                     settings=args.settings)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -437,17 +477,23 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return int(configcli.summary(_environment(), args))
 
 
-def _cmd_shell_only(args: argparse.Namespace) -> int:
-    """`vg off|on|mode` reach here only where no hook's `vg` function caught them: say what they would do."""
-    raise UsageError(f"'vg {args.cmd}' acts on a hooked shell only ({SHELL_ONLY[args.cmd]}); {NO_HOOK}. For one "
-                     f"command: VG_GUARD_LEVEL=off or VG_MODE=MODE in its environment; everywhere: "
-                     f"guard_level / sandbox.mode in ~/.vectra-guard/config.yaml")
+def _shell_only(name: str) -> UsageError:
+    """`vg off|on|mode` reach vg only where no hook's `vg` function caught them: say what they would do."""
+    return UsageError(f"'vg {name}' acts on a hooked shell only ({SHELL_ONLY[name]}); {NO_HOOK}. For one "
+                      f"command: VG_GUARD_LEVEL=off or VG_MODE=MODE in its environment; everywhere: "
+                      f"guard_level / sandbox.mode in ~/.vectra-guard/config.yaml")
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from vgshell import doctor
+
+    return doctor.run(_environment(), args.config, args.json, sys.stdout)
 
 
 def _cmd_completion(args: argparse.Namespace) -> int:
     from vgshell.completion import script
 
-    return _print(script(build_parser(), args.shell))
+    return _print(script(with_quiet_everywhere(build_parser()), args.shell))
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

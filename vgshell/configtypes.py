@@ -25,6 +25,8 @@ class SandboxConfig:
     mode: str
     runtime: str
     runtime_order: tuple[str, ...] | None
+    auto_detect_env: bool
+    prefer_fast: bool
     image: str
     timeout: int
     security_level: str
@@ -56,9 +58,16 @@ class SandboxConfig:
             return None
         return self.cache_ttl or STRATEGY_TTL[self.cache_strategy]
 
+    def auto_order(self, in_ci: bool) -> tuple[str, ...]:
+        """The order `auto` tries without runtime_order: CI's, else the developer machine's (fastest first
+        unless prefer_fast is off)."""
+        if in_ci and self.auto_detect_env:
+            return CI_RUNTIME_ORDER
+        return DEV_RUNTIME_ORDER if self.prefer_fast else CI_RUNTIME_ORDER
+
     def runtime_candidates(self, in_ci: bool) -> tuple[str, ...]:
         """Runtimes to try, in order: the chosen one first (unless `auto`), then the fallback order."""
-        order = self.runtime_order or (CI_RUNTIME_ORDER if in_ci else DEV_RUNTIME_ORDER)
+        order = self.runtime_order or self.auto_order(in_ci)
         if self.runtime == "auto":
             return tuple(order)
         return (self.runtime, *(name for name in order if name != self.runtime))

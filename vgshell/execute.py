@@ -37,16 +37,19 @@ SECCOMP_DEFAULT = Path(__file__).parent / "sandbox" / "seccomp-profile.json"
 
 
 def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False, sandbox: str | None = None,
-                agent: str | None = None) -> int:
+                agent: str | None = None, interactive: bool = False) -> int:
     """`sandbox` (a runtime name, or "auto"): the decision was already made elsewhere (an agent hook sent the
     command here): run it in the sandbox, never on the host and without asking; only a block still holds.
-    `agent` names the AI agent whose command it is, for the records."""
+    `agent` names the AI agent whose command it is, for the records. `interactive` (Vectra Guard's
+    `--interactive`): a high-risk command is asked about even where the policy would run it unasked."""
     from vgshell.analyzer import Analyzer
 
     analyzer = Analyzer(env, cfg)
     verdict = analyzer.check(command)
     if sandbox is not None:
         verdict = _forced_sandbox(verdict, sandbox)
+    elif interactive:
+        verdict = _asked_when_high(verdict)
     rec = _Record(env, cfg, verdict, agent)
     d = verdict.decision
     if d.action == "block":
@@ -92,6 +95,17 @@ def _forced_sandbox(verdict: Verdict, runtime: str) -> Verdict:
     carried = replace(d, action="sandbox", runtime=chosen, on_approve=None,
                       why=f"{d.why} (sandbox decided by the hook)")
     return replace(verdict, decision=carried)
+
+
+def _asked_when_high(verdict: Verdict) -> Verdict:
+    """High risk and not already asked about or blocked: ask, and once approved run it where the policy said."""
+    from vgshell.risk.model import Level
+
+    d = verdict.decision
+    if d.action not in ("host", "sandbox") or verdict.assessment.risk < Level.HIGH:
+        return verdict
+    asked = replace(d, action="ask", on_approve=d.action, why=f"{d.why} (--interactive: high risk is asked about)")
+    return replace(verdict, decision=asked)
 
 
 class _Record:
@@ -183,11 +197,14 @@ def host_facts(env: Environment, cfg: Config, ecosystems: tuple[str, ...], workd
           and env.env.get(v)]
     ca.append(SYSTEM_CA_BUNDLE)
     ca_files = tuple(dict.fromkeys(p for p in ca if os.path.isfile(p)))
+    line_dirs = tuple(d for d in workdirs if os.path.isdir(d))
     return HostFacts(cwd=env.cwd, home=env.home, uid=os.getuid(), gid=os.getgid(), env=env.env,
                      tty=env.isatty(env.stdin) and env.isatty(env.stdout), ca_files=ca_files,
                      cache_dirs=cache_dirs, cache_env=cache_env,
                      project_root=project_root(env.cwd, env.home, os.path.lexists),
-                     line_dirs=tuple(d for d in workdirs if os.path.isdir(d)), secrets=secrets.find(env.home))
+                     line_dirs=line_dirs, secrets=secrets.find(env.home),
+                     real_paths=secrets.real_paths((*line_dirs, *(h for h, _ in cache_dirs),
+                                                    *(b.host_path for b in cfg.sandbox.bind_mounts))))
 
 
 READ_ONLY_WORKDIR = ("vg: the working directory is read-only in the sandbox: it is / or your home (or holds it), "

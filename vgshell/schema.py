@@ -165,6 +165,12 @@ SCHEMA: Final[tuple[Key, ...]] = (
         "Fallback order when the chosen runtime is unavailable; null = bubblewrap, docker, podman "
         "(docker, podman, bubblewrap when `CI` is set).",
         choices=(*RUNTIMES, "process"), nullable=True, value_aliases=_PROCESS),
+    Key("sandbox.auto_detect_env", "bool", True,
+        "Vectra Guard: for `runtime: auto`, tell CI (`CI` set: docker, podman, bubblewrap) from a developer "
+        "machine; false = the developer machine's order everywhere. runtime_order overrides both."),
+    Key("sandbox.prefer_fast", "bool", True,
+        "Vectra Guard: for `runtime: auto` on a developer machine, the fastest runtime first (bubblewrap: no "
+        "daemon, ~10 ms); false = the container engines first (docker, podman, bubblewrap)."),
     Key("sandbox.image", "str", "ubuntu:22.04",
         "Docker/Podman image. While unset, package-manager commands get a per-ecosystem image."),
     Key("sandbox.timeout", "int", 300,

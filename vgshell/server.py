@@ -128,11 +128,15 @@ class _Conn:
 
 def incomplete(line: str, shell: str, parse_error: bool) -> bool:
     """True when the shell would ask for more input (open quote, heredoc, `if` without `fi`, trailing `|`)."""
+    open_heredoc = False
     for m in _HEREDOC.finditer(line):
         rest = line[m.end():].split("\n")[1:]
         if not any(r.lstrip("\t") == m.group(2) for r in rest):
-            return True
-    if not parse_error:
+            if shell == "zsh":  # zsh -n says nothing of an open heredoc: the text decides
+                return True
+            open_heredoc = True  # or `<<` inside quotes (`echo "a<<b"`): bash tells which below
+            break
+    if not parse_error and not open_heredoc:
         return False
     binary = shutil.which(shell) or shutil.which("bash")
     if binary is None:

@@ -338,10 +338,20 @@ def parse_toml(text: str, name: str) -> Any:
 # --- files: backup, atomic write, exact undo --------------------------------------------------------------
 
 
+def keeping_newlines(edit: Callable[[str], str]) -> Callable[[str], str]:
+    """`edit` on a CRLF file: done on LF text, the CRLF put back (the edits themselves write LF)."""
+    def crlf(text: str) -> str:
+        if "\r\n" not in text:
+            return edit(text)
+        return edit(text.replace("\r\n", "\n")).replace("\n", "\r\n")
+    return crlf
+
+
 def read(path: Path) -> str | None:
-    """The file's text, or None when it does not exist."""
+    """The file's text, line endings as they are, or None when it does not exist."""
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read()
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as e:
@@ -373,7 +383,7 @@ def write(path: Path, text: str) -> None:
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
     tmp = path.with_name(f".{path.name}.vg-{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
         f.write(text)
     os.replace(tmp, path)
 
@@ -393,7 +403,8 @@ def undo(path: Path, current: str | None, edit: Callable[[str], str]) -> Before 
     found = backups(path)
     for b in found:
         try:
-            before = b.read_text(encoding="utf-8")
+            with open(b, encoding="utf-8", newline="") as f:
+                before = f.read()
             if edit(before) == current:
                 return Before(before)
         except (OSError, UnicodeDecodeError, SettingsError):

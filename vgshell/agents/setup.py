@@ -179,7 +179,7 @@ def _codex_target(path: Path, command: str) -> Target:
 
 
 def run_setup(agent: str, env: Environment, *, project: bool, shell_prefix: bool, uninstall: bool, dry_run: bool,
-              out: TextIO) -> int:
+              out: TextIO, profile: str = "vgshell", settings: str | None = None) -> int:
     if shell_prefix and agent != "claude-code":
         raise se.SettingsError("--shell-prefix is a Claude Code setting (CLAUDE_CODE_SHELL_PREFIX); drop it for "
                                f"{agent}")
@@ -188,23 +188,29 @@ def run_setup(agent: str, env: Environment, *, project: bool, shell_prefix: bool
         if why is not None:
             raise se.SettingsError(f"--shell-prefix needs a working 'vgshell -c' ({shell_binary()}: {why}); "
                                    f"nothing was written")
-    for target in targets(agent, env, project, shell_prefix):
-        _apply(target, uninstall, dry_run, out)
+    found = targets(agent, env, project, shell_prefix)
+    if agent in ("vscode", "cursor") and not project:  # and the editor's own terminals
+        from vgshell import editors
+
+        found += editors.targets(agent, env, profile, settings)
+    for target in found:
+        apply(target, uninstall, dry_run, out)
     return int(ExitStatus.OK)
 
 
-def _apply(target: Target, uninstall: bool, dry_run: bool, out: TextIO) -> None:
+def apply(target: Target, uninstall: bool, dry_run: bool, out: TextIO) -> None:
+    """Write (or undo) one target: a backup first, a diff for a dry run, one line saying what was done."""
     path = target.path
     current = se.read(path)
+    edits = [se.keeping_newlines(e) for e in (target.edit, *target.also)]
     if uninstall:
         if current is None:
             out.write(f"nothing to remove: {path} does not exist\n")
             return
-        before = next((b for b in (se.undo(path, current, e) for e in (target.edit, *target.also))
-                       if b is not None), None)
-        new: str | None = target.remove(current) if before is None else before.text
+        before = next((b for b in (se.undo(path, current, e) for e in edits) if b is not None), None)
+        new: str | None = se.keeping_newlines(target.remove)(current) if before is None else before.text
     else:
-        new = target.edit(current or "")
+        new = edits[0](current or "")
     if new == current:
         out.write(f"{'nothing to remove in' if uninstall else 'already set up:'} {path}\n")
         return

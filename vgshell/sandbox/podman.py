@@ -92,14 +92,19 @@ def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None, li
     args += ["--security-opt", "no-new-privileges"]
     if seccomp_path is not None:
         args += ["--security-opt", f"seccomp={seccomp_path}"]
-    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
-    nproc = resource.getrlimit(resource.RLIMIT_NPROC)
-    args += ["--ulimit", f"nofile={_lim(nofile[0])}:{_lim(nofile[1])}",
-             # larger process limits are refused by the OCI runtime on some hosts; the pids limit governs anyway
-             "--ulimit", f"nproc={_lim(min(nproc[0], 4096))}:{_lim(min(nproc[1], 4096))}"]
+    args += ulimits()
     for key, value in spec.env:
         args += ["--env", f"{key}={value}"]
     return [*args, spec.image, *launch(spec, wait_size=False)]
+
+
+def ulimits() -> list[str]:
+    """This process's file and process limits, passed down (`vg doctor` runs its probe with them too)."""
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+    nproc = resource.getrlimit(resource.RLIMIT_NPROC)
+    return ["--ulimit", f"nofile={_lim(nofile[0])}:{_lim(nofile[1])}",
+            # larger process limits are refused by the OCI runtime on some hosts; the pids limit governs anyway
+            "--ulimit", f"nproc={_lim(min(nproc[0], 4096))}:{_lim(min(nproc[1], 4096))}"]
 
 
 def _lim(value: int) -> str:

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 
 # Credential directories and files of a user's home (SPEC §4), for every home on the host, not only $HOME.
 SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config/gcloud", ".kube", ".docker", ".azure", ".password-store",
-               ".config/gh", ".local/share/keyrings")
+               ".config/gh", ".local/share/keyrings", ".config/op",
+               # browser profiles: saved logins, cookies, key databases
+               ".mozilla", ".config/google-chrome", ".config/chromium", ".config/BraveSoftware")
 # Credential files, some inside toolchain directories a sandbox may otherwise see (~/.cargo, ~/.gem).
 SECRET_FILES = (".cargo/credentials.toml", ".cargo/credentials", ".gem/credentials", ".npmrc", ".pypirc",
                 ".netrc", ".git-credentials", ".vault-token", ".terraform.d/credentials.tfrc.json",
                 ".config/rclone/rclone.conf", ".config/helm/repositories.yaml",
                 ".helm/repository/repositories.yaml", ".circleci/cli.yml", ".travis/config.yml",
-                ".travis/config.yaml")
+                ".travis/config.yaml", ".s3cfg", ".boto", ".pgpass", ".my.cnf", ".config/git/credentials",
+                ".config/hub", ".terraformrc")
 # Root-only host secrets, and the container engines' sockets and state (a socket is a root shell on the
 # host; their state holds every image's and container's files and registry logins).
 SYSTEM_SECRETS = (
@@ -45,7 +48,9 @@ NOT_HOMES = frozenset(("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/game
                        "/var/spool/uucp", "/var/cache/man", "/var/backups", "/var/list"))
 _SYSTEM_GLOBS = tuple(p for p in SYSTEM_SECRETS if glob.has_magic(p))
 _SYSTEM_PATHS = (*(p for p in SYSTEM_SECRETS if not glob.has_magic(p)), ROOT_HOME)
-_HOME_NAMES = (*SECRET_DIRS, *SECRET_FILES)
+_HOME_TREE: dict[str, tuple[str, ...]] = {}
+for _name in (*SECRET_DIRS, *SECRET_FILES):
+    _HOME_TREE[_name.split("/")[0]] = (*_HOME_TREE.get(_name.split("/")[0], ()), _name)
 _O_PATH = getattr(os, "O_PATH", os.O_RDONLY)  # Linux: a handle that opens nothing, even unreadable files
 
 
@@ -74,7 +79,9 @@ def find(home: str, passwd: str = PASSWD) -> tuple[Secret, ...]:
     paths = [p for pattern in _SYSTEM_GLOBS for p in glob.glob(pattern)]
     paths += (p for p in _SYSTEM_PATHS if p != os.path.normpath(home))
     for h in _homes(home, passwd):
-        paths += (h + "/" + name for name in _HOME_NAMES)
+        for first, names in _HOME_TREE.items():
+            if os.path.lexists(h + "/" + first):  # one lstat for .config/gh, .config/op, .config/hub …
+                paths += (h + "/" + name for name in names)
     found: dict[str, Secret] = {}
     for path in paths:
         secret = _resolve(path)
@@ -104,6 +111,17 @@ def _resolve(path: str) -> Secret | None:
     if not os.access(real, os.R_OK) and not (directory and os.access(real, os.X_OK)):
         return None
     return Secret(real, directory)
+
+
+def real_paths(paths: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """(path, path with links resolved) for the mount sources that go through a link (`/var/run` → `/run`),
+    so `masks` finds the secrets they show."""
+    out = {}
+    for p in paths:
+        real = os.path.realpath(p)
+        if real != p:
+            out[p] = real
+    return tuple(out.items())
 
 
 def _homes(home: str, passwd: str) -> list[str]:

@@ -114,7 +114,8 @@ class HostFacts:
     cache_env: tuple[tuple[str, str], ...] = ()  # extra variables the package managers need inside
     project_root: str | None = None  # the git root or directory holding vectra-guard.yaml above cwd
     line_dirs: tuple[str, ...] = ()  # existing directories the line cds into (Assessment.workdirs)
-    secrets: tuple[Secret, ...] = ()  # the host's secrets that exist (secrets.find)
+    secrets: tuple[Secret, ...] = ()  # the host's secrets that exist (secrets.find), links resolved
+    real_paths: tuple[tuple[str, str], ...] = ()  # (mount source as given, links resolved) where they differ
 
 
 @dataclass(frozen=True)
@@ -212,8 +213,9 @@ def _masks(facts: HostFacts, mounts: tuple[Mount, ...], toolchains: tuple[str, .
     the toolchains bound from under $HOME or /root.
     """
     home = (Layer(None, facts.home),) if facts.home not in ("/", facts.cwd) else ()
-    binds = tuple(Layer(m.host, m.target) for m in mounts)
-    shown = [Layer(m.host, m.target) for m in explicit]
+    real = dict(facts.real_paths)  # `cd /var/run` binds the host's /run: its secrets are found by real path
+    binds = tuple(Layer(real.get(m.host, m.host), m.target) for m in mounts)
+    shown = [Layer(real.get(m.host, m.host), m.target) for m in explicit]
     shared = masks(facts.secrets, (Layer("/", "/"), *(Layer(None, d) for d in BWRAP_FRESH_DIRS), *home,
                                    *(Layer(d, d) for d in toolchains), *binds), shown)
     # podman mounts its tmpfs before the binds: a $HOME under a bind (the project is /home) shows the host's

@@ -28,6 +28,7 @@ DATA_FD = 62
 REPORT_FD = 63
 RC = r"""
 __vg_loaded=1  # a `vg init bash` hook in the rc files stays out: this shell judges every line itself
+bind() { :; }  # key bindings are vgshell's prompt's business: an rc file's `bind` lines stay quiet
 if [[ -n ${__VGS_LOGIN-} ]]; then
   [[ -r /etc/profile ]] && . /etc/profile
   for __vgs_f in ~/.bash_profile ~/.bash_login ~/.profile; do
@@ -41,6 +42,7 @@ else
   [[ -r ~/.bashrc ]] && . ~/.bashrc
 fi
 unset __VGS_LOGIN __VGS_RCFILE __vg_loaded
+unset -f bind
 __vgs_st=0
 __vgs_line=
 __vgs_rc() { return "$1"; }

@@ -112,7 +112,7 @@ def _starting(names: Iterable[str], prefix: str) -> Iterator[Completion]:
 
 class LateLexer:
     """bash syntax highlighting that costs the first prompt nothing: pygments' bash lexer is loaded in a
-    background thread, and lines are plain until it is there."""
+    background thread half a second after start-up (not competing with it), lines are plain until then."""
 
     def __init__(self) -> None:
         import threading
@@ -121,7 +121,9 @@ class LateLexer:
 
         self._lexer: Lexer = SimpleLexer()
         self.dynamic = DynamicLexer(lambda: self._lexer)
-        threading.Thread(target=self._load, daemon=True).start()
+        timer = threading.Timer(0.5, self._load)
+        timer.daemon = True
+        timer.start()
 
     def _load(self) -> None:
         try:
