@@ -353,7 +353,11 @@ def test_claude_code_accepts_the_settings_vg_setup_wrote(tmp_path: Path, agent_c
     claude = agent_cli("claude")
     home = tmp_path / "home"
     home.mkdir()
-    assert vg(home, "claude-code", "--shell-prefix").returncode == 0
+    try:
+        assert vg(home, "claude-code", "--shell-prefix").returncode == 0  # checks `vgshell -c`: an analyzer starts
+    finally:
+        env = {**os.environ, "HOME": str(home), "VG_HOME": str(home / ".vectra-guard")}
+        subprocess.run([VG, "analyzer", "stop"], env=env, capture_output=True, timeout=60, check=False)
     assert "Invalid settings" not in _agent_says(claude, home, "doctor")
     # the check is real: an entry Claude Code cannot load is reported
     (home / ".claude" / "settings.json").write_text('{"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": '

@@ -80,6 +80,8 @@ def payload(fixture: str, where: tuple[str, ...], command: str, cwd: Path) -> di
     target[where[-1]] = command
     if "cwd" in data:
         data["cwd"] = str(cwd)
+    if "working_directory" in data.get("tool_input", {}):  # Cursor's Shell tool runs the command there
+        data["tool_input"]["working_directory"] = str(cwd)
     return data
 
 
@@ -215,6 +217,48 @@ def test_critical_is_denied_with_exit_2(box: Box, agent: str, fixture: str, wher
 @pytest.mark.parametrize(("agent", "fixture", "where"), SHELL_PAYLOADS, ids=IDS)
 def test_look_alike_benign_commands_pass(box: Box, agent: str, fixture: str, where: tuple[str, ...]) -> None:
     status, out, err = hook(box, agent, payload(fixture, where, 'echo "rm -rf ~"', box.project))
+    assert status == 0, err
+    assert decision(agent, out)[0] == HOST_ANSWER[agent]
+
+
+# --- the directory the command really runs in -----------------------------------------------------------
+
+# agent, fixture, where the command sits, the tool_input field naming the directory the tool runs the command in
+RUN_DIRS = [
+    ("cursor", "cursor-2.0/preToolUse-Shell.json", ("tool_input", "command"), "working_directory"),
+    ("gemini", "gemini-cli-0.30/BeforeTool-run_shell_command.json", ("tool_input", "command"), "dir_path"),
+]
+
+
+@pytest.mark.parametrize(("agent", "fixture", "where", "field"), RUN_DIRS, ids=[r[0] for r in RUN_DIRS])
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+def test_a_script_is_judged_in_the_directory_the_tool_runs_it_in(box: Box, agent: str, fixture: str,
+                                                                 where: tuple[str, ...], field: str,
+                                                                 relative: bool) -> None:
+    """The top-level cwd is an empty directory; the tool's own directory holds ./evil.sh (rm -rf ~)."""
+    evil = box.project / "evildir"
+    evil.mkdir(exist_ok=True)
+    (evil / "evil.sh").write_text("#!/bin/sh\nrm -rf ~\n")
+    (evil / "evil.sh").chmod(0o755)
+    empty = box.project / "emptydir"
+    empty.mkdir(exist_ok=True)
+    data = payload(fixture, where, "./evil.sh", empty)
+    data["tool_input"][field] = "../evildir" if relative else str(evil)
+    status, out, err = hook(box, agent, data)
+    assert status == 2, (out, err)
+    assert "critical" in err
+
+
+@pytest.mark.parametrize(("agent", "fixture", "where", "field"), RUN_DIRS, ids=[r[0] for r in RUN_DIRS])
+def test_a_harmless_script_in_the_tools_directory_passes(box: Box, agent: str, fixture: str,
+                                                         where: tuple[str, ...], field: str) -> None:
+    good = box.project / "gooddir"
+    good.mkdir(exist_ok=True)
+    (good / "evil.sh").write_text("#!/bin/sh\necho hello\n")
+    (good / "evil.sh").chmod(0o755)
+    data = payload(fixture, where, "./evil.sh", box.project)
+    data["tool_input"][field] = str(good)
+    status, out, err = hook(box, agent, data)
     assert status == 0, err
     assert decision(agent, out)[0] == HOST_ANSWER[agent]
 

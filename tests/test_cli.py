@@ -214,11 +214,12 @@ def test_config_path_without_a_file_says_so(tmp_path: Path, vg_home: Path) -> No
     assert r.returncode == 0 and r.stdout == f"{tmp_path / 'vectra-guard.yaml'}\n"
 
 
-@pytest.mark.parametrize("argv", [["off"], ["on"], ["mode", "never"], ["mode"]])
+@pytest.mark.parametrize("argv", [["off"], ["on"], ["mode", "never"], ["mode"], ["--quiet", "--config", "x", "off"]])
 def test_shell_only_commands_in_a_plain_shell_say_what_they_do(argv: list[str]) -> None:
     r = vg(*argv, env={"VG_SESSION": ""})
     assert r.returncode == 2 and "invalid choice" not in r.stderr
-    assert f"'vg {argv[0]}' acts on a hooked shell only" in r.stderr and 'eval "$(vg init bash)"' in r.stderr
+    name = argv[-2] if argv[-1] == "never" else argv[-1]
+    assert f"'vg {name}' acts on a hooked shell only" in r.stderr and 'eval "$(vg init bash)"' in r.stderr
 
 
 def test_status_in_a_plain_shell_says_there_is_no_hook() -> None:

@@ -175,3 +175,22 @@ def test_install_shell_wrapper_is_install_sh_shell_hooks() -> None:
     r = subprocess.run([str(ROOT / "scripts/install-shell-wrapper.sh"), "--help"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and "--shell-hooks also adds the bash/zsh hook" in r.stdout
+
+
+@pytest.mark.parametrize(("plat", "xdg", "made", "expected"), [
+    ("linux", "", [], [".config/Code/User/settings.json"]),
+    ("linux", "", ["Code - Insiders"], [".config/Code - Insiders/User/settings.json"]),
+    ("linux", "xdg", ["Code"], ["xdg/Code/User/settings.json"]),
+    ("osx", "", ["Code", "Code - Insiders"], ["Library/Application Support/Code/User/settings.json",
+                                              "Library/Application Support/Code - Insiders/User/settings.json"]),
+])
+def test_settings_paths_linux_and_macos(tmp_path: Path, plat: str, xdg: str, made: list[str],
+                                        expected: list[str]) -> None:
+    from vgshell.context import Environment
+    from vgshell.editors import settings_paths
+
+    base = tmp_path / ("Library/Application Support" if plat == "osx" else (xdg or ".config"))
+    for flavour in made:
+        (base / flavour).mkdir(parents=True)
+    env = Environment(env={"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / xdg) if xdg else ""})
+    assert settings_paths("vscode", env, plat) == [tmp_path / e for e in expected]

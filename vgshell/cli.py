@@ -206,6 +206,19 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _subcommand(argv: list[str]) -> str | None:
+    """The first word that is not one of vg's own options (`vg --quiet --config F off` → off)."""
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--config":
+            i += 2
+        elif argv[i].startswith("-"):
+            i += 1
+        else:
+            return argv[i]
+    return None
+
+
 def _only_long_options(parser: argparse.ArgumentParser, words: list[str]) -> bool:
     """Whether `words` are all long options of `parser` (and their values): then they are not the command's."""
     takes = {s: a.nargs != 0 for a in parser._actions for s in a.option_strings if s.startswith("--")}
@@ -226,8 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(hook_main(args_list[1:]))
     traceback = "--traceback" in args_list
     try:
-        if args_list[:1] and args_list[0] in SHELL_ONLY:  # no subparsers for them: nothing to build per start
-            raise _shell_only(args_list[0])
+        first = _subcommand(args_list)
+        if first in SHELL_ONLY:  # no subparsers for them: nothing to build per start
+            raise _shell_only(first)
         args = _parse(args_list)
         return int(_dispatch(args))
     except VgError as e:

@@ -18,6 +18,7 @@ import shlex
 from dataclasses import dataclass
 
 from vgshell.expand import UNKNOWN
+from vgshell.interp_callees import resolve
 from vgshell.parse import parse
 
 MAX_CODE = 20_000  # inline code longer than this is read only for its first part
@@ -36,6 +37,7 @@ class Effects:
     evaluated: tuple[tuple[str, str], ...] = ()
     network: bool = False  # the code also talks to the network: what it reads may be sent
     runtime_code: bool = False  # it evaluates code only known when it runs (`exec(base64.b64decode(x))`)
+    hidden: tuple[str, ...] = ()  # callees only run time names (`getattr(os, x)(…)`), each with what is unseen
 
 
 def family(key: str) -> str:
@@ -106,6 +108,7 @@ def analyse(code: str, lang: str) -> Effects:
     if lang == "node":  # require('fs').rmSync → fs.rmSync; shell calls only where child_process is used
         code = re.sub(r"require\(\s*['\"](?:node:)?(\w+)['\"]\s*\)", r"\1", code)
     env = _assignments(code, lang)
+    code, hidden = resolve(code, lang, lambda expr: _eval(expr, env, lang))
     shell: list[str] = []
     deleted: list[tuple[str, bool]] = []
     written: list[str] = []
@@ -147,9 +150,15 @@ def analyse(code: str, lang: str) -> Effects:
     if lang == "awk":
         shell += _awk_pipes(code, env)
     shell += _decoded_literals(code)
+    shell += [f"kill -9 {m.group(1) or m.group(2)}" for m in _KILL_ALL.finditer(code)]
     return Effects(tuple(dict.fromkeys(s for s in shell if s.strip())), tuple(dict.fromkeys(deleted)),
                    tuple(dict.fromkeys(written)), tuple(dict.fromkeys(read)), tuple(evaluated),
-                   _NETWORK.search(code) is not None, runtime_code)
+                   _NETWORK.search(code) is not None, runtime_code, hidden)
+
+
+# a signal to every process (pid -1) or to the caller's own process group (pid 0, killpg(0)), as `kill` would
+_KILL_ALL = re.compile(r"(?:os\.kill|process\.kill|posix_kill|os\.killpg)\(\s*(-1|0)\s*[,)]|"
+                       r"Process\.kill\(\s*[^,()]+,\s*(?:\[\s*)?(-1|0)\s*[,)\]]")
 
 
 _NETWORK = re.compile(r"requests\.(?:post|put|patch|request)|urlopen|urllib\.request|http\.client|httpx\.|"
@@ -520,7 +529,9 @@ def _quote(arg: str) -> str:
     return shlex.quote(arg)
 
 
-_NOT_SHELL = re.compile(r"^\s*(import|from|print|console|require|use|let|const|var|def|class|puts|my|if|for)\b")
+# code words, and perl/sed regex operators (`s/foo.*/bar/`, `tr/a-z/A-Z/`, `m{…}`) a shell would read as a glob
+_NOT_SHELL = re.compile(r"^\s*(?:(?:import|from|print|console|require|use|let|const|var|def|class|puts|my|if|for)\b|"
+                        r"(?:s|y|tr|m|qr)[/|#!,{])")
 
 
 def looks_like_shell(code: str) -> bool:

@@ -19,11 +19,13 @@ class WrapperSpec:
     assignments: bool = False  # NAME=value words may precede the command (env, sudo)
     privileged: bool = False
     subcommand: frozenset[str] = frozenset()  # the command follows one of these words (`uv run CMD`)
+    pairs: frozenset[str] = frozenset()  # options that take two values (`bwrap --bind SRC DEST`)
 
 
 def _spec(valued: str = "", operands: int = 0, assignments: bool = False, privileged: bool = False,
-          subcommand: str = "") -> WrapperSpec:
-    return WrapperSpec(frozenset(valued.split()), operands, assignments, privileged, frozenset(subcommand.split()))
+          subcommand: str = "", pairs: str = "") -> WrapperSpec:
+    return WrapperSpec(frozenset(valued.split()), operands, assignments, privileged, frozenset(subcommand.split()),
+                       frozenset(pairs.split()))
 
 
 WRAPPERS: dict[str, WrapperSpec] = {
@@ -95,11 +97,12 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "screen": _spec("-S -c -e -h -p -T -t -Logfile"),
     "dtach": _spec("-c -n -A -e -r", operands=1),
     "entr": _spec(""),
-    "bwrap": _spec("--bind --ro-bind --dev-bind --bind-try --ro-bind-try --dev --proc --tmpfs --mqueue --dir "
-                   "--symlink --chdir --setenv --unsetenv --uid --gid --hostname --seccomp --file --bind-data "
-                   "--ro-bind-data --remount-ro --perms --size --chmod --lock-file --sync-fd --info-fd "
-                   "--userns --userns2 --pidns --cap-add --cap-drop --exec-label --file-label --args "
-                   "--block-fd --userns-block-fd --json-status-fd --argv0", ),
+    "bwrap": _spec("--dev --proc --tmpfs --mqueue --dir --chdir --unsetenv --uid --gid --hostname --seccomp "
+                   "--remount-ro --perms --size --lock-file --sync-fd --info-fd --userns --userns2 --pidns "
+                   "--cap-add --cap-drop --exec-label --file-label --args --block-fd --userns-block-fd "
+                   "--json-status-fd --argv0",
+                   pairs="--bind --ro-bind --dev-bind --bind-try --ro-bind-try --dev-bind-try --symlink --setenv "
+                         "--file --bind-data --ro-bind-data --chmod"),
     # project tools that run any command they are given
     "uv": _spec("--directory --project --python -p --with --with-requirements --env-file --package "
                 "--extra --group", subcommand="run"),

@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from vgshell.agents.judge import Call, HookError, Judgement, Reply, describe, text_field, tool_input
+from vgshell.agents.judge import Call, HookError, Judgement, Reply, describe, run_dir, text_field, tool_input
 
 NAME = "cursor"
 
@@ -31,7 +31,10 @@ def parse(payload: Mapping[str, Any]) -> Call | None:
     if event == "preToolUse":
         if text_field(payload, "tool_name") != "Shell":
             return None
-        return Call(NAME, text_field(tool_input(payload), "command"), _cwd(payload), session, human=True)
+        args = tool_input(payload)
+        # the Shell tool runs the command in tool_input.working_directory, not the top-level cwd: judge it there
+        where = run_dir(_cwd(payload), args, "working_directory")
+        return Call(NAME, text_field(args, "command"), where, session, human=True)
     raise HookError(f"expected a beforeShellExecution or preToolUse payload, got {event!r}")
 
 

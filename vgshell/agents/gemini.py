@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vgshell.agents import claude
-from vgshell.agents.judge import Call, HookError, Judgement, Reply, describe, text_field, tool_input
+from vgshell.agents.judge import Call, HookError, Judgement, Reply, describe, run_dir, text_field, tool_input
 
 NAME = "gemini"
 
@@ -29,8 +29,10 @@ def parse(payload: Mapping[str, Any]) -> Call | None:
         raise HookError(f"expected a BeforeTool payload, got hook_event_name {event!r}")
     if text_field(payload, "tool_name") != "run_shell_command":
         return None
-    command = text_field(tool_input(payload), "command")
-    return Call(NAME, command, text_field(payload, "cwd"), text_field(payload, "session_id"))
+    args = tool_input(payload)
+    # run_shell_command runs in dir_path (relative to the project), not always in cwd: judge it there
+    where = run_dir(text_field(payload, "cwd"), args, "dir_path")
+    return Call(NAME, text_field(args, "command"), where, text_field(payload, "session_id"))
 
 
 def reply(call: Call, j: Judgement, payload: Mapping[str, Any]) -> Reply:

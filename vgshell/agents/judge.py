@@ -88,6 +88,13 @@ def text_field(obj: Mapping[str, Any], *names: str) -> str:
     raise HookError(f"payload field {names[0]!r} is missing")
 
 
+def run_dir(cwd: str, args: Mapping[str, Any], name: str) -> str:
+    """The directory the agent's tool will really run the command in: `args[name]` when given (relative to
+    `cwd`), else `cwd`. Judging in any other directory lets `./evil.sh` be read against the wrong files."""
+    given = text_field(args, name) if name in args else ""
+    return os.path.normpath(os.path.join(cwd, given)) if given else cwd
+
+
 def tool_input(payload: Mapping[str, Any], name: str = "tool_input") -> dict[str, Any]:
     value = payload.get(name)
     if not isinstance(value, dict):

@@ -72,6 +72,7 @@ def bare(raw: str) -> str:
 def strip_options(args: list[str], spec: object) -> tuple[list[str], str | None, str | None]:
     """Drop a wrapper's options (and their values); returns the wrapped argv, a chdir and a split-string."""
     valued: frozenset[str] = getattr(spec, "valued", frozenset())
+    pairs: frozenset[str] = getattr(spec, "pairs", frozenset())
     operands = getattr(spec, "operands", 0)
     assignments = getattr(spec, "assignments", False)
     chdir: str | None = None
@@ -89,6 +90,9 @@ def strip_options(args: list[str], spec: object) -> tuple[list[str], str | None,
             opt, _, value = a.partition("=")
             chdir, split = _note(opt, value, chdir, split)
             i += 1
+            continue
+        if a in pairs:
+            i += 3
             continue
         if a in valued:
             value = args[i + 1] if i + 1 < len(args) else ""

@@ -52,6 +52,8 @@ def inline_code(w: Walker, code: str, st: State, ctx: Ctx, name: str, lang: str 
     effects = analyse(code, lang)
     for line in effects.shell:
         run_line(w, line, st, ctx, how)
+    for reason in effects.hidden:  # a callee only run time names may run any shell line
+        run_line(w, UNKNOWN, st, ctx, f"{how}: {reason}")
     sub = ctx.deeper(how)
     for path, recursive in effects.deleted:
         argv = ("rm", "-rf", _path(path, st)) if recursive else ("rm", _path(path, st))

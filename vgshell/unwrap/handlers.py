@@ -19,7 +19,7 @@ from vgshell.unwrap.argv import (
     split_words,
     strip_options,
 )
-from vgshell.unwrap.model import Ctx, Invocation, State
+from vgshell.unwrap.model import ANYWHERE, Ctx, Invocation, State
 from vgshell.unwrap.scripts import data_lines, run_file, run_make
 from vgshell.unwrap.variables import VARIABLE_HANDLERS
 from vgshell.wrappers import GIT_COMMAND_KEYS, SHELLS, WRAPPERS
@@ -83,7 +83,8 @@ def _h_alias(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
 def _h_trap(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     if len(inv.args) >= 2 and not inv.args[0].startswith("-"):
-        w.text(inv.args[0], st.copy(), ctx, "trap")
+        line = inv.where.rsplit(":", 1)[1] if inv.where and ctx.source else ""
+        w.text(inv.args[0], st.copy(), ctx, "trap", int(line) if line.isdigit() else None)
 
 
 def _h_ssh(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
@@ -276,6 +277,8 @@ def _h_git(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -
     """`git -c alias.x='!CMD' x`, `git -c core.pager=CMD log`, `git config core.sshCommand CMD`: walk CMD."""
     w.emit(inv, ctx)
     args = list(inv.args)
+    if any(a in ("clone", "pull", "checkout", "switch", "restore", "apply", "am", "merge") for a in args):
+        st.made[ANYWHERE] = ""  # files of names not written on the line appear
     settings = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-c"]
     settings += [a[2:] for a in args if a.startswith("-c") and "=" in a]
     if "config" in args:
@@ -298,12 +301,75 @@ def _h_ln(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) ->
     w.emit(inv, ctx)
     args = list(inv.args)
     if not any(a in ("-s", "--symbolic") or re.fullmatch(r"-[a-zA-Z]*s[a-zA-Z]*", a) for a in args):
+        operands = [a for a in args if not a.startswith("-")]
+        if len(operands) == 2 and not any(UNKNOWN in a for a in operands):
+            st.made[resolve(operands[1], st.cwd)] = resolve(operands[0], st.cwd)  # a hard link: the same file
         return
     operands = [a for a in args if not a.startswith("-")]
     if len(operands) != 2 or any(UNKNOWN in a for a in operands) or st.cwd is None:
         return
     link = resolve(operands[1], st.cwd)
     st.links[link] = resolve(operands[0], os.path.dirname(link))
+
+
+def _h_copy(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
+    """`cp SRC DST`, `mv`, `install`, `ln` (hard): DST holds what SRC held, so a script or program run from DST
+    later on the line is SRC's (`cp /bin/rm ./safe; ./safe -rf ~`, `cp .x.sh z.sh; bash z.sh`)."""
+    w.emit(inv, ctx)
+    args = list(inv.args)
+    valued = _COPY_VALUED.get(inv.name, frozenset())
+    operands: list[str] = []
+    into: str | None = None
+    recursive = False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in valued and i + 1 < len(args):
+            if a in ("-t", "--target-directory"):
+                into = args[i + 1]
+            i += 2
+            continue
+        if a.startswith("--target-directory="):
+            into = a.partition("=")[2]
+        elif a.startswith("-") and a != "-":
+            recursive = recursive or a in ("--recursive", "--archive") or (
+                not a.startswith("--") and any(c in a for c in "rRa"))
+        else:
+            operands.append(a)
+        i += 1
+    if into is None and len(operands) >= 2:
+        into = operands.pop()
+    if into is None or not operands or UNKNOWN in into or any(UNKNOWN in a for a in operands):
+        st.made[ANYWHERE] = ""
+        return
+    if recursive or inv.name == "mv":
+        st.made[ANYWHERE] = ""  # a tree copied or moved: its files appear under names not written here
+    dest = resolve(into, st.cwd)
+    for src in operands:
+        source = resolve(src, st.cwd)
+        source = st.links.get(source, st.made.get(source, source)) or ""
+        if len(operands) == 1:
+            st.made[dest] = source
+        st.made[os.path.join(dest, os.path.basename(src.rstrip("/")))] = source
+
+
+def _h_dd(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
+    """`dd if=SRC of=DST`: DST holds SRC's bytes (unknown without `if=`: dd copies its stdin)."""
+    w.emit(inv, ctx)
+    ops = dict(a.partition("=")[::2] for a in inv.args if "=" in a)
+    if "of" in ops and UNKNOWN not in ops["of"]:
+        src = ops.get("if", "")
+        st.made[resolve(ops["of"], st.cwd)] = resolve(src, st.cwd) if src and UNKNOWN not in src else ""
+
+
+def _h_unpack(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
+    """`tar x`, `unzip`, `7z x`, `cpio -i`, `rsync`, `scp`: files of names not written on the line appear."""
+    w.emit(inv, ctx)
+    args = inv.args
+    extracts = (args[:1] and not args[0].startswith("-") and "x" in args[0]) or any(
+        a in ("--extract", "--get") or (a.startswith("-") and not a.startswith("--") and "x" in a) for a in args)
+    if inv.name not in ("tar", "bsdtar") or extracts:
+        st.made[ANYWHERE] = ""
 
 
 def _h_chmod(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
@@ -319,7 +385,9 @@ HANDLERS: dict[str, Handler] = {
     "ssh": _h_ssh, "su": _h_su, "runuser": _h_su, "watch": _h_watch, "script": _h_script,
     "tmux": _h_tmux, "at": _h_at, "batch": _h_at,
     "find": _h_find, "xargs": _h_xargs, "parallel": _h_parallel,
-    "ln": _h_ln,
+    "ln": _h_ln, "cp": _h_copy, "mv": _h_copy, "install": _h_copy, "dd": _h_dd,
+    "tar": _h_unpack, "bsdtar": _h_unpack, "unzip": _h_unpack, "7z": _h_unpack, "7za": _h_unpack,
+    "cpio": _h_unpack, "rsync": _h_unpack, "scp": _h_unpack,
     "curl": _h_fetch, "wget": _h_fetch, "git": _h_git, "make": _h_make, "gmake": _h_make,
 }
 
@@ -328,6 +396,9 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+_COPY_VALUED = {"cp": _words("-t --target-directory -S --suffix"),
+                "mv": _words("-t --target-directory -S --suffix"),
+                "install": _words("-t --target-directory -S --suffix -m --mode -o --owner -g --group")}
 _SSH_SPEC = WRAPPERS["sudo"].__class__(_words("-b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R -S -W -w -B"))
 _WATCH_SPEC = WRAPPERS["sudo"].__class__(_words("-n --interval -d --differences -q --equexit --chgexit -s "
                                                 "--shotsdir"))

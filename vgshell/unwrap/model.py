@@ -53,6 +53,8 @@ class Invocation:
     unseen: tuple[str, ...] = ()  # what the analysis could not see for it (`stdin`, `script`)
     downstream: tuple[str, ...] = ()  # the commands later in its pipeline (`env | grep PATH`)
     piped_in: tuple[str, ...] = ()  # files and $VARIABLES earlier pipeline stages read (what its stdin carries)
+    # the directory the line started in (the project the sandbox mounts), when a `cd` left it; None: `cwd`
+    project: str | None = None
 
     @cached_property
     def name(self) -> str:
@@ -79,11 +81,15 @@ class State:
     written: dict[str, str] = field(default_factory=dict)  # files given known text earlier on the line
     aliases: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # symlinks made earlier on the line: link → target
+    # files a command earlier on the line made (cp, mv, install, dd, `cat X >`): file → the file it copies, or
+    # "" when its content is known only when it runs; key ANYWHERE when files of unknown names may appear
+    # (tar x, unzip, git clone)
+    made: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> State:
         # files are shared: what a subshell or pipeline stage writes is there for the rest of the line
         return State(self.cwd, dict(self.vars), self.home, set(self.downloaded), dict(self.functions),
-                      self.written, dict(self.aliases), self.links)
+                      self.written, dict(self.aliases), self.links, self.made)
 
     def through_links(self, arg: str) -> str:
         """`x/` or `x/*` after `ln -s ~ x` is the home (a bare `x` is the link itself, which rm removes)."""
@@ -94,6 +100,9 @@ class State:
             if path.startswith(link + "/"):
                 return target.rstrip("/") + path[len(link):]
         return arg
+
+
+ANYWHERE = "*"  # State.made key: some command on the line made files whose names are not known
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,18 @@
 or none: bash runs a text file without one itself), the recipes of `make` targets — read through the
 injected `Files` and walked as part of the line, each command marked with `FILE:LINE`.
 
-A file that does not exist runs nothing (bash fails); one that cannot be read, or is over the size limit,
-is a blind spot the rules see (`unseen: [script]`). Parsed scripts are cached by content hash, so the same
-script judged again costs a read and a hash, not a parse.
+A file that does not exist runs nothing (bash fails) — unless the line makes it first: a copy, move or link
+made earlier on the line (`cp .x.sh z.sh; bash z.sh`) runs what its source holds; a file whose content or
+name is known only when it runs (`tar x`, `git clone`, `cat X | tee F`, a path from `$( )`, a glob) is a
+blind spot the rules see (`unseen: [script]`), as is one that cannot be read or is over the size limit.
+Parsed scripts are cached by content hash, so the same script judged again costs a read and a hash, not a
+parse. `npm test`, `yarn build`… walk the project's package.json scripts; `make` its `$(shell …)` too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os.path
 import re
 from collections import OrderedDict
@@ -19,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from vgshell.expand import UNKNOWN
 from vgshell.parse import Script, parse_file
 from vgshell.unwrap.argv import resolve
-from vgshell.unwrap.model import MAX_NESTING, Ctx, FileText, Invocation, State
+from vgshell.unwrap.model import ANYWHERE, MAX_NESTING, Ctx, FileText, Invocation, State
 from vgshell.wrappers import SHELLS, interpreter_key
 
 if TYPE_CHECKING:
@@ -63,11 +67,21 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
              executed: bool = False, sourced: bool = False) -> None:
     """Walk the script file `shown` (as the line names it) run by `inv`. `executed`: run as `./FILE`, so
     only a shell shebang (or none) makes it a shell script; `sourced`: run in this shell (`source`)."""
-    if w.files is None or ctx.depth >= MAX_NESTING or not shown or UNKNOWN in shown:
+    if w.files is None or ctx.depth >= MAX_NESTING or not shown:
+        return
+    if UNKNOWN in shown:  # `bash "$(ls *.sh | head -1)"`, `. "$(dirname "$0")/lib.sh"`
+        blind_spot(w, inv, shown, "its path is known only when it runs")
         return
     path = resolve(shown, st.cwd)
-    found = read(w, path)
+    made = st.made.get(path, st.links.get(path))
+    if made == "":
+        blind_spot(w, inv, shown, "made earlier on the line: what it holds is known only when it runs")
+        return
+    found = read(w, made or path)  # `cp .x.sh z.sh; bash z.sh` runs what .x.sh holds
     if found.missing:
+        # a missing file runs nothing — unless the line makes it first, or bash expands the name at run time
+        if ANYWHERE in st.made or _GLOB_CHARS.search(shown):
+            blind_spot(w, inv, shown, "does not exist yet or is a pattern: what it holds is known only when it runs")
         return
     if found.text is None:
         w.out.append(replace(inv, where=f"{shown}: {found.problem}", unseen=("script",)))
@@ -88,11 +102,20 @@ def run_file(w: Walker, shown: str, st: State, ctx: Ctx, how: str, inv: Invocati
         w.script(parsed(text, key), st, inner)  # `source`: its state changes stay, so it is walked each time
 
 
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def blind_spot(w: Walker, inv: Invocation, shown: str, why: str) -> None:
+    """A script the line runs that the analysis cannot read: `script.unreadable` judges it."""
+    w.out.append(replace(inv, where=f"{shown.replace(UNKNOWN, '$?')}: {why}", unseen=("script",)))
+
+
 def _walk_cached(w: Walker, key: str, text: str, st: State, ctx: Ctx) -> None:
     """Walk a script run in a child shell, or reuse the walk of the same text from the same state: what it
     emits depends only on those (a walk that read other files is not reused: they may change)."""
     memo = (key, st.cwd, st.home, frozenset(st.vars.items()), ctx, tuple(sorted(st.functions.items())),
-            tuple(sorted(st.aliases.items())), frozenset(st.written.items()), frozenset(st.downloaded))
+            tuple(sorted(st.aliases.items())), frozenset(st.written.items()), frozenset(st.downloaded),
+            frozenset(st.made.items()))
     hit = _WALKS.get(memo)
     if hit is not None:
         _WALKS.move_to_end(memo)
@@ -112,7 +135,12 @@ def program_text(w: Walker, shown: str, st: State, ctx: Ctx, inv: Invocation) ->
     judged like inline code; None when there is none to read (a blind spot is recorded when unreadable)."""
     if w.files is None or not shown or UNKNOWN in shown or ctx.depth >= MAX_NESTING:
         return None
-    found = read(w, resolve(shown, st.cwd))
+    path = resolve(shown, st.cwd)
+    made = st.made.get(path, st.links.get(path))
+    if made == "":
+        blind_spot(w, inv, shown, "made earlier on the line: what it holds is known only when it runs")
+        return None
+    found = read(w, made or path)
     if found.text is None and not found.missing:
         w.out.append(replace(inv, where=f"{shown}: {found.problem}", unseen=("script",)))
     return found.text
@@ -196,6 +224,7 @@ def run_make(w: Walker, inv: Invocation, st: State, ctx: Ctx) -> None:
             return
         inner = st.copy()
         inner.cwd = cwd
+        _walk_make_shells(w, found.text, shown, inner, ctx.deeper(f"make {shown}"))
         _walk_recipes(w, found.text, targets, shown, inner, ctx.deeper(f"make {shown}"))
         return
 
@@ -214,10 +243,10 @@ def _walk_recipes(w: Walker, text: str, targets: list[str], shown: str, st: Stat
         for line_no, line in recipes.get(target, []):
             code = _substitute(line.lstrip("@-+ \t").replace("$$", "\ue004"), variables).replace("\ue004", "$")
             script = parsed(code)
-            w.script(_at_line(script, line_no), st.copy(), replace(ctx, source=shown, child=True))
+            w.script(at_line(script, line_no), st.copy(), replace(ctx, source=shown, child=True))
 
 
-def _at_line(script: Script, line_no: int) -> Script:
+def at_line(script: Script, line_no: int) -> Script:
     """A one-line recipe's Script with its commands marked as coming from `line_no` of the Makefile."""
     from vgshell.parse import Simple
 
@@ -279,3 +308,64 @@ def _rules(text: str) -> tuple[dict[str, list[tuple[int, str]]], dict[str, list[
             for t in names:
                 recipes.setdefault(t, []).append((n, m.group(2).split(";", 1)[1]))
     return recipes, prereqs, first
+
+
+_MAKE_SHELL = re.compile(r"\$\(shell\s+((?:[^()]|\([^()]*\))*)\)")
+
+
+def _walk_make_shells(w: Walker, text: str, shown: str, st: State, ctx: Ctx) -> None:
+    """`X := $(shell CMD)`: make runs CMD while it reads the Makefile, whatever the target."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        for m in _MAKE_SHELL.finditer(line):
+            code = m.group(1).replace("$$", "\ue004").replace("\ue004", "$")
+            w.script(at_line(parsed(code), n), st.copy(), replace(ctx, source=shown, child=True))
+
+
+# ------------------------------------------------------------------ package.json scripts
+
+PACKAGE_RUNNERS = frozenset({"npm", "yarn", "pnpm", "bun"})
+_NPM_ALIASES = {"t": "test", "tst": "test", "run-script": "run", "rum": "run", "urn": "run", "i": "install",
+                "isntall": "install", "add": "install", "ci": "install"}
+_LIFECYCLE = {"install": ("preinstall", "install", "postinstall", "prepare")}
+_OWN = frozenset({"test", "start", "stop", "restart"})
+
+
+def run_package_scripts(w: Walker, inv: Invocation, st: State, ctx: Ctx) -> None:
+    """`npm test`, `npm run build`, `yarn build`, `pnpm start`: the project's package.json scripts they run
+    (with their `pre`/`post` scripts), walked as shell marked `package.json scripts.NAME`."""
+    if w.files is None or ctx.depth >= MAX_NESTING:
+        return
+    args = [a for a in inv.args if not a.startswith("-")]
+    if not args:
+        if inv.name not in ("yarn", "pnpm"):
+            return
+        args = ["install"]
+    command = _NPM_ALIASES.get(args[0], args[0])
+    if command == "run":
+        if len(args) < 2:
+            return
+        names: tuple[str, ...] = (f"pre{args[1]}", args[1], f"post{args[1]}")
+    elif command in _LIFECYCLE:
+        if len(args) > 1:  # `npm install left-pad`: the package's own scripts, not the project's
+            return
+        names = _LIFECYCLE[command]
+    elif command in _OWN or inv.name in ("yarn", "pnpm", "bun"):  # `yarn build` runs the script `build`
+        names = (f"pre{command}", command, f"post{command}")
+    else:
+        return
+    found = read(w, resolve("package.json", st.cwd))
+    if found.text is None:
+        if not found.missing:
+            w.out.append(replace(inv, where=f"package.json: {found.problem}", unseen=("script",)))
+        return
+    try:
+        scripts = json.loads(found.text).get("scripts") or {}
+    except (ValueError, AttributeError):
+        return  # npm refuses a package.json it cannot parse: nothing runs
+    if not isinstance(scripts, dict):
+        return
+    for name in names:
+        code = scripts.get(name)
+        if isinstance(code, str) and code.strip():
+            inner = replace(ctx.deeper(f"{inv.name} {name}"), source=f"package.json scripts.{name}", child=True)
+            w.script(parsed(code), st.copy(), inner)

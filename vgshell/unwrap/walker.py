@@ -28,7 +28,8 @@ from vgshell.unwrap.carriers import walk_carried
 from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
 from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
-from vgshell.unwrap.scripts import data_lines, run_file
+from vgshell.unwrap.outputs import OUTPUT_PROGRAMS, with_outputs
+from vgshell.unwrap.scripts import PACKAGE_RUNNERS, data_lines, run_file, run_package_scripts
 from vgshell.unwrap.spawning import runaway_loop, self_spawning
 from vgshell.unwrap.text import expand_heredoc, script_output, static_output, sub_outputs
 from vgshell.unwrap.variables import assign, assignment_value, set_positional
@@ -52,6 +53,7 @@ def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] |
         variables["PWD"] = cwd
     variables.update(env or {})
     walker = Walker(files)
+    walker.start = cwd
     with pattern_budget():
         walker.script(script, State(cwd, variables, home), Ctx())
     return Flattened(tuple(walker.out), tuple(walker.errors), walker.state_change and not walker.runs_other)
@@ -73,6 +75,7 @@ class Walker:
         self.errors: list[str] = []
         self.state_change = False
         self.runs_other = False
+        self.start: str | None = None  # the line's starting directory (the project)
 
     # ------------------------------------------------------------------ structure
 
@@ -82,8 +85,9 @@ class Walker:
         for node in script.body:
             self.node(node, st, ctx)
 
-    def text(self, code: str, st: State, ctx: Ctx, how: str) -> None:
-        """Parse and walk code that some command will run (bash -c, eval, ssh, heredoc to a shell…)."""
+    def text(self, code: str, st: State, ctx: Ctx, how: str, line: int | None = None) -> None:
+        """Parse and walk code that some command will run (bash -c, eval, ssh, heredoc to a shell…); `line`:
+        the line of the script file it is written on (a trap body), which its commands are marked with."""
         if ctx.depth >= MAX_NESTING:
             self.errors.append(f"code nested more than {MAX_NESTING} levels deep")
             return
@@ -92,7 +96,12 @@ class Walker:
             if self.parses == MAX_PARSES + 1:
                 self.errors.append(f"more than {MAX_PARSES} pieces of code to follow: the rest was not analysed")
             return
-        self.script(parse(code), st, ctx.deeper(how))
+        script = parse(code)
+        if line is not None:
+            from vgshell.unwrap.scripts import at_line
+
+            script = at_line(script, line)
+        self.script(script, st, ctx.deeper(how))
 
     def node(self, node: Node, st: State, ctx: Ctx) -> None:
         self.steps += 1
@@ -160,8 +169,8 @@ class Walker:
             if r.target is not None:
                 self.word_subs(r.target, st, ctx)
 
-    def word_subs(self, word: Word, st: State, ctx: Ctx) -> None:
-        how = "<( )" if word.process_subs else "$( )"
+    def word_subs(self, word: Word, st: State, ctx: Ctx, into_variables: bool = False) -> None:
+        how = "<( )" if word.process_subs else "$( ) into variables" if into_variables else "$( )"
         for sub in word.subs:
             if ctx.depth >= MAX_NESTING:
                 self.errors.append(f"substitutions nested more than {MAX_NESTING} levels deep")
@@ -175,12 +184,14 @@ class Walker:
             node = _peel_element_assignments(node)  # bashlex reads `a[0]=rm` as a command word
         for _, value in node.assigns:
             self.word_subs(value, st, ctx)
+        # `export $(grep -v '^#' .env | xargs)`: what the substitution prints goes into this shell's variables
+        into = bool(node.words) and node.words[0].raw in _SETS_VARIABLES
         for w in node.words:
-            self.word_subs(w, st, ctx)
+            self.word_subs(w, st, ctx, into_variables=into)
         self.redirect_subs(node, st, ctx)
         assigns = tuple(name for name, _ in node.assigns)
         self.command_variables(node.assigns, st, ctx)
-        if not node.words and not node.assigns and ctx.via[-1:] == ("$( )",):
+        if not node.words and not node.assigns and ctx.via[-1:] in (("$( )",), ("$( ) into variables",)):
             self.file_reads(node, st, ctx)  # `$(<FILE)` prints FILE
             return
         if not node.words:
@@ -214,6 +225,11 @@ class Walker:
                           via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, home=st.home,
                           glob_name=glob_name, hidden_name=hidden,
                           where=f"{ctx.source}:{node.line}" if ctx.source else None)
+        prefix_path = next((v for name, v in node.assigns if name == "PATH"), None)
+        if prefix_path is not None and (st.made or st.links):  # `PATH=.:$PATH ls` after `ln -s /bin/rm ls`
+            scoped = st.copy()
+            scoped.vars["PATH"] = self.expand(prefix_path, st).value
+            base = _same_program(base, scoped)
         prefix_ifs = next((v for name, v in node.assigns if name == "IFS"), None)
         if prefix_ifs is not None and base.name in ("read", "mapfile", "readarray"):
             saved = st.vars.get("IFS")  # `IFS=, read a b`: the assignment holds for that command only
@@ -272,6 +288,10 @@ class Walker:
             inv = replace(inv, via=ctx.via, privileged=ctx.privileged, remote=ctx.remote, upstream=ctx.upstream,
                           stdin_text=ctx.stdin_text, self_spawning=spawning, downstream=ctx.downstream,
                           piped_in=ctx.piped_in)
+        if st.made or st.links:
+            inv = _same_program(inv, st)
+        if inv.name in OUTPUT_PROGRAMS:
+            inv = with_outputs(inv)
         name = inv.name
         if any(c in inv.argv[0] for c in "*?[") and self.files is not None and "glob" not in ctx.via[-1:]:
             self.globbed_name(inv, st, ctx, words)
@@ -285,6 +305,8 @@ class Walker:
             return
         if name in CARRIER_NAMES:
             walk_carried(self, inv, st, ctx)
+        if name in PACKAGE_RUNNERS:
+            run_package_scripts(self, inv, st, ctx)
         spec = WRAPPERS.get(name)
         if spec is not None and len(inv.argv) > 1:
             self.emit(inv, ctx)
@@ -349,10 +371,15 @@ class Walker:
 
     def note_written(self, node: Simple, redirects: tuple[tuple[str, str], ...], st: State, ctx: Ctx) -> None:
         targets = [(op, t) for op, t in redirects if op in (">", ">|", ">>", "&>", "&>>")]
-        tee = ctx.stdin_text is not None and "tee" in node.words[0].raw
+        tee = "tee" in node.words[0].raw
         if not targets and not tee:
             return
         args = [expand(w.raw, st.vars, st.home).value for w in node.words]
+        if tee and ctx.stdin_text is None and os.path.basename(args[0]) == "tee":
+            for a in args[1:]:  # `cat .x.sh | tee c.sh`: what it writes is known only when it runs
+                if not a.startswith("-"):
+                    st.made[resolve(a, st.cwd)] = ""
+            return
         if tee and os.path.basename(args[0]) == "tee":
             text: str | None = ctx.stdin_text
             append = any(a in ("-a", "--append") for a in args)
@@ -361,13 +388,17 @@ class Walker:
             text = static_output(node, st, ctx.stdin_text)
         else:
             return
+        copies = args[1] if len(args) == 2 and os.path.basename(args[0]) == "cat" and UNKNOWN not in args[1] else ""
         for op, target in targets:
             if text is not None:
                 st.written[target] = (st.written.get(target, "") if op.endswith(">>") else "") + text
             else:
                 st.written.pop(target, None)  # unknown content now
+                st.made[target] = resolve(copies, st.cwd) if copies and op in (">", ">|") else ""
 
     def emit(self, inv: Invocation, ctx: Ctx) -> None:
+        if inv.cwd != self.start and self.start is not None:  # `cd .. && rm -rf build` leaves the project
+            inv = replace(inv, project=self.start)
         if not ctx.via:
             if inv.name in STATE_BUILTINS or inv.argv[0] in ("=", "()"):  # assignments, function definitions
                 self.state_change = True
@@ -454,6 +485,7 @@ class Walker:
 
 
 
+_SETS_VARIABLES = frozenset({"export", "declare", "typeset", "readonly", "local"})
 _ELEMENT_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\]\+?=")
 
 
@@ -465,6 +497,27 @@ def _peel_element_assignments(node: Simple) -> Simple:
         name = m.group()[:-1]
         assigns.append((name, Word(w.raw[m.end():], w.subs, w.process_subs)))
     return Simple(tuple(assigns), tuple(words), node.redirects, node.line)
+
+
+def _same_program(inv: Invocation, st: State) -> Invocation:
+    """A program copied or linked earlier on the line keeps its identity: `cp /bin/rm ./safe; ./safe -rf ~`
+    runs rm, as does `ln -s /bin/rm ./ls; PATH=.:$PATH ls -rf ~`."""
+    name = inv.argv[0]
+    if UNKNOWN in name:
+        return inv
+    if "/" in name:
+        candidates = [resolve(name, st.cwd)]
+    else:
+        path = st.vars.get("PATH", "")
+        candidates = [resolve(os.path.join(d or ".", name), st.cwd) for d in path.split(":")
+                      if d and UNKNOWN not in d and not d.startswith("/usr") and d not in ("/bin", "/sbin")]
+    for c in candidates:
+        source = st.links.get(c) or st.made.get(c)
+        if source and os.path.basename(source) != os.path.basename(name):
+            return replace(inv, argv=(source, *inv.args))
+        if source:
+            return inv
+    return inv
 
 
 def _feeds_a_shell(stages: tuple[Node, ...]) -> bool:
