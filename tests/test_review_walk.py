@@ -247,3 +247,16 @@ def test_a_typical_build_script_with_a_temp_file_is_low(project: Path) -> None:
     a = assess("./build.sh", str(project), str(project.parent), files=HostFiles())
     assert a.risk <= M and not any(f.rule.startswith("fs.rm-unknown") or f.rule == "fs.rm-outside-project"
                                    for f in a.findings), [(f.rule, f.where) for f in a.findings]
+
+
+# ------------------------------------------------------------------ a renamed program that already exists (B3)
+
+def test_an_existing_renamed_copy_or_link_of_rm_is_rm(project: Path) -> None:
+    rm = Path("/usr/bin/rm")
+    (project / "safe").write_bytes(rm.read_bytes())
+    (project / "ls").symlink_to(rm)
+    (project / "tool").write_bytes(b"\x7fELF\x00not a known program")
+    for line, level in (("./safe -rf ~", C), ("./ls -rf ~", C)):
+        assert assess(line, str(project), str(project.parent), files=HostFiles()).risk >= level, line
+    assert assess("./tool build", str(project), str(project.parent), files=HostFiles()).risk <= L
+    assert assess("/usr/bin/python3 -c 'print(1)'", str(project), str(project.parent), files=HostFiles()).risk <= L

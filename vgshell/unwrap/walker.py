@@ -27,7 +27,16 @@ from vgshell.unwrap.carriers import NAMES as CARRIER_NAMES
 from vgshell.unwrap.carriers import walk_carried
 from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
-from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
+from vgshell.unwrap.model import (
+    MAX_LOOP_VALUES,
+    MAX_NESTING,
+    STATE_BUILTINS,
+    SYSTEM_BIN,
+    Ctx,
+    Files,
+    Invocation,
+    State,
+)
 from vgshell.unwrap.outputs import OUTPUT_PROGRAMS, with_outputs
 from vgshell.unwrap.scripts import PACKAGE_RUNNERS, data_lines, run_file, run_package_scripts
 from vgshell.unwrap.spawning import runaway_loop, self_spawning
@@ -290,6 +299,8 @@ class Walker:
                           piped_in=ctx.piped_in)
         if st.made or st.links:
             inv = _same_program(inv, st)
+        if "/" in inv.argv[0] and self.files is not None and UNKNOWN not in inv.argv[0] and not ctx.remote:
+            inv = self.identified(inv, st)
         if inv.name in OUTPUT_PROGRAMS:
             inv = with_outputs(inv)
         name = inv.name
@@ -324,6 +335,17 @@ class Walker:
             interpreter(self, inv, key, st, ctx, words)
             return
         self.plain(inv, st, ctx)
+
+    def identified(self, inv: Invocation, st: State) -> Invocation:
+        """`./safe -rf ~` where ./safe is a copy of (or link to) rm made before the line: judged as rm."""
+        path = resolve(inv.argv[0], st.cwd)
+        identity = getattr(self.files, "identity", None)
+        if identity is None or os.path.dirname(path) in SYSTEM_BIN:  # `/usr/bin/python3` is itself
+            return inv
+        real = identity(path)
+        if real is None or os.path.basename(real) == inv.name:
+            return inv
+        return replace(inv, argv=(real, *inv.args))
 
     def globbed_name(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """`/???/r? -rf /`: the program name is a glob; judge every program it names on this machine."""
