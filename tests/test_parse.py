@@ -235,7 +235,7 @@ CWDS = [
     ("cd ~/x; ls", [CWD, HOME + "/x"]),
     ("cd $HOME/y; ls", [CWD, HOME + "/y"]),
     ("cd /tmp; cd -; ls", [CWD, "/tmp", None]),
-    ("cd $(mktemp -d); ls", [CWD, CWD, None]),
+    ("cd $(mktemp -d); ls", [CWD, CWD, "/tmp/tmp.XXXXXXXXXX"]),  # a temp directory, known by its template
     ("(cd /tmp); ls", [CWD, CWD]),
     ("pushd /srv; ls", [CWD, "/srv"]),
     ("env -C /opt ls", [CWD, "/opt"]),

@@ -195,3 +195,68 @@ def test_destruction_without_rm(attack: bool, command: str, level: Level, projec
     a = assess(command, "/home/dev/project", "/home/dev")
     found = [(f.rule, f.match) for f in a.findings]
     assert (a.risk >= level) if attack else (a.risk <= level), found
+
+
+# ------------------------------------------------------------------ false alarms (F1, F2, F4)
+
+BENIGN = [
+    (False, 'tmp=$(mktemp); echo hi > "$tmp"; rm -f "$tmp"', L),
+    (False, "tmp=$(mktemp -d); trap 'rm -rf \"$tmp\"' EXIT; echo x", L),
+    (False, 'cd "$(git rev-parse --show-toplevel)" && rm -rf build', M),
+    (False, "rm -rf ./build", M),  # recursive deletes in the project stay medium (see the report of F2)
+    (False, 'rm -rf $(mktemp -d -p ~)', L),
+    (False, "rm -rf ~/.cache/pip", L),
+    (False, "export $(grep -v '^#' .env | xargs)", L),
+    # the look-alikes that keep their levels
+    (True, "rm -rf .", H),
+    (True, "rm -rf *", H),
+    (True, "rm -rf ..", H),
+    (True, "rm -rf ../other", H),
+    (True, "rm -rf ~", C),
+    (True, "rm -rf /tmp", H),
+    (True, "rm -rf /tmp/*", H),
+    (True, "rm -rf $X", H),
+    (True, "rm -rf ~/tmp.XXXXXXXXXX/../..", C),
+    (True, "rm -rf ~/work/XXX", H),
+    (True, "{ cd ..; echo ok; } && rm -rf build", H),
+    (True, "cd ~ && rm -rf Documents", H),
+    (False, "cd src && rm -rf ../build", M),
+    (True, "find ~ -name '*.bak' -delete", M),
+    (True, "cat .env", M),
+    (True, "x=$(cat .env); echo $x", M),
+]
+
+
+@pytest.mark.parametrize(("attack", "command", "level"), BENIGN)
+def test_false_alarms_of_the_review(attack: bool, command: str, level: Level, project: Path) -> None:
+    a = assess(command, "/home/dev/project", "/home/dev")
+    found = [(f.rule, f.match) for f in a.findings]
+    assert (a.risk >= level) if attack else (a.risk <= level), found
+
+
+def test_a_trap_body_is_blamed_on_its_own_line(project: Path) -> None:
+    (project / "build.sh").write_text("#!/bin/sh\nset -e\necho start\ntrap 'rm -rf ~' EXIT\necho done\n")
+    a = assess("./build.sh", str(project), str(project.parent), files=HostFiles())
+    assert a.risk >= C
+    assert any(f.where == "./build.sh:4" for f in a.findings), [(f.rule, f.where) for f in a.findings]
+
+
+def test_a_typical_build_script_with_a_temp_file_is_low(project: Path) -> None:
+    (project / "build.sh").write_text('#!/bin/sh\ntmp=$(mktemp)\ntrap \'rm -f "$tmp"\' EXIT\n'
+                                      'echo hi > "$tmp"\nrm -rf ./dist\n')
+    a = assess("./build.sh", str(project), str(project.parent), files=HostFiles())
+    assert a.risk <= M and not any(f.rule.startswith("fs.rm-unknown") or f.rule == "fs.rm-outside-project"
+                                   for f in a.findings), [(f.rule, f.where) for f in a.findings]
+
+
+# ------------------------------------------------------------------ a renamed program that already exists (B3)
+
+def test_an_existing_renamed_copy_or_link_of_rm_is_rm(project: Path) -> None:
+    rm = Path("/usr/bin/rm")
+    (project / "safe").write_bytes(rm.read_bytes())
+    (project / "ls").symlink_to(rm)
+    (project / "tool").write_bytes(b"\x7fELF\x00not a known program")
+    for line, level in (("./safe -rf ~", C), ("./ls -rf ~", C)):
+        assert assess(line, str(project), str(project.parent), files=HostFiles()).risk >= level, line
+    assert assess("./tool build", str(project), str(project.parent), files=HostFiles()).risk <= L
+    assert assess("/usr/bin/python3 -c 'print(1)'", str(project), str(project.parent), files=HostFiles()).risk <= L

@@ -12,12 +12,25 @@ import re
 import stat
 from fnmatch import fnmatchcase
 
-from vgshell.unwrap.model import FileText
+from vgshell.unwrap.model import SYSTEM_BIN, FileText
 
 MAX_SCRIPT_BYTES = 256 * 1024
 MAX_GLOB_ENTRIES = 4096  # directory entries looked at for one pattern
 MAX_GLOB_MATCHES = 32
 _GLOB = re.compile(r"[*?\[]")
+MAX_IDENTIFIED_BYTES = 8 * 1024 * 1024
+# programs a renamed copy is compared with (only those of the same size are read): what deletes, overwrites,
+# changes permissions or runs code
+IDENTIFIED = ("rm", "dd", "shred", "truncate", "mv", "cp", "chmod", "chown", "find", "mkfs", "wipefs",
+              "bash", "dash", "sh", "zsh", "python3", "perl", "curl", "wget", "nc", "busybox")
+
+
+def _same_bytes(a: str, b: str) -> bool:
+    try:
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            return fa.read(MAX_IDENTIFIED_BYTES) == fb.read(MAX_IDENTIFIED_BYTES)
+    except OSError:
+        return False
 
 
 class HostFiles:
@@ -53,6 +66,30 @@ class HostFiles:
         if b"\x00" in data[:4096]:
             return FileText(None, missing=True)  # a compiled program, not a script
         return FileText(data.decode("utf-8", "surrogateescape"))
+
+    def identity(self, path: str) -> str | None:
+        """The system program `path` really is, when its name hides it: a symlink to one (`./ls` → /bin/rm),
+        or a byte-identical copy of one of the programs that delete, overwrite or run code. None otherwise."""
+        try:
+            real = os.path.realpath(path)
+            info = os.stat(real)
+        except (OSError, ValueError):
+            return None
+        if os.path.basename(real) != os.path.basename(path):
+            return real if os.path.dirname(real) in SYSTEM_BIN else None
+        if not stat.S_ISREG(info.st_mode) or not info.st_size or info.st_size > MAX_IDENTIFIED_BYTES:
+            return None
+        for name in IDENTIFIED:
+            candidate = os.path.join("/usr/bin", name)
+            try:
+                known = os.stat(candidate)
+            except OSError:
+                continue
+            if known.st_size != info.st_size or candidate == real:
+                continue
+            if (known.st_dev, known.st_ino) == (info.st_dev, info.st_ino) or _same_bytes(candidate, real):
+                return candidate
+        return None
 
     def glob(self, pattern: str) -> tuple[str, ...]:
         """Pathname expansion of an absolute `pattern` as bash does it (sorted; `*` skips dot files)."""

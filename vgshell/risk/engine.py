@@ -277,7 +277,7 @@ _CHECKS: dict[str, tuple[Rule, tuple[tuple[Callable[[_View, Any], bool], Any], .
 _COST = {"self_spawning": 0, "unseen": 0,
          "runs_downloaded": 0, "glob_name": 0, "privileged": 0, "remote": 0, "hidden_name": 0,
          "reads_terminal": 1,
-         "hidden_name_not": 1,
+         "hidden_name_not": 1, "via_not": 1,
          "command": 1, "command_not": 1, "assigns": 1, "fed_by": 1, "upstream": 1, "downstream": 1, "params": 1,
          "via": 1,
          "redirects": 2, "code": 2, "subcommand": 3, "verb": 3, "flags": 3, "positional_count": 3,
@@ -381,11 +381,14 @@ def _path_ok(v: _View, p: str, want: dict[str, Any]) -> bool:
         return False
     if want.get("unknown") and UNKNOWN not in p:
         return False
-    if want.get("outside_cwd") and not _outside(p, v.inv.cwd):
+    if want.get("outside_cwd") and not _outside(p, v.inv.project or v.inv.cwd):  # outside the project
         return False
     return not (want.get("whole_cwd") and not _whole_cwd(p, v.inv.cwd))
 
 
+# credentials are credentials in any user's home, not only in the one vgshell runs as (`cat /root/.ssh/id_rsa`)
+_ANY_HOME_SETS = frozenset({"secrets"})
+_OTHER_HOMES = ("/root", "/home/*", "/Users/*")
 _SET_CACHE: dict[tuple[int, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
@@ -396,7 +399,8 @@ def _expand_set(names: tuple[str, ...], lookup: Callable[[str], tuple[str, ...] 
     key = (id(names), home)
     found = _SET_CACHE.get(key)
     if found is None or found[0] is not names:
-        out = [home + e[1:] if e.startswith("~") else e for n in names for e in (lookup(n) or (n,))]
+        out = [h + e[1:] if e.startswith("~") else e for n in names for e in (lookup(n) or (n,))
+               for h in ((home, *_OTHER_HOMES) if n in _ANY_HOME_SETS and e.startswith("~") else (home,))]
         found = _SET_CACHE[key] = (names, tuple(out))
         if len(_SET_CACHE) > 512:
             _SET_CACHE.clear()
@@ -616,6 +620,7 @@ _PREDICATES: dict[str, Callable[[_View, Any], bool]] = {
     "sends": _p_sends,
     "assigns": _p_names("assigns"),
     "via": _p_names("via"),
+    "via_not": lambda v, names: not _p_names("via")(v, names),
     "code": _p_code,
     "text": _p_text,
     "privileged": _p_bool("privileged"),

@@ -59,6 +59,7 @@ PREDICATES = {
     "hidden_name_not": "globs over such command words that do not match ($EDITOR)",
     "remote_target": "true: an argument names a host or URL other than this machine",
     "via": "globs over how the command was reached ('bash -c', '$( )', 'xargs'…)",
+    "via_not": "globs over how the command was reached that must not match ('$( ) into variables')",
     "reads_terminal": "true: nothing is piped or redirected into its stdin (no |, <, heredoc or here-string)",
 }
 RULE_KEYS = ("id", "level", "reason", "match", "facts", "category", "note")
@@ -235,7 +236,7 @@ def _compile(key: str, value: Any, rule_id: str, where: str) -> Any:
     if isinstance(value, dict):
         value = {k: v for k, v in value.items() if k != "__line__"}
     if key in ("command", "command_not", "verb", "upstream", "downstream", "fed_by", "params", "assigns", "via",
-               "hidden_name",
+               "via_not", "hidden_name",
                "hidden_name_not", "unseen"):
         return tuple(_str_list(value, where, f"{rule_id}.{key}"))
     if key == "subcommand":

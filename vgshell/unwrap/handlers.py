@@ -83,7 +83,8 @@ def _h_alias(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word])
 def _h_trap(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
     w.emit(inv, ctx)
     if len(inv.args) >= 2 and not inv.args[0].startswith("-"):
-        w.text(inv.args[0], st.copy(), ctx, "trap")
+        line = inv.where.rsplit(":", 1)[1] if inv.where and ctx.source else ""
+        w.text(inv.args[0], st.copy(), ctx, "trap", int(line) if line.isdigit() else None)
 
 
 def _h_ssh(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:

@@ -15,6 +15,7 @@ from vgshell.parse import Node
 MAX_NESTING = 8  # bash -c "bash -c '…'" deeper than this is refused as unanalysable
 MAX_LOOP_VALUES = 16  # `for x in …` bodies are walked once per value up to this many
 STATIC_TEXT_PRODUCERS = frozenset({"echo", "printf", "cat"})
+SYSTEM_BIN = frozenset({"/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"})  # where programs are themselves
 FETCHERS = frozenset({"curl", "wget", "fetch", "http", "https", "xh", "aria2c", "lwp-request", "GET"})
 STATE_BUILTINS = frozenset({"cd", "pushd", "popd", "export", "unset", "alias", "unalias", "source", ".",
                             "set", "shopt", "declare", "typeset", "local", "readonly", "hash", "ulimit",
@@ -53,6 +54,8 @@ class Invocation:
     unseen: tuple[str, ...] = ()  # what the analysis could not see for it (`stdin`, `script`)
     downstream: tuple[str, ...] = ()  # the commands later in its pipeline (`env | grep PATH`)
     piped_in: tuple[str, ...] = ()  # files and $VARIABLES earlier pipeline stages read (what its stdin carries)
+    # the directory the line started in (the project the sandbox mounts), when a `cd` left it; None: `cwd`
+    project: str | None = None
 
     @cached_property
     def name(self) -> str:

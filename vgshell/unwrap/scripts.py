@@ -243,10 +243,10 @@ def _walk_recipes(w: Walker, text: str, targets: list[str], shown: str, st: Stat
         for line_no, line in recipes.get(target, []):
             code = _substitute(line.lstrip("@-+ \t").replace("$$", "\ue004"), variables).replace("\ue004", "$")
             script = parsed(code)
-            w.script(_at_line(script, line_no), st.copy(), replace(ctx, source=shown, child=True))
+            w.script(at_line(script, line_no), st.copy(), replace(ctx, source=shown, child=True))
 
 
-def _at_line(script: Script, line_no: int) -> Script:
+def at_line(script: Script, line_no: int) -> Script:
     """A one-line recipe's Script with its commands marked as coming from `line_no` of the Makefile."""
     from vgshell.parse import Simple
 
@@ -318,7 +318,7 @@ def _walk_make_shells(w: Walker, text: str, shown: str, st: State, ctx: Ctx) -> 
     for n, line in enumerate(text.splitlines(), start=1):
         for m in _MAKE_SHELL.finditer(line):
             code = m.group(1).replace("$$", "\ue004").replace("\ue004", "$")
-            w.script(_at_line(parsed(code), n), st.copy(), replace(ctx, source=shown, child=True))
+            w.script(at_line(parsed(code), n), st.copy(), replace(ctx, source=shown, child=True))
 
 
 # ------------------------------------------------------------------ package.json scripts

@@ -9,7 +9,7 @@ import functools
 import os.path
 import re
 
-from vgshell.expand import expand
+from vgshell.expand import UNKNOWN, expand
 from vgshell.parse import Node, Pipeline, Script, Sequence, Simple, Word
 from vgshell.unwrap.model import State
 
@@ -48,6 +48,10 @@ def static_output(stage: Node, st: State, stdin_text: str | None) -> str | None:
     stdin_text = own if own is not None else stdin_text
     if _looks_up_a_program(name, args):
         return "/usr/bin/" + os.path.basename(args[-1]) + "\n"  # some path ending in the name: rules need no more
+    if name == "git" and args == ["rev-parse", "--show-toplevel"] and st.cwd and UNKNOWN not in st.cwd:
+        return st.cwd + "\n"  # the project's root: the working directory or above it, the project either way
+    if name == "mktemp":
+        return _temp_path(args) + "\n"
     if name == "echo":
         flags = [a for a in args[:3] if re.fullmatch(r"-[neE]+", a)]
         text = " ".join(args[len(flags):])
@@ -89,6 +93,18 @@ def _convert(m: re.Match[str], args: list[str], taken: list[str]) -> str:
     if m.group(2) == "b":
         return expand("$'" + arg.replace("'", "\\'") + "'", {}, "/").value
     return arg[:1] if m.group(2) == "c" else arg
+
+
+def _temp_path(args: list[str]) -> str:
+    """A path like the one `mktemp [-d] [-p DIR] [TEMPLATE]` prints: under $TMPDIR or /tmp (a temp entry)."""
+    base = "/tmp"
+    for i, a in enumerate(args):
+        if a in ("-p", "--tmpdir") and i + 1 < len(args):
+            base = args[i + 1]
+        elif a.startswith("--tmpdir="):
+            base = a.partition("=")[2]
+    template = next((a for a in args if not a.startswith("-") and "X" in a), "tmp.XXXXXXXXXX")
+    return template if template.startswith("/") else base.rstrip("/") + "/" + os.path.basename(template)
 
 
 def _looks_up_a_program(name: str, args: list[str]) -> bool:

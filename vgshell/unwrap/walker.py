@@ -27,7 +27,16 @@ from vgshell.unwrap.carriers import NAMES as CARRIER_NAMES
 from vgshell.unwrap.carriers import walk_carried
 from vgshell.unwrap.code import interpreter
 from vgshell.unwrap.handlers import HANDLERS
-from vgshell.unwrap.model import MAX_LOOP_VALUES, MAX_NESTING, STATE_BUILTINS, Ctx, Files, Invocation, State
+from vgshell.unwrap.model import (
+    MAX_LOOP_VALUES,
+    MAX_NESTING,
+    STATE_BUILTINS,
+    SYSTEM_BIN,
+    Ctx,
+    Files,
+    Invocation,
+    State,
+)
 from vgshell.unwrap.outputs import OUTPUT_PROGRAMS, with_outputs
 from vgshell.unwrap.scripts import PACKAGE_RUNNERS, data_lines, run_file, run_package_scripts
 from vgshell.unwrap.spawning import runaway_loop, self_spawning
@@ -53,6 +62,7 @@ def flatten(script: Script, cwd: str | None, home: str, env: Mapping[str, str] |
         variables["PWD"] = cwd
     variables.update(env or {})
     walker = Walker(files)
+    walker.start = cwd
     with pattern_budget():
         walker.script(script, State(cwd, variables, home), Ctx())
     return Flattened(tuple(walker.out), tuple(walker.errors), walker.state_change and not walker.runs_other)
@@ -74,6 +84,7 @@ class Walker:
         self.errors: list[str] = []
         self.state_change = False
         self.runs_other = False
+        self.start: str | None = None  # the line's starting directory (the project)
 
     # ------------------------------------------------------------------ structure
 
@@ -83,8 +94,9 @@ class Walker:
         for node in script.body:
             self.node(node, st, ctx)
 
-    def text(self, code: str, st: State, ctx: Ctx, how: str) -> None:
-        """Parse and walk code that some command will run (bash -c, eval, ssh, heredoc to a shell…)."""
+    def text(self, code: str, st: State, ctx: Ctx, how: str, line: int | None = None) -> None:
+        """Parse and walk code that some command will run (bash -c, eval, ssh, heredoc to a shell…); `line`:
+        the line of the script file it is written on (a trap body), which its commands are marked with."""
         if ctx.depth >= MAX_NESTING:
             self.errors.append(f"code nested more than {MAX_NESTING} levels deep")
             return
@@ -93,7 +105,12 @@ class Walker:
             if self.parses == MAX_PARSES + 1:
                 self.errors.append(f"more than {MAX_PARSES} pieces of code to follow: the rest was not analysed")
             return
-        self.script(parse(code), st, ctx.deeper(how))
+        script = parse(code)
+        if line is not None:
+            from vgshell.unwrap.scripts import at_line
+
+            script = at_line(script, line)
+        self.script(script, st, ctx.deeper(how))
 
     def node(self, node: Node, st: State, ctx: Ctx) -> None:
         self.steps += 1
@@ -161,8 +178,8 @@ class Walker:
             if r.target is not None:
                 self.word_subs(r.target, st, ctx)
 
-    def word_subs(self, word: Word, st: State, ctx: Ctx) -> None:
-        how = "<( )" if word.process_subs else "$( )"
+    def word_subs(self, word: Word, st: State, ctx: Ctx, into_variables: bool = False) -> None:
+        how = "<( )" if word.process_subs else "$( ) into variables" if into_variables else "$( )"
         for sub in word.subs:
             if ctx.depth >= MAX_NESTING:
                 self.errors.append(f"substitutions nested more than {MAX_NESTING} levels deep")
@@ -176,12 +193,14 @@ class Walker:
             node = _peel_element_assignments(node)  # bashlex reads `a[0]=rm` as a command word
         for _, value in node.assigns:
             self.word_subs(value, st, ctx)
+        # `export $(grep -v '^#' .env | xargs)`: what the substitution prints goes into this shell's variables
+        into = bool(node.words) and node.words[0].raw in _SETS_VARIABLES
         for w in node.words:
-            self.word_subs(w, st, ctx)
+            self.word_subs(w, st, ctx, into_variables=into)
         self.redirect_subs(node, st, ctx)
         assigns = tuple(name for name, _ in node.assigns)
         self.command_variables(node.assigns, st, ctx)
-        if not node.words and not node.assigns and ctx.via[-1:] == ("$( )",):
+        if not node.words and not node.assigns and ctx.via[-1:] in (("$( )",), ("$( ) into variables",)):
             self.file_reads(node, st, ctx)  # `$(<FILE)` prints FILE
             return
         if not node.words:
@@ -280,6 +299,8 @@ class Walker:
                           piped_in=ctx.piped_in)
         if st.made or st.links:
             inv = _same_program(inv, st)
+        if "/" in inv.argv[0] and self.files is not None and UNKNOWN not in inv.argv[0] and not ctx.remote:
+            inv = self.identified(inv, st)
         if inv.name in OUTPUT_PROGRAMS:
             inv = with_outputs(inv)
         name = inv.name
@@ -314,6 +335,17 @@ class Walker:
             interpreter(self, inv, key, st, ctx, words)
             return
         self.plain(inv, st, ctx)
+
+    def identified(self, inv: Invocation, st: State) -> Invocation:
+        """`./safe -rf ~` where ./safe is a copy of (or link to) rm made before the line: judged as rm."""
+        path = resolve(inv.argv[0], st.cwd)
+        identity = getattr(self.files, "identity", None)
+        if identity is None or os.path.dirname(path) in SYSTEM_BIN:  # `/usr/bin/python3` is itself
+            return inv
+        real = identity(path)
+        if real is None or os.path.basename(real) == inv.name:
+            return inv
+        return replace(inv, argv=(real, *inv.args))
 
     def globbed_name(self, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -> None:
         """`/???/r? -rf /`: the program name is a glob; judge every program it names on this machine."""
@@ -387,6 +419,8 @@ class Walker:
                 st.made[target] = resolve(copies, st.cwd) if copies and op in (">", ">|") else ""
 
     def emit(self, inv: Invocation, ctx: Ctx) -> None:
+        if inv.cwd != self.start and self.start is not None:  # `cd .. && rm -rf build` leaves the project
+            inv = replace(inv, project=self.start)
         if not ctx.via:
             if inv.name in STATE_BUILTINS or inv.argv[0] in ("=", "()"):  # assignments, function definitions
                 self.state_change = True
@@ -473,6 +507,7 @@ class Walker:
 
 
 
+_SETS_VARIABLES = frozenset({"export", "declare", "typeset", "readonly", "local"})
 _ELEMENT_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\]\+?=")
 
 
