@@ -40,7 +40,8 @@ class Shell:
     """An interactive bash or zsh with the hook loaded, in a temporary $HOME."""
 
     def __init__(self, kind: str, tmp: Path, *, extra_rc: str = "", env: dict[str, str] | None = None,
-                 config: str = SANDBOX_CONFIG, vg: str | None = None, rules: str = "") -> None:
+                 config: str = SANDBOX_CONFIG, vg: str | None = None, rules: str = "",
+                 after_rc: str = "") -> None:
         self.kind = kind
         self.home = tmp / "home"
         self.project = self.home / "project"
@@ -58,12 +59,15 @@ class Shell:
         marker = ("PROMPT_COMMAND='printf \"@@DONE %s@@\\n\" $?'" if kind == "bash"
                   else "precmd() { print \"@@DONE $?@@\" }")
         rc.write_text(f"PS1='$ '\n{marker}\nHISTSIZE=1000\n{extra_rc}\n"
-                      f"VG_BIN={vg or vg_bin()}\nsource {HOOKS / ('vg.' + kind)}\n")
-        argv = ["bash", "--rcfile", str(rc), "-i"] if kind == "bash" else ["zsh", "-i"]
+                      f"VG_BIN={vg or vg_bin()}\nsource {HOOKS / ('vg.' + kind)}\n{after_rc}\n")
+        self.argv = ["bash", "--rcfile", str(rc), "-i"] if kind == "bash" else ["zsh", "-i"]
         if kind == "zsh":
             self.env["ZDOTDIR"] = str(self.home)
-        self.child = pexpect.spawn(argv[0], argv[1:], env=self.env, cwd=str(self.project), encoding="utf-8",
-                                   timeout=30, dimensions=(40, 200))
+        self.start()
+
+    def start(self) -> None:
+        self.child = pexpect.spawn(self.argv[0], self.argv[1:], env=self.env, cwd=str(self.project),
+                                   encoding="utf-8", timeout=30, dimensions=(40, 200))
         self.child.expect(DONE)
 
     def run(self, line: str, timeout: float = 30) -> tuple[int, str]:

@@ -38,6 +38,7 @@ class Effects:
     network: bool = False  # the code also talks to the network: what it reads may be sent
     runtime_code: bool = False  # it evaluates code only known when it runs (`exec(base64.b64decode(x))`)
     hidden: tuple[str, ...] = ()  # callees only run time names (`getattr(os, x)(…)`), each with what is unseen
+    moved: tuple[tuple[str, str], ...] = ()  # renames (source, destination): moving the home away deletes it
 
 
 def family(key: str) -> str:
@@ -76,7 +77,10 @@ _DELETE_RECURSIVE = r"shutil\.rmtree|rmtree|rm_rf|rm_r|remove_tree|rmSync|rimraf
                     r"FileUtils\.rm_rf|FileUtils\.remove_dir|fs\.rm|fsPromises\.rm|fs\.promises\.rm"
 _DELETE_ONE = r"os\.remove|os\.unlink|os\.rmdir|os\.removedirs|unlinkSync|rmdirSync|unlink|rmdir|" \
               r"File\.delete|FileUtils\.rm|\.unlink"
-_WRITE_CALLS = r"writeFileSync|appendFileSync|createWriteStream|fs\.writeFile|fs\.appendFile|File\.write|" \
+_MOVE_CALLS = r"os\.rename|os\.renames|os\.replace|shutil\.move|renameSync|fs\.rename|File\.rename|FileUtils\.mv|" \
+              r"FileUtils\.move|rename"
+_WRITE_CALLS = r"os\.truncate|truncateSync|File\.truncate|writeFileSync|appendFileSync|createWriteStream|" \
+               r"fs\.writeFile|fs\.appendFile|File\.write|" \
                r"file_put_contents|IO\.write|write_text|write_bytes"
 _READ_CALLS = r"readFileSync|createReadStream|fs\.readFile|File\.read|IO\.read|file_get_contents|read_text|" \
               r"read_bytes|readfile"
@@ -90,7 +94,8 @@ def _call_rx(lang: str) -> re.Pattern[str]:
     rx = _CALL_RX.get(lang)
     if rx is None:
         kinds = [("shell", _SHELL_CALLS[lang]), ("eval", _EVAL_CALLS.get(lang, r"(?!)")),
-                 ("rm_r", _DELETE_RECURSIVE), ("rm", _DELETE_ONE), ("write", _WRITE_CALLS), ("read", _READ_CALLS),
+                 ("rm_r", _DELETE_RECURSIVE), ("rm", _DELETE_ONE), ("mv", _MOVE_CALLS), ("write", _WRITE_CALLS),
+                 ("read", _READ_CALLS),
                  ("open", r"open|fopen|File\.open|io\.open|Path\(.*?\)\.open")]
         body = "|".join(f"(?P<{k}>{v})" for k, v in kinds)
         # `obj.name(` counts too (`require('fs').rmSync(…)`, `cp.exec(…)`): the prefix is part of the name
@@ -114,6 +119,7 @@ def analyse(code: str, lang: str) -> Effects:
     written: list[str] = []
     read: list[str] = []
     evaluated: list[tuple[str, str]] = []
+    moved: list[tuple[str, str]] = []
     runtime_code = False
     rx = _call_rx(lang)
     bare = _python_bare(code) if lang == "python" else None
@@ -137,7 +143,10 @@ def analyse(code: str, lang: str) -> Effects:
             # node's rm/rmSync delete a directory only when told `recursive`
             recursive = kind == "rm_r" and (not re.search(r"(?:^|\.)rm(?:Sync)?$", name)
                                             or "recursive" in ",".join(args[1:]))
-            deleted.append((_eval(args[0], env, lang), recursive))
+            path = _eval(args[0], env, lang)
+            deleted.append((path, recursive or "*" in path))  # a glob deletes many at once, like a tree walk
+        elif kind == "mv" and len(args) >= 2:
+            moved.append((_eval(args[0], env, lang), _eval(args[1], env, lang)))
         elif kind == "write" and args:
             written.append(_eval(args[0], env, lang))
         elif kind == "read" and args:
@@ -150,10 +159,12 @@ def analyse(code: str, lang: str) -> Effects:
     if lang == "awk":
         shell += _awk_pipes(code, env)
     shell += _decoded_literals(code)
+    if _DELETE_IN_CODE.search(code):  # a delete inside a walk of a tree deletes the tree, file by file
+        deleted += [(_eval(m.group(1) or m.group(2), env, lang), True) for m in _TREE_WALK.finditer(code)]
     shell += [f"kill -9 {m.group(1) or m.group(2)}" for m in _KILL_ALL.finditer(code)]
     return Effects(tuple(dict.fromkeys(s for s in shell if s.strip())), tuple(dict.fromkeys(deleted)),
                    tuple(dict.fromkeys(written)), tuple(dict.fromkeys(read)), tuple(evaluated),
-                   _NETWORK.search(code) is not None, runtime_code, hidden)
+                   _NETWORK.search(code) is not None, runtime_code, hidden, tuple(dict.fromkeys(moved)))
 
 
 # a signal to every process (pid -1) or to the caller's own process group (pid 0, killpg(0)), as `kill` would
@@ -161,6 +172,10 @@ _KILL_ALL = re.compile(r"(?:os\.kill|process\.kill|posix_kill|os\.killpg)\(\s*(-
                        r"Process\.kill\(\s*[^,()]+,\s*(?:\[\s*)?(-1|0)\s*[,)\]]")
 
 
+# walks of a tree: `os.walk(root)`, `Path(root).rglob(…)`, `glob.glob(root + '/**', recursive=True)`
+_TREE_WALK = re.compile(r"(?:os\.walk|Find\.find|File\.find|find)\(\s*((?:[^()]|\([^()]*\))+?)\s*[,)]|"
+                        r"((?:pathlib\.)?Path(?:\.home\(\)|\((?:[^()]|\([^()]*\))*\)))\.(?:rglob|walk|glob)\(")
+_DELETE_IN_CODE = re.compile(r"\b(?:unlink|remove|rmtree|rmdir|delete|unlinkSync|rmSync)\b")
 _NETWORK = re.compile(r"requests\.(?:post|put|patch|request)|urlopen|urllib\.request|http\.client|httpx\.|"
                       r"\bfetch\s*\(|https?\.request|axios|Net::HTTP|LWP|HTTP::Tiny|\bsocket\b|Socket|"
                       r"curl_exec|RestClient|Faraday|smtplib|ftplib|paramiko|XMLHttpRequest|sendall|\.send\(")
@@ -193,10 +208,22 @@ def _arguments(code: str, i: int) -> list[str]:
     if i < len(code) and code[i] == "(":
         end = _balanced(code, i)
         inner = code[i + 1 : end - 1]
-    else:
-        m = re.match(r"[^;\n}]*", code[i:])
-        inner = m.group(0) if m else ""
+    else:  # up to the end of the statement, brackets and strings skipped (`unlink glob("$ENV{HOME}/*")`)
+        end = i
+        while end < len(code) and code[end] not in ";\n}":
+            end = _balanced(code, end) if code[end] in "([{" else _skip_string(code, end)
+        inner = code[i:end]
     return _split_top(inner, ",")
+
+
+def _skip_string(code: str, i: int) -> int:
+    """The index after the string literal starting at `i`, or after the one character there."""
+    if code[i] not in "'\"":
+        return i + 1
+    k = i + 1
+    while k < len(code) and code[k] != code[i]:
+        k += 2 if code[k] == "\\" else 1
+    return k + 1
 
 
 def _shell_line(name: str, args: list[str], env: dict[str, str], lang: str) -> str | None:
@@ -289,7 +316,8 @@ _HOME = re.compile(
     r"os\.environ\.get\(\s*['\"]HOME['\"]\s*\)|process\.env\.HOME|process\.env\[\s*['\"]HOME['\"]\s*\]|"
     r"ENVIRON\[\s*\"HOME\"\s*\]|File\.expand_path\(\s*['\"]~['\"]\s*\)|\$_SERVER\[\s*['\"]HOME['\"]\s*\]|"
     r"os\.homedir|\$HOME")
-_PASS_THROUGH = re.compile(r"(?:os\.path\.(?:expanduser|abspath|realpath|normpath)|(?:pathlib\.)?Path|"
+_PASS_THROUGH = re.compile(r"(?:os\.path\.(?:expanduser|abspath|realpath|normpath)|(?:pathlib\.)?Path|glob|"
+                           r"glob\.glob|glob\.iglob|Dir\.glob|"
                            r"path\.resolve|File\.expand_path|str|String|os\.fspath|Pathname\.new|"
                            r"(?:\w+\.)?Buffer\.from)$")
 _JOIN = re.compile(r"(?:os\.path\.join|path\.join|path\.resolve|File\.join|Path\.join)$")

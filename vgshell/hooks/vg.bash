@@ -159,12 +159,32 @@ __vg_rearm() {
   return "$st"
 }
 
+# Rewrite the row(s) where readline echoed the hook's command ($1) after the prompt's last line with the
+# prompt and the line as typed, so the screen and scrollback show what the user typed. Only lines bash does
+# not run itself come here; a host line costs nothing.
+__vg_show() {
+  [[ -t 2 && -n $__vg_line ]] || return 0
+  local p=${PS1@P} w a
+  p=${p##*$'\n'}
+  w=$p
+  while [[ $w == *$'\001'*$'\002'* ]]; do # \[ … \] in PS1: what takes no room on the screen
+    a=${w%%$'\001'*}
+    w=${w#*$'\001'}
+    w=$a${w#*$'\002'}
+  done
+  p=${p//[$'\001'$'\002']/}
+  printf '\e[%dA\r\e[J%s%s\n' $(((${#w} + ${#1} - 1) / ${COLUMNS:-80} + 1)) "$p" \
+    "${__vg_line//[$'\001'-$'\010'$'\013'-$'\037'$'\177']/?}" >&2
+}
+
 __vg_refuse() {
+  __vg_show __vg_refuse
   [[ -n $__vg_a_notice ]] && printf '%s\n' "$__vg_a_notice" >&2
   return "${__vg_a_code:-126}"
 }
 
 __vg_sandbox() {
+  __vg_show __vg_sandbox
   [[ -n $__vg_a_notice ]] && printf '%s\n' "$__vg_a_notice" >&2
   if [[ $__vg_a_action == sandbox ]]; then
     __vg_run_prepared
@@ -215,6 +235,7 @@ __vg_run_prepared() {
 # The prompt: says where the line will run; y and r run it there. Every answer goes to the analyzer.
 __vg_approve() {
   local answer target="" to=0 field reply tok st
+  __vg_show __vg_approve
   __vg_field 'then' && target=$__vg_v
   __vg_field timeout && to=$__vg_v
   [[ -n $__vg_a_notice ]] && printf '%s\n' "$__vg_a_notice" >&2

@@ -11,8 +11,8 @@
 [[ -o interactive ]] || return 0
 [[ -z ${VG_DISABLE-} ]] || return 0
 [[ -z ${__vg_loaded-} ]] || return 0
-if ! zmodload zsh/net/tcp 2>/dev/null || ! zmodload zsh/datetime 2>/dev/null; then
-  print -u2 'vgshell: zsh/net/tcp or zsh/datetime is missing; this shell is not guarded'
+if ! zmodload zsh/net/tcp 2>/dev/null || ! zmodload zsh/datetime 2>/dev/null || ! zmodload zsh/zleparameter 2>/dev/null; then
+  print -u2 'vgshell: zsh/net/tcp, zsh/datetime or zsh/zleparameter is missing; this shell is not guarded'
   return 0
 fi
 typeset -g __vg_loaded=1
@@ -77,18 +77,18 @@ __vg_exchange() {
 }
 
 # Every widget that accepts a buffer (accept-line, accept-and-hold, accept-line-and-down-history,
-# accept-and-infer-next-history, pound-insert) comes here first; $WIDGET says which original to call for
+# accept-and-infer-next-history, pound-insert) comes here first, named in $1, which original to call for
 # a host line. History expansion (`!!`, `^a^b`) is done here and shown for editing, whatever HIST_VERIFY
 # says (zsh would expand the accepted buffer after us); the next Enter judges what would really run.
 __vg_accept_line() {
-  local orig=__vg_orig_$WIDGET
-  if [[ $WIDGET == pound-insert ]]; then  # it would toggle the comment and accept: toggle, then judge
+  local orig=$1
+  if [[ $orig == pound-insert ]]; then  # it would toggle the comment and accept: toggle, then judge
     if [[ $BUFFER == '#'* ]]; then
       BUFFER=${${BUFFER#\#}//$'\n#'/$'\n'}
     else
       BUFFER="#${BUFFER//$'\n'/$'\n#'}"
     fi
-    orig=__vg_orig_accept-line
+    orig=accept-line
   fi
   if [[ -o banghist && -n $histchars ]] &&
     [[ $BUFFER == *"${histchars[1]}"* || $BUFFER == "${histchars[2]}"* ]]; then
@@ -100,14 +100,10 @@ __vg_accept_line() {
     fi
   fi
   local line=$BUFFER
-  if [[ $line == '__vg_do '* ]]; then  # recalled from the in-memory history: judge what it stood for
-    line=${(Q)${line#__vg_do }}
-    BUFFER=$line
-  fi
   if [[ -z ${line//[[:space:]]/} ]] || { (( ! ${+aliases[vg]} )) &&
     [[ $line =~ '^[[:space:]]*vg[[:space:]]+(on|off|status|mode([[:space:]]+[a-z]*)?)[[:space:]]*$' ]]; }; then
     __vg_passed=$BUFFER
-    zle "$orig"
+    __vg_orig "$orig"
     return
   fi
   __vg_query "$line" || __vg_fallback "$line"
@@ -115,19 +111,18 @@ __vg_accept_line() {
     host)
       [[ -n $__vg_a_notice ]] && { zle -I; print -u2 -r -- "$__vg_a_notice"; }
       __vg_passed=$BUFFER
-      zle "$orig"
+      __vg_orig "$orig"
       ;;
     incomplete)
       BUFFER+=$'\n'
       CURSOR=${#BUFFER}
       ;;
     *)
-      print -s -r -- "$line"
       __vg_line=$line
       __vg_fresh=1
-      BUFFER="__vg_do ${(q-)line}"
+      BUFFER=__vg_do
       __vg_passed=$BUFFER
-      zle __vg_orig_accept-line
+      __vg_orig accept-line
       ;;
   esac
 }
@@ -143,33 +138,51 @@ __vg_line_finish() {
     return 0
   fi
   __vg_passed=""
-  [[ -n ${BUFFER//[[:space:]]/} && $BUFFER != '__vg_do '* ]] || return 0
+  [[ -n ${BUFFER//[[:space:]]/} ]] || return 0
   if [[ -o banghist && -n $histchars ]] &&
     [[ $BUFFER == *"${histchars[1]}"* || $BUFFER == "${histchars[2]}"* ]]; then
     zle .expand-history
   fi
-  print -s -r -- "$BUFFER"
-  BUFFER="__vg_do ${(q-)BUFFER}"
+  __vg_line=$BUFFER __vg_fresh=""
+  BUFFER=__vg_do
 }
 
-# What the accepted buffer became. zsh keeps it in the history list until the next line (never in the
-# history file); repeated from there with !! or the arrow keys, it judges its argument afresh.
+# What an accepted buffer the shell must not run itself became; the line is in $__vg_line. The typed line
+# goes into history here, after zsh has added `__vg_do` (which zshaddhistory keeps out of the history file and
+# which zsh drops from the list when a line follows): the arrow keys and !! then recall what was typed.
+# The terminal showed `__vg_do` after the prompt; __vg_show puts the typed line back in its place.
 __vg_do() {
-  if [[ -z $__vg_fresh || $1 != "$__vg_line" ]]; then  # not the answer the widget just got: ask again
-    __vg_line=$1
-    __vg_query "$1" || __vg_fallback "$1"
+  local line=$__vg_line
+  [[ -n $line ]] || return 126
+  print -s -r -- "$line"
+  __vg_show 7
+  if [[ -z $__vg_fresh ]]; then  # not judged by the widget (zle-line-finish): judge it now
+    __vg_query "$line" || __vg_fallback "$line"
   fi
   __vg_fresh="" __vg_line=""
   case $__vg_a_action in
     block) __vg_refuse ;;
-    ask) __vg_line=$1 __vg_approve ;;
-    sandbox | exec) __vg_line=$1 __vg_sandbox ;;
-    host) builtin eval -- "$1" ;;
+    ask) __vg_line=$line __vg_approve ;;
+    sandbox | exec) __vg_line=$line __vg_sandbox ;;
+    host) builtin eval -- "$line" ;;
     *)
       print -u2 -r -- "🛑 Blocked: the analyzer gave an answer this hook does not know ($__vg_a_action)"
       return 126
       ;;
   esac
+}
+
+# Rewrite the row(s) where the shell echoed the hook's command ($1 characters after the prompt's last line)
+# with the prompt and the line as typed, so the screen and scrollback show what the user typed. Only lines
+# the shell does not run itself come here; a host line costs nothing.
+__vg_show() {
+  [[ -t 2 && -n $__vg_line ]] || return 0
+  setopt localoptions extendedglob
+  local p=${(%%)PS1} w
+  p=${p##*$'\n'}
+  w=${p//$'\e'\[[0-9;?]#[a-zA-Z]/}
+  w=${w//$'\e'\][^$'\a']#$'\a'/}
+  print -u2 -rn -- $'\e['$(( (${(m)#w} + $1 - 1) / ${COLUMNS:-80} + 1 ))$'A\r\e[J'"$p${__vg_line//[$'\1'-$'\10'$'\13'-$'\37'$'\177']/?}"$'\n'
 }
 
 __vg_refuse() {
@@ -266,28 +279,43 @@ __vg_approve() {
 }
 
 __vg_addhistory() {
-  [[ $1 != '__vg_do '* ]]
+  [[ $1 != __vg_do$'\n' && $1 != __vg_do ]]
+}
+
+# What each accepting widget was before the hook: `.NAME` for the builtin, else the function of the widget a
+# plugin (zsh-autosuggestions, zsh-syntax-highlighting) put there. No widget of ours stands for it: those
+# plugins wrap every widget they find, and they wrap a builtin-typed alias as `.ALIAS`, which does not exist.
+typeset -gA __vg_origs
+__vg_orig() {
+  local fn=${__vg_origs[$1]:-.$1}
+  if [[ $fn == .* ]]; then
+    zle "$fn"
+  else
+    "$fn"
+  fi
 }
 
 __vg_unhook() {
   local w
   for w in $__vg_widgets; do
-    zle -A "__vg_orig_$w" "$w" 2>/dev/null
+    if [[ ${__vg_origs[$w]:-.} == .* ]]; then
+      zle -A ".$w" "$w" 2>/dev/null
+    else
+      zle -N "$w" "${__vg_origs[$w]}" 2>/dev/null
+    fi
   done
 }
 
-# Keep whatever each accepting widget was (zsh-autosuggestions and zsh-syntax-highlighting wrap them).
+# Each accepting widget gets its own function, so the judge knows which original to call whatever name a
+# plugin that wraps the hook later invokes it under ($WIDGET is then the plugin's `orig-…` name).
 typeset -ga __vg_widgets=(accept-line accept-and-hold accept-line-and-down-history accept-and-infer-next-history
   pound-insert)
 () {
   local w
   for w in $__vg_widgets; do
-    if zle -l "$w" 2>/dev/null; then
-      zle -A "$w" "__vg_orig_$w"
-    else
-      zle -A ".$w" "__vg_orig_$w"
-    fi
-    zle -N "$w" __vg_accept_line
+    [[ ${widgets[$w]-} == user:* ]] && __vg_origs[$w]=${widgets[$w]#user:}
+    functions[__vg_w_$w]="__vg_accept_line $w"
+    zle -N "$w" "__vg_w_$w"
   done
 }
 zle -N __vg_line_finish

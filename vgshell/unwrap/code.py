@@ -58,6 +58,8 @@ def inline_code(w: Walker, code: str, st: State, ctx: Ctx, name: str, lang: str 
     for path, recursive in effects.deleted:
         argv = ("rm", "-rf", _path(path, st)) if recursive else ("rm", _path(path, st))
         w.command(Invocation(argv, st.cwd, home=st.home), st, sub, [])
+    for source, dest in effects.moved:
+        w.command(Invocation(("mv", _path(source, st), _path(dest, st)), st.cwd, home=st.home), st, sub, [])
     for op, paths in ((">", effects.written), ("<", effects.read)):
         # a file read by code that also talks to the network may be what it sends
         via = (*sub.via, SENT) if op == "<" and effects.network else sub.via
