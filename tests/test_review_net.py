@@ -46,3 +46,42 @@ def _check(line: str, level: Level, kind: str) -> None:
 @pytest.mark.parametrize(("line", "level", "kind"), UPLOADS, ids=[r[0] for r in UPLOADS])
 def test_uploads(line: str, level: Level, kind: str) -> None:
     _check(line, level, kind)
+
+
+# a program to run, carried by tool configuration: git's --config-env, hooksPath, command keys; npm's script-shell
+CONFIGURED_COMMANDS = [
+    ("X='rm -rf ~' git --config-env=core.pager=X log", C, "min"),
+    ("X='rm -rf ~' git --config-env core.pager=X log", C, "min"),
+    ("X='rm -rf ~'; export X; git --config-env core.pager=X log", C, "min"),
+    ("git --config-env=core.pager=X log", M, "min"),
+    ("git config set core.pager 'rm -rf ~'", C, "min"),
+    ("git config core.hooksPath /tmp/h; git commit -m x", H, "min"),
+    ("git config --global core.hooksPath ~/evilhooks", H, "min"),
+    ("git -c core.hooksPath=/tmp/h commit -m x", H, "min"),
+    ("git config core.hooksPath ../elsewhere", H, "min"),
+    ("git config core.sshCommand 'rm -rf ~'", C, "min"),
+    ("git config core.fsmonitor 'rm -rf ~'", C, "min"),
+    ("git config --global core.editor 'rm -rf ~'", C, "min"),
+    ("git config diff.external 'rm -rf ~'", C, "min"),
+    ("git config credential.helper '!rm -rf ~'", C, "min"),
+    ("npm config set script-shell /tmp/x.sh", H, "min"),
+    ("yarn config set script-shell /tmp/x.sh", H, "min"),
+    ("pnpm config set script-shell=/tmp/x.sh", H, "min"),
+    # look-alikes
+    ("git config user.name x", L, "max"),
+    ("git config --global user.email x@example.com", L, "max"),
+    ("X=1 git --config-env=user.name=X log", L, "max"),
+    ("git config core.hooksPath .husky/_", L, "max"),
+    ("git config core.hooksPath .githooks", L, "max"),
+    ("git config --global core.editor vim", L, "max"),
+    ("git config credential.helper store", L, "max"),
+    ("git config core.sshCommand 'ssh -i ~/.ssh/work'", L, "max"),
+    ("npm config set script-shell bash", L, "max"),
+    ("npm config set script-shell /bin/bash", L, "max"),
+    ("npm config set fund false", L, "max"),
+]
+
+
+@pytest.mark.parametrize(("line", "level", "kind"), CONFIGURED_COMMANDS, ids=[r[0] for r in CONFIGURED_COMMANDS])
+def test_commands_carried_by_configuration(line: str, level: Level, kind: str) -> None:
+    _check(line, level, kind)
