@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, not bench/vgshell.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package first, before anything in bench/
 
 from benchlib import percentile, sample
 

@@ -199,7 +199,8 @@ CARRIERS: dict[str, dict[str, str]] = {
 COMMAND_VARIABLES = frozenset({"PROMPT_COMMAND", "GIT_SSH_COMMAND", "GIT_SSH", "GIT_EDITOR", "GIT_PAGER",
                                "GIT_SEQUENCE_EDITOR", "GIT_EXTERNAL_DIFF", "GIT_ASKPASS", "SSH_ASKPASS",
                                "SUDO_ASKPASS", "PAGER", "MANPAGER", "EDITOR", "VISUAL", "BROWSER", "LESSOPEN",
-                               "LESSCLOSE", "RSYNC_RSH", "CVS_RSH", "FCEDIT", "PERL5DB"})
+                               "LESSCLOSE", "RSYNC_RSH", "CVS_RSH", "FCEDIT", "PERL5DB",
+                               "npm_config_script_shell", "NPM_CONFIG_SCRIPT_SHELL"})
 
 # git config keys (`git -c KEY=VALUE`, `git config KEY VALUE`) whose value git runs through the shell;
 # an `alias.*` value runs only when it starts with `!`

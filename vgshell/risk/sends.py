@@ -1,8 +1,10 @@
 """What a command sends to another host: the files and $VARIABLES behind `curl -d @F`, `-F f=@F`, `-T F`,
 `wget --post-file=F`, `nc HOST < F`, `scp F host:`, `cat F | curl --data-binary @-`… (the `sends` predicate).
 
-Pure: an `Invocation` in, resolved paths (and `$NAME` for variables) out; nothing when the command has no
-destination off this machine. What a `-` (stdin) carries is what earlier pipeline stages read (`piped_in`).
+Pure: an `Invocation` in, resolved paths (and `$NAME` for variables) out; nothing when the command names no
+destination. A loopback destination counts like any other: `--resolve`, `-K` configs, proxy variables and
+ssh tunnels redirect it off the machine, and a secret is judged by what it is, not by where it seems to go.
+What a `-` (stdin) carries is what earlier pipeline stages read (`piped_in`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import re
 from vgshell.expand import UNKNOWN
 from vgshell.unwrap import Invocation, resolve
 
-_LOOPBACK = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?(localhost|127(?:\.\d+){0,3}|\[?::1\]?|0\.0\.0\.0)"
-                       r"(?::\d+)?(?:[/?#].*)?$", re.I)
+_LOCAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?(localhost|127(?:\.\d+){0,3}|\[?::1\]?|0\.0\.0\.0)"
+                    r"(?::\d+)?(?:[/?#].*)?$", re.I)
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+\.[a-z]{2,}(?::\d+)?(?:/|$)|\d{1,3}(?:\.\d{1,3}){3})", re.I)
 _REMOTE_PATH = re.compile(r"^(?:[^/\s@:]+@)?[A-Za-z0-9_.-]+:(?!//)|^rsync://|^s3://|^gs://")
 _HTTP = frozenset({"curl", "wget", "http", "https", "xh", "curlie", "httpie", "lwp-request", "POST"})
@@ -38,14 +40,15 @@ def sent(inv: Invocation) -> tuple[str, ...]:
     if name in _COPY:
         return _copy(inv)
     if any(op in (">", ">>", "&>", "<>", ">|") and t.startswith(("/dev/tcp/", "/dev/udp/"))
-           and not _LOOPBACK.match(t.split("/")[3] if t.count("/") >= 3 else "") for op, t in inv.redirects):
+           for op, t in inv.redirects):
         return (*_operands(inv), *_stdin(inv))  # `cat F > /dev/tcp/host/port`
     return ()
 
 
 def _http(inv: Invocation) -> tuple[str, ...]:
     args = inv.args
-    if not any(_URL.match(a) and not _LOOPBACK.match(a) for a in args if not a.startswith("-")):
+    if not any(_URL.match(a) or _LOCAL.match(a) for a in args if not a.startswith("-")) \
+            and not any(a in ("-K", "--config") or a.startswith("--config=") for a in args):
         return ()
     out: list[str] = []
     i = 0
@@ -108,9 +111,8 @@ def _raw(inv: Invocation) -> tuple[str, ...]:
     positionals = [a for a in inv.args if not a.startswith("-")]
     listening = any(a in ("-l", "--listen") or re.fullmatch(r"-\w*l\w*", a) for a in inv.args)
     hosts = [a for a in positionals if re.match(r"^[\w.-]+\.[a-z]{2,}$|^\d{1,3}(\.\d{1,3}){3}$|^\[?[0-9a-f:]+\]?$", a,
-                                                re.I) and not _LOOPBACK.match(a)]
-    connects = [a for a in inv.args if re.match(r"(?i)^(tcp|udp|ssl|openssl)[46]?(-connect)?:", a)
-                and not _LOOPBACK.match(a.split(":", 1)[1])]
+                                                re.I) or _LOCAL.match(a)]
+    connects = [a for a in inv.args if re.match(r"(?i)^(tcp|udp|ssl|openssl)[46]?(-connect)?:", a)]
     if not (hosts or connects or "-connect" in inv.args) and not listening:
         return ()
     out = [t for op, t in inv.redirects if op == "<"]

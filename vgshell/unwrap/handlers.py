@@ -281,8 +281,15 @@ def _h_git(w: Walker, inv: Invocation, st: State, ctx: Ctx, words: list[Word]) -
         st.made[ANYWHERE] = ""  # files of names not written on the line appear
     settings = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-c"]
     settings += [a[2:] for a in args if a.startswith("-c") and "=" in a]
+    # `--config-env=KEY=VAR`: KEY takes the value of $VAR (`X='rm -rf ~' git --config-env=core.pager=X log`)
+    envs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config-env"]
+    envs += [a.partition("=")[2] for a in args if a.startswith("--config-env=")]
+    settings += [key + "=" + st.vars.get(var, "$" + var) for key, _, var in (e.rpartition("=") for e in envs)
+                 if key and var]
     if "config" in args:
         rest = [a for a in args[args.index("config") + 1 :] if not a.startswith("-")]
+        if rest and rest[0] in ("set", "add"):  # git 2.46: `git config set KEY VALUE`
+            rest = rest[1:]
         if len(rest) >= 2:
             settings.append(rest[0] + "=" + rest[1])
     for setting in settings:

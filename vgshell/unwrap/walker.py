@@ -42,7 +42,7 @@ from vgshell.unwrap.scripts import PACKAGE_RUNNERS, data_lines, run_file, run_pa
 from vgshell.unwrap.spawning import runaway_loop, self_spawning
 from vgshell.unwrap.text import expand_heredoc, script_output, static_output, sub_outputs
 from vgshell.unwrap.variables import assign, assignment_value, set_positional
-from vgshell.wrappers import COMMAND_VARIABLES, SHELLS, WRAPPERS, interpreter_key
+from vgshell.wrappers import COMMAND_VARIABLES, GIT_COMMAND_KEYS, SHELLS, WRAPPERS, interpreter_key
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class Walker:
             self.word_subs(w, st, ctx, into_variables=into)
         self.redirect_subs(node, st, ctx)
         assigns = tuple(name for name, _ in node.assigns)
-        self.command_variables(node.assigns, st, ctx)
+        self.command_variables(node.assigns, st, ctx, node.words)
         if not node.words and not node.assigns and ctx.via[-1:] in (("$( )",), ("$( ) into variables",)):
             self.file_reads(node, st, ctx)  # `$(<FILE)` prints FILE
             return
@@ -265,10 +265,14 @@ class Walker:
     def expand(self, w: Word, st: State, raw: str | None = None) -> Expanded:
         return expand(w.raw if raw is None else raw, st.vars, st.home, sub_outputs(w, st))
 
-    def command_variables(self, assigns: tuple[tuple[str, Word], ...], st: State, ctx: Ctx) -> None:
-        """`PROMPT_COMMAND=…`, `GIT_SSH_COMMAND=…`: variables whose value some program runs as a command."""
+    def command_variables(self, assigns: tuple[tuple[str, Word], ...], st: State, ctx: Ctx,
+                          words: tuple[Word, ...] | list[Word] = ()) -> None:
+        """`PROMPT_COMMAND=…`, `GIT_SSH_COMMAND=…`: variables whose value some program runs as a command; and
+        `X=CMD git --config-env=core.pager=X`, where the command names the variable that carries one."""
+        raw = " ".join(w.raw for w in words) if assigns else ""
+        named = {m.group(2) for m in _CONFIG_ENV.finditer(raw) if GIT_COMMAND_KEYS.fullmatch(m.group(1))}
         for name, value in assigns:
-            if name in COMMAND_VARIABLES:
+            if name in COMMAND_VARIABLES or name in named:
                 self.text(self.expand(value, st).value.replace(UNKNOWN, ""), st.copy(), ctx, f"${name}")
 
     def redirects(self, node: Simple, st: State, ctx: Ctx) -> tuple[tuple[tuple[str, str], ...], str | None]:
@@ -508,6 +512,7 @@ class Walker:
 
 
 _SETS_VARIABLES = frozenset({"export", "declare", "typeset", "readonly", "local"})
+_CONFIG_ENV = re.compile(r"--config-env[= ]['\"]?([\w.-]+)=(\w+)")
 _ELEMENT_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\]\+?=")
 
 

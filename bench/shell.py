@@ -6,7 +6,7 @@
 - `vgshell -c true` sandboxed (bubblewrap, the default level: restricted network) against `bwrap` running
   `true` alone and, when installed, `codex sandbox -- true`.
 
-Usage: python bench/vgshell.py [--starts 20] [--typed 200] [--runs 50]
+Usage: python bench/shell.py [--starts 20] [--typed 200] [--runs 50]
 """
 
 from __future__ import annotations
