@@ -260,3 +260,18 @@ def test_an_existing_renamed_copy_or_link_of_rm_is_rm(project: Path) -> None:
         assert assess(line, str(project), str(project.parent), files=HostFiles()).risk >= level, line
     assert assess("./tool build", str(project), str(project.parent), files=HostFiles()).risk <= L
     assert assess("/usr/bin/python3 -c 'print(1)'", str(project), str(project.parent), files=HostFiles()).risk <= L
+
+
+SHELL_OPTIONS = [
+    (False, "set -e", L),
+    (False, "set -euo pipefail", L),
+    (False, "set +x", L),
+    (True, "set", M),
+    (True, "env", M),
+]
+
+
+@pytest.mark.parametrize(("attack", "command", "level"), SHELL_OPTIONS)
+def test_setting_shell_options_prints_nothing(attack: bool, command: str, level: Level, project: Path) -> None:
+    risk = assess(command, "/home/dev/project", "/home/dev").risk
+    assert risk >= level if attack else risk <= level

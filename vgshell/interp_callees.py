@@ -22,7 +22,7 @@ _AS_VALUE = {
               r"check_output|Popen|getoutput|getstatusoutput)|pty\.spawn",
     "node": r"child_process\.\w+",
     "perl": r"\\&(?:CORE::(?:GLOBAL::)?)?(?:system|exec|readpipe)\b",
-    "ruby": r"method\(\s*[:'\"](?:system|exec|spawn|`)",
+    "ruby": r"(?:[\w:]+\.)?method\(\s*[:'\"](?:system|exec|spawn|`)",
     "php": r"(?<![\w$])['\"](?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)['\"]",
 }
 
@@ -68,6 +68,8 @@ def _computed(code: str, lang: str, evaluate: Evaluator, hidden: list[str]) -> s
         sub(rf"(?:__import__|importlib\.import_module)\(\s*{arg}\s*\)",
             lambda m: (name if (name := known(m.group(1), "a module imported by a name")) else None))
         sub(rf"getattr\(\s*([\w.]+)\s*,\s*{arg}\s*\)", lambda m: _attr(m, known, lang))
+        sub(r"sys\.modules\[\s*([^\]]+)\]",
+            lambda m: (name if (name := known(m.group(1), "a module looked up by a name")) else None))
         sub(r"(?:([\w.]+)\.__dict__|vars\(\s*([\w.]+)\s*\))\[\s*([^\]]+)\]",
             lambda m: _attr_of(m.group(1) or m.group(2), m.group(3), known))
         if re.search(r"\b(?:globals|locals)\(\)\s*\[|__builtins__", code):
@@ -84,7 +86,12 @@ def _computed(code: str, lang: str, evaluate: Evaluator, hidden: list[str]) -> s
     elif lang == "ruby":
         sub(r"(?:[\w:]+\.)?(?:send|public_send|__send__)\(\s*([^,)]+)\s*,?",
             lambda m: (f"{name}(" if (name := known(_symbol(m.group(1)), "a method sent by name")) else None))
+    elif lang == "perl":  # symbolic code references: &{"CORE::system"}(…), &$name(…)
+        sub(r"&\s*(?:\{\s*([^{}]+?)\s*\}|(\$\w+))\s*(?=\()",
+            lambda m: (name if (name := known(m.group(1) or m.group(2), "a function called by a name")) else None))
     elif lang == "php":
+        sub(r"call_user_func_array\(\s*((?:[^,()]|\([^()]*\))+)\s*,\s*\[((?:[^\[\]]|\[[^\]]*\])*)\]\s*\)",
+            lambda m: (f"{name}({m.group(2)})" if (name := known(m.group(1), "a function called by name")) else None))
         sub(r"(?:call_user_func(?:_array)?|array_map|array_walk)\(\s*((?:[^,()]|\([^()]*\))+)\s*,",
             lambda m: (f"{name}(" if (name := known(m.group(1), "a function called by name")) else None))
         sub(r"(\$\w+)(?=\s*\()", lambda m: (name if (name := known(m.group(1), "a function called through "
@@ -125,6 +132,7 @@ def _aliases(code: str, lang: str) -> str:
     """Names another name stands for, written out: `import os as o` → `o.` means `os.`; `f = os.system`."""
     table: dict[str, str] = {}
     if lang == "python":
+        table.update(posix="os", nt="os")  # os re-exports these: posix.system is os.system
         for m in re.finditer(r"\bimport\s+([\w.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w.]+(?:\s+as\s+\w+)?)*)", code):
             if code[max(0, m.start() - 40):m.start()].rstrip().split()[-2:-1] == ["from"] or \
                     re.search(r"\bfrom\s+[\w.]+\s*$", code[max(0, m.start() - 60):m.start()]):
@@ -140,7 +148,7 @@ def _aliases(code: str, lang: str) -> str:
                 if name:
                     table[(alias or name).strip()] = f"{m.group(1)}.{name}"
     for m in re.finditer(r"(?:^|[;\n{(]|\b(?:my|our|local|const|let|var)\s)\s*[$]?([A-Za-z_]\w*)\s*=\s*"
-                         r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+)\s*(?=[;\n]|$)", code):
+                         r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*(?=[;\n]|$)", code):
         head = m.group(2).split(".", 1)
         table[m.group(1)] = ".".join([table.get(head[0], head[0]), *head[1:]])
     if lang == "node":
