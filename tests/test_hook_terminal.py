@@ -18,9 +18,20 @@ import pytest
 from test_hooks import DONE, SHELLS, Shell
 
 HOST_NS = os.readlink("/proc/self/ns/mnt")
-COLOR_PROMPTS = {  # a two-line coloured prompt, the way prompt themes write them
-    "bash": r"PS1='\[\e[32m\]\u@host\[\e[0m\]\n\[\e[1m\]>>\[\e[0m\] '",
-    "zsh": "PS1=$'%F{green}%n@host%f\\n%B>>%b '",
+PROMPTS = {
+    "plain": {"bash": "", "zsh": ""},
+    "coloured-two-line": {  # the way prompt themes write them
+        "bash": r"PS1='\[\e[32m\]\u@host\[\e[0m\]\n\[\e[1m\]>>\[\e[0m\] '",
+        "zsh": "PS1=$'%F{green}%n@host%f\\n%B>>%b '",
+    },
+    "starship-style": {  # a timer started from PS0 / preexec, a prompt built by a precmd, the window title set
+        "bash": ("__t_pre() { __t0=$EPOCHREALTIME; printf '\\e]0;%s\\a' \"$1\" >&2; }\n"
+                 "__t_cmd() { PS1='\\[\\e[35m\\]took '${__t0:+1}'\\[\\e[0m\\] >> '; }\n"
+                 "PS0='$(__t_pre x)'\nPROMPT_COMMAND=(\"$PROMPT_COMMAND\" __t_cmd)"),
+        "zsh": ("autoload -Uz add-zsh-hook\n__t_pre() { __t0=$EPOCHREALTIME; print -n $'\\e]0;'\"$1\"$'\\a' }\n"
+                "__t_cmd() { PS1=\"%F{magenta}took ${__t0:+1}%f >> \" }\n"
+                "add-zsh-hook preexec __t_pre\nadd-zsh-hook precmd __t_cmd"),
+    },
 }
 
 
@@ -73,10 +84,10 @@ SHOWN = [  # (what is typed, the key answering a prompt or "")
 ]
 
 
-@pytest.mark.parametrize("prompt", ["plain", "coloured-two-line"])
+@pytest.mark.parametrize("prompt", list(PROMPTS))
 @pytest.mark.parametrize("kind", SHELLS)
 def test_the_screen_scrollback_and_history_show_lines_as_typed(kind: str, prompt: str, tmp_path: Path) -> None:
-    rc = COLOR_PROMPTS[kind] if prompt != "plain" else ""
+    rc = PROMPTS[prompt][kind]
     sh = TmuxShell(kind, tmp_path, after_rc=rc)
     try:
         done, asked = sh.scrollback().count("@@DONE"), 0

@@ -85,3 +85,28 @@ CONFIGURED_COMMANDS = [
 @pytest.mark.parametrize(("line", "level", "kind"), CONFIGURED_COMMANDS, ids=[r[0] for r in CONFIGURED_COMMANDS])
 def test_commands_carried_by_configuration(line: str, level: Level, kind: str) -> None:
     _check(line, level, kind)
+
+
+# docker compose run is docker run in a compose service's container; up, ps, logs and exec stay as they are
+COMPOSE = [
+    ("docker compose run app sh -c 'rm -rf /'", M, "min"),
+    ("docker compose -f x.yml run --rm app sh", M, "min"),
+    ("docker compose -f x.yml -p p run --rm app sh", M, "min"),
+    ("docker-compose run app sh", M, "min"),
+    ("docker-compose -f x.yml run app sh", M, "min"),
+    ("podman-compose run app sh", M, "min"),
+    ("docker compose run -v /:/host app sh", H, "min"),
+    ("docker compose run --privileged app sh", H, "min"),
+    # look-alikes
+    ("docker compose up", L, "max"),
+    ("docker compose ps", L, "max"),
+    ("docker compose logs -f app", L, "max"),
+    ("docker-compose up -d", L, "max"),
+    ("docker compose -f run.yml up", L, "max"),
+    ("docker compose exec app sh", L, "max"),  # like docker exec
+]
+
+
+@pytest.mark.parametrize(("line", "level", "kind"), COMPOSE, ids=[r[0] for r in COMPOSE])
+def test_docker_compose_run(line: str, level: Level, kind: str) -> None:
+    _check(line, level, kind)
