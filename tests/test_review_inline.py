@@ -140,3 +140,20 @@ def test_hidden_calls_in_inline_code_are_judged(command: str, level: Level, boun
         assert a.risk >= level, found
     else:
         assert a.risk <= level, found
+
+
+LONG = ["a" * 20000, "a." * 10000, "x = " + "a." * 9000, "__import__(" + "a" * 19000, "sys.modules[" * 5000,
+        "a[" * 9000, "x.__dict__[" * 3000, "send(" + "a" * 19000, "call_user_func_array(a,[" + "[a" * 5000,
+        "&{" * 9000, "import " + "a," * 9000]
+
+
+@pytest.mark.parametrize("code", LONG, ids=[c[:14] for c in LONG])
+def test_hidden_callees_are_looked_for_in_bounded_time(code: str) -> None:
+    import time
+
+    from vgshell.interp import analyse
+
+    for lang in ("python", "node", "perl", "ruby", "php"):
+        start = time.perf_counter()
+        analyse(code, lang)
+        assert time.perf_counter() - start < 1.0, lang

@@ -22,7 +22,7 @@ _AS_VALUE = {
               r"check_output|Popen|getoutput|getstatusoutput)|pty\.spawn",
     "node": r"child_process\.\w+",
     "perl": r"\\&(?:CORE::(?:GLOBAL::)?)?(?:system|exec|readpipe)\b",
-    "ruby": r"(?:[\w:]+\.)?method\(\s*[:'\"](?:system|exec|spawn|`)",
+    "ruby": r"(?<![\w:.])(?:[\w:]+\.)?method\(\s*[:'\"](?:system|exec|spawn|`)",
     "php": r"(?<![\w$])['\"](?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)['\"]",
 }
 
@@ -63,20 +63,22 @@ def _computed(code: str, lang: str, evaluate: Evaluator, hidden: list[str]) -> s
                 last = m.end()
         code = "".join(out) + code[last:]
 
+    # names start only where a name starts and brackets are bounded: scanning long code stays linear
     arg = r"((?:[^()]|\([^()]*\))+?)"
     if lang == "python":
         sub(rf"(?:__import__|importlib\.import_module)\(\s*{arg}\s*\)",
             lambda m: (name if (name := known(m.group(1), "a module imported by a name")) else None))
         sub(rf"getattr\(\s*([\w.]+)\s*,\s*{arg}\s*\)", lambda m: _attr(m, known, lang))
-        sub(r"sys\.modules\[\s*([^\]]+)\]",
+        sub(r"sys\.modules\[\s*([^\]]{1,200})\]",
             lambda m: (name if (name := known(m.group(1), "a module looked up by a name")) else None))
-        sub(r"(?:([\w.]+)\.__dict__|vars\(\s*([\w.]+)\s*\))\[\s*([^\]]+)\]",
+        sub(r"(?<![\w.])(?:([\w.]+)\.__dict__|vars\(\s*([\w.]+)\s*\))\[\s*([^\]]{1,200})\]",
             lambda m: _attr_of(m.group(1) or m.group(2), m.group(3), known))
         if re.search(r"\b(?:globals|locals)\(\)\s*\[|__builtins__", code):
             hidden.append("a function looked up by name at run time (globals()/__builtins__)")
     elif lang == "node":
         sub(rf"require\(\s*{arg}\s*\)", lambda m: _required(m.group(1), known))
-        sub(r"([\w$.]+)\[\s*([^\]]+?)\s*\](?=\s*\()", lambda m: _attr_of(m.group(1), m.group(2), known))
+        sub(r"(?<![\w$.])([\w$.]+)\[\s*([^\]]{1,200}?)\s*\](?=\s*\()",
+            lambda m: _attr_of(m.group(1), m.group(2), known))
         # const {execSync: x} = child_process  →  x names child_process.execSync
         for m in re.finditer(r"\{([^{}]*)\}\s*=\s*(child_process|[\w$]+)\b", code):
             for pair in m.group(1).split(","):
@@ -84,7 +86,7 @@ def _computed(code: str, lang: str, evaluate: Evaluator, hidden: list[str]) -> s
                 if alias.strip() and re.fullmatch(r"[\w$]+", alias.strip()):
                     code += f"\n{alias.strip()} = {m.group(2)}.{orig.strip()}"
     elif lang == "ruby":
-        sub(r"(?:[\w:]+\.)?(?:send|public_send|__send__)\(\s*([^,)]+)\s*,?",
+        sub(r"(?<![\w:.])(?:[\w:]+\.)?(?:send|public_send|__send__)\(\s*([^,)]+)\s*,?",
             lambda m: (f"{name}(" if (name := known(_symbol(m.group(1)), "a method sent by name")) else None))
     elif lang == "perl":  # symbolic code references: &{"CORE::system"}(…), &$name(…)
         sub(r"&\s*(?:\{\s*([^{}]+?)\s*\}|(\$\w+))\s*(?=\()",
