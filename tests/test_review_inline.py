@@ -38,6 +38,7 @@ ROWS = [
     ("python3 -c \"print(__import__('json').dumps({}))\"", L, "max"),
     ("python3 -c \"import importlib; print(importlib.import_module('json').dumps({}))\"", L, "max"),
     ("python3 -c \"print(list(map(str.upper, ['a'])))\"", L, "max"),
+    ("python3 -c \"import os; print(os.system.__doc__)\"", L, "max"),
     ("node -e \"require('child_'+'process').execSync('rm -rf ~')\"", H, "min"),
     ("node -e \"const {execSync:x}=require('child_process'); x('rm -rf ~')\"", C, "min"),
     ("node -e \"const cp=require('child_process'); cp['exec'+'Sync']('rm -rf ~')\"", H, "min"),

@@ -36,7 +36,7 @@ def resolve(code: str, lang: str, evaluate: Evaluator) -> tuple[str, tuple[str, 
     code = _aliases(code, lang)
     value = _AS_VALUE.get(lang)
     if value:
-        for m in re.finditer(rf"(?<![\w.$])(?:{value})(?!\s*[\w(])", code):
+        for m in re.finditer(rf"(?<![\w.$])(?:{value})(?!\s*[\w(.])", code):
             if lang in ("python", "node") and re.search(r"(?<![=!<>])=\s*$", code[max(0, m.start() - 8):m.start()]):
                 continue  # `f = os.system`: an alias, followed where it is called
             hidden.append(f"a shell-running function passed as a value ({m.group(0).strip()})")
