@@ -157,3 +157,18 @@ def test_hidden_callees_are_looked_for_in_bounded_time(code: str) -> None:
         start = time.perf_counter()
         analyse(code, lang)
         assert time.perf_counter() - start < 1.0, lang
+
+
+UNSEEN = [
+    ("python3 -c \"import os,sys; getattr(os, sys.argv[1])('x')\"", "an attribute of os computed at run time"),
+    ("python3 -c \"import os; list(map(os.system, ['rm -rf ~']))\"", "passed as a value (os.system)"),
+    ("node -e \"require(process.argv[2]).execSync('x')\"", "a module required by a name computed at run time"),
+    ("php -r '$f=$argv[1]; $f(\"x\");'", "a function called through $f computed at run time"),
+]
+
+
+@pytest.mark.parametrize(("command", "unseen"), UNSEEN)
+def test_a_hidden_callee_says_what_could_not_be_seen(command: str, unseen: str) -> None:
+    a = assess(command, cwd=CWD, home=HOME)
+    hidden = [f for f in a.findings if f.rule == "obf.inline-hidden-callee"]
+    assert hidden and hidden[0].level == H and any(unseen in v for v in hidden[0].via), a.findings
