@@ -45,6 +45,7 @@ def resolve(code: str, lang: str, evaluate: Evaluator) -> tuple[str, tuple[str, 
 
 def _computed(code: str, lang: str, evaluate: Evaluator, hidden: list[str]) -> str:
     """Callees spelled as strings: replaced by the name when the string is known, else a reason."""
+    table = _alias_table(code, lang)  # `getattr(o, x)` with `import os as o` is a lookup on os
 
     def known(expr: str, what: str) -> str | None:
         text = evaluate(expr).strip()
@@ -68,17 +69,17 @@ def _computed(code: str, lang: str, evaluate: Evaluator, hidden: list[str]) -> s
     if lang == "python":
         sub(rf"(?:__import__|importlib\.import_module)\(\s*{arg}\s*\)",
             lambda m: (name if (name := known(m.group(1), "a module imported by a name")) else None))
-        sub(rf"getattr\(\s*([\w.]+)\s*,\s*{arg}\s*\)", lambda m: _attr(m, known, lang))
+        sub(rf"getattr\(\s*([\w.]+)\s*,\s*{arg}\s*\)", lambda m: _attr_of(m.group(1), m.group(2), known, table))
         sub(r"sys\.modules\[\s*([^\]]{1,200})\]",
             lambda m: (name if (name := known(m.group(1), "a module looked up by a name")) else None))
         sub(r"(?<![\w.])(?:([\w.]+)\.__dict__|vars\(\s*([\w.]+)\s*\))\[\s*([^\]]{1,200})\]",
-            lambda m: _attr_of(m.group(1) or m.group(2), m.group(3), known))
+            lambda m: _attr_of(m.group(1) or m.group(2), m.group(3), known, table))
         if re.search(r"\b(?:globals|locals)\(\)\s*\[|__builtins__", code):
             hidden.append("a function looked up by name at run time (globals()/__builtins__)")
     elif lang == "node":
         sub(rf"require\(\s*{arg}\s*\)", lambda m: _required(m.group(1), known))
-        sub(r"(?<![\w$.])([\w$.]+)\[\s*([^\]]{1,200}?)\s*\](?=\s*\()",
-            lambda m: _attr_of(m.group(1), m.group(2), known))
+        sub(r"(?<![\w$.])([\w$.]+)\[\s*((?:[^\[\]]|\[[^\[\]]{0,80}\]){1,200}?)\s*\](?=\s*\()",
+            lambda m: _attr_of(m.group(1), m.group(2), known, table))
         # const {execSync: x} = child_process  →  x names child_process.execSync
         for m in re.finditer(r"\{([^{}]*)\}\s*=\s*(child_process|[\w$]+)\b", code):
             for pair in m.group(1).split(","):
@@ -114,14 +115,10 @@ def _required(expr: str, known: Callable[[str, str], str | None]) -> str | None:
     return name.removeprefix("node:") if name else None
 
 
-def _attr(m: re.Match[str], known: Callable[[str, str], str | None], lang: str) -> str | None:
-    return _attr_of(m.group(1), m.group(2), known)
-
-
-def _attr_of(obj: str, expr: str, known: Callable[[str, str], str | None]) -> str | None:
+def _attr_of(obj: str, expr: str, known: Callable[[str, str], str | None], table: dict[str, str]) -> str | None:
     """`getattr(os, 'system')`, `os.__dict__['system']`, `cp['execSync']` → `os.system`; only a lookup on a
     process module whose name is not known is a reason."""
-    base = obj.rsplit(".", 1)[-1]
+    base = table.get(obj, obj).rsplit(".", 1)[-1]
     if re.fullmatch(r"\s*['\"][\w$]+['\"]\s*", expr):
         return f"{obj}.{expr.strip()[1:-1]}"
     if not re.fullmatch(_PROCESS_MODULES + r"|cp|sp|\w*process\w*", base):
@@ -132,6 +129,16 @@ def _attr_of(obj: str, expr: str, known: Callable[[str, str], str | None]) -> st
 
 def _aliases(code: str, lang: str) -> str:
     """Names another name stands for, written out: `import os as o` → `o.` means `os.`; `f = os.system`."""
+    table = _alias_table(code, lang)
+    if not table:
+        return code
+    names = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+    return re.sub(rf"(?<![\w.$'\"])\$?({names})(?=\s*[.(\[])(?!\s*\.\.)",
+                  lambda m: table[m.group(1)], code)
+
+
+def _alias_table(code: str, lang: str) -> dict[str, str]:
+    """name → the dotted name it stands for."""
     table: dict[str, str] = {}
     if lang == "python":
         table.update(posix="os", nt="os")  # os re-exports these: posix.system is os.system
@@ -156,9 +163,4 @@ def _aliases(code: str, lang: str) -> str:
     if lang == "node":
         for m in re.finditer(r"\b(?:const|let|var)\s+([\w$]+)\s*=\s*(child_process)\b(?!\.)", code):
             table[m.group(1)] = m.group(2)
-    table = {k: v for k, v in table.items() if k != v}
-    if not table:
-        return code
-    names = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
-    return re.sub(rf"(?<![\w.$'\"])\$?({names})(?=\s*[.(\[])(?!\s*\.\.)",
-                  lambda m: table[m.group(1)], code)
+    return {k: v for k, v in table.items() if k != v}
