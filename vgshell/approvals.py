@@ -20,17 +20,16 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vgshell.errors import ConfigError
+from vgshell.statefile import locked, move_aside, write_atomic
 
 FILE_NAME = "config-approvals.json"
 FORMAT_VERSION = 1
-LOCK_TIMEOUT = 10.0  # seconds; a lock held longer than this is a stuck process, not a busy one
 
 
 @dataclass(frozen=True)
@@ -134,11 +133,11 @@ def read(path: Path) -> tuple[dict[str, Approval], str | None]:
     if problem is None:
         return approvals, None
     try:
-        with _lock(path):
+        with locked(path, ConfigError):
             approvals, problem = _problem(path)
             if problem is None:
                 return approvals, None  # another process fixed it meanwhile
-            backup = _move_aside(path)
+            backup = move_aside(path)
     except (OSError, ConfigError) as e:
         return {}, f"{path} is not a valid approvals file ({problem}); could not move it aside ({e}); " \
                    f"no project file is trusted"
@@ -151,69 +150,22 @@ def is_approved(approvals: dict[str, Approval], file: str | Path, sha256: str) -
     return found is not None and found.sha256 == sha256
 
 
-def _move_aside(path: Path) -> Path | None:
-    if not path.exists():
-        return None
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    backup = path.with_name(f"{path.name}.bad-{stamp}")
-    n = 1
-    while backup.exists():
-        n += 1
-        backup = path.with_name(f"{path.name}.bad-{stamp}-{n}")
-    os.replace(path, backup)
-    os.chmod(backup, 0o600)
-    return backup
-
-
 # --- writing ------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    from filelock import FileLock, Timeout
-
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT, mode=0o600, poll_interval=0.005)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise ConfigError(f"{path}.lock is held by another process for over {LOCK_TIMEOUT:.0f}s; "
-                          f"try again") from None  # fmt: skip
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _write(path: Path, approvals: dict[str, Approval]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, encode(approvals))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def _mutate(path: Path, change: Callable[[dict[str, Approval]], None]) -> str | None:
     """Apply `change` under the lock and write atomically; returns the warning of a bad file moved aside."""
-    with _lock(path):
+    with locked(path, ConfigError):
         approvals, problem = _problem(path)
         warning = None
         if problem is not None:
-            backup = _move_aside(path)
+            backup = move_aside(path)
             warning = f"{path} was not a valid approvals file ({problem}); moved it to " \
                       f"{backup.name if backup else 'nowhere'}"  # fmt: skip
         before = dict(approvals)
         change(approvals)
         if approvals != before or not path.exists():
-            _write(path, approvals)
+            write_atomic(path, encode(approvals))
     return warning
 
 

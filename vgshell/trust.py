@@ -23,17 +23,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from vgshell.errors import VgError
 from vgshell.normalize import command_hash, normalize
+from vgshell.statefile import locked, move_aside, write_atomic
 
 FORMAT_VERSION = 1
-LOCK_TIMEOUT = 10.0  # seconds; a lock held longer than this is a stuck process, not a busy one
 FIELDS = ("command", "sha256", "approved_at", "approved_by", "expires_at", "use_count", "last_used", "note")
 
 
@@ -176,27 +175,13 @@ def read(path: Path, warn: TextIO | None) -> tuple[dict[str, Entry], os.stat_res
 def _bad(path: Path, problem: str, warn: TextIO | None) -> dict[str, Entry]:
     """Take the lock and look again (another shell may have just fixed it); a bad file is moved aside."""
     try:
-        with _lock(path):
+        with locked(path, TrustError):
             return _read_locked(path, warn)
     except (OSError, TrustError) as e:
         if warn is not None:
             warn.write(f"vg: trust: {path} is not a valid trust store ({problem}); could not move it aside ({e}); "
                        f"trusting nothing\n")
         return {}
-
-
-def _move_aside(path: Path) -> Path | None:
-    if not path.exists():
-        return None
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    backup = path.with_name(f"{path.name}.bad-{stamp}")
-    n = 1
-    while backup.exists():
-        n += 1
-        backup = path.with_name(f"{path.name}.bad-{stamp}-{n}")
-    os.replace(path, backup)
-    os.chmod(backup, 0o600)
-    return backup
 
 
 class TrustIndex:
@@ -233,48 +218,16 @@ class TrustIndex:
 # --- writing ------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    from filelock import FileLock, Timeout
-
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT, mode=0o600, poll_interval=0.005)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise TrustError(f"{path}.lock is held by another process for over {LOCK_TIMEOUT:.0f}s; try again") from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _write(path: Path, entries: dict[str, Entry]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, encode(entries))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 Change = Callable[[dict[str, Entry]], dict[str, Entry]]
 
 
 def mutate(path: Path, change: Change, warn: TextIO | None = None) -> dict[str, Entry]:
     """Apply `change` to the entries under the lock and write the result atomically; returns it."""
-    with _lock(path):
+    with locked(path, TrustError):
         entries = _read_locked(path, warn)
         new = change(dict(entries))
         if new != entries:
-            _write(path, new)
+            write_atomic(path, encode(new))
         return new
 
 
@@ -292,7 +245,7 @@ def _read_locked(path: Path, warn: TextIO | None) -> dict[str, Entry]:
             problem = str(e)
         except OSError as e:
             problem = f"cannot be read ({e.strerror})"
-    backup = _move_aside(path)
+    backup = move_aside(path)
     if warn is not None:
         name = backup.name if backup else "nowhere"
         warn.write(f"vg: trust: {path} is not a valid trust store ({problem}); moved it to {name} and trusting "
