@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,11 @@ def vg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VG_HOME", str(state))
     monkeypatch.setenv("HOME", str(home))
     return state
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite models a developer's machine, where `auto` tries bubblewrap first. CI=true (set by the CI
+    runner) would make every spawned vg prefer Docker, as `sandbox.auto_detect_env` promises; tests of that
+    behaviour set CI themselves."""
+    del config
+    os.environ.pop("CI", None)
