@@ -123,7 +123,7 @@ def dead_pid() -> int:
     ("another-boot:" + reaper.parent_id(os.getpid()).split(":", 1)[1], False),  # cannot tell: kept
     ("garbage", False),
     ("", False),  # no label (an older vg): kept
-])
+], ids=["alive", "pid-reused", "exited", "another-boot", "garbage", "no-label"])
 def test_parent_gone_only_when_sure(value: str | None, gone: bool) -> None:
     if value is None:
         value = reaper.parent_id(os.getpid()).rsplit(":", 2)[0] + f":{dead_pid()}:123"
