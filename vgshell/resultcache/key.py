@@ -85,7 +85,7 @@ def named_files(line: str, cwd: str, exists: Callable[[str], bool] = os.path.isf
     found: list[str] = []
     for word in words:
         for candidate in (word, word.partition("=")[2]):
-            if not candidate or candidate.startswith("-") and candidate == word:
+            if not candidate or (candidate.startswith("-") and candidate == word):
                 continue
             path = os.path.normpath(os.path.join(cwd, os.path.expanduser(candidate)))
             if path not in found and exists(path):

@@ -21,10 +21,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from vgshell.changes.model import BaseState, Change, ChangeSet
 from vgshell.errors import VgError
 
 FORMAT_VERSION = 1
@@ -35,29 +36,6 @@ CHUNK = 1 << 20
 
 class CacheError(VgError):
     topic = "cache"
-
-
-@dataclass(frozen=True)
-class State:
-    """A file's state. kind: file | dir | symlink | absent; digest: sha256 of a file, the target of a link."""
-
-    kind: str
-    mode: int = 0
-    size: int = 0
-    digest: str = ""
-
-
-ABSENT = State("absent")
-
-
-@dataclass(frozen=True)
-class Write:
-    """One captured change: `path` (relative to the project) ends as `after` (absent: deleted); `before` is
-    its state when the recorded run started, which a replay requires (or `after` already) to find."""
-
-    path: str
-    after: State
-    before: State = ABSENT
 
 
 @dataclass(frozen=True)
@@ -79,11 +57,17 @@ class Entry:
     stderr: str = ""
     tty: bool = False
     inputs: tuple[tuple[str, str], ...] = ()
-    writes: tuple[Write, ...] = field(default=())
+    writes: ChangeSet = ()
+    image_id: str = ""
 
     def blobs(self) -> set[str]:
-        named = {w.after.digest for w in self.writes if w.after.kind == "file"}
+        named = {c.digest for c in self.writes if c.digest and has_content(c)}
         return {d for d in (self.stdout, self.stderr, *named) if d}
+
+
+def has_content(c: Change) -> bool:
+    """The change writes a file's content (kept as a blob): an added or changed regular file."""
+    return c.kind in ("added", "changed") and c.digest is not None
 
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:
@@ -91,7 +75,8 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
 
 
 def entry_from_json(d: dict[str, Any]) -> Entry:
-    writes = tuple(Write(w["path"], State(**w["after"]), State(**w["before"])) for w in d["writes"])
+    writes = tuple(Change(**{**c, "base": None if c["base"] is None else BaseState(**c["base"])})
+                   for c in d["writes"])
     inputs = tuple((str(p), str(h)) for p, h in d["inputs"])
     return Entry(**{**d, "writes": writes, "inputs": inputs})
 
@@ -166,6 +151,11 @@ class Store:
             with contextlib.suppress(OSError):
                 return path.stat().st_mtime
         return 0.0
+
+    def _say(self, line: str) -> None:
+        if self.warn is not None:
+            self.warn.write(line + "\n")
+            self.warn.flush()
 
     # --- writing -------------------------------------------------------------------------------------------
 

@@ -95,10 +95,12 @@ def fresh(p: Policy, created: float, now: float) -> bool:
     return created <= now < created + p.ttl
 
 
-def outside_writable(mounts: tuple[tuple[str, bool], ...], workdir: str, caches: tuple[str, ...]) -> tuple[str, ...]:
-    """Host paths the sandbox may write besides the working directory and the package caches.
-    `mounts`: (host path, read_only) of each mount."""
-    return tuple(h for h, ro in mounts if not ro and h != workdir and h not in caches)
+def outside_writable(mounts: tuple[tuple[str, bool, bool], ...], workdir: str,
+                     binds: tuple[str, ...]) -> tuple[str, ...]:
+    """Host paths the sandbox may write besides the working directory and the package caches: directories
+    the line cds into and writable `bind_mounts`. `mounts`: (host path, read_only, line) of each mount."""
+    lines = tuple(h for h, ro, line in mounts if line and not ro and h != workdir)
+    return tuple(dict.fromkeys((*lines, *binds)))
 
 
 def matches(pattern: str, command: str) -> bool:

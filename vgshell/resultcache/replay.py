@@ -1,0 +1,149 @@
+"""Replaying a recorded result: the captured writes back into the project, then stdout, stderr and the status.
+
+All or nothing, decided before anything is written: every change's path must still hold what the recorded
+run found there (its `base`), or already hold what the run left (an earlier replay or run of the same
+result); any other state is a conflict and the whole replay is a miss. The writing itself is the change
+set's own `apply` (each file atomic, links never followed, a link out of the project refused), fed from an
+upper directory of hard links to the store's blobs, so it costs no copy beyond the one into the project and
+checks every blob's digest on the way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from vgshell.changes.applying import APPLIED_MODE_BITS
+from vgshell.changes.model import BaseState, Change, ChangeSet, state_at
+from vgshell.resultcache.store import CacheError, Entry, Store, has_content
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a replay of an entry will do: the changes still to apply (the rest are already in place)."""
+
+    pending: ChangeSet
+    stdout: bytes
+    stderr: bytes
+
+
+def plan(entry: Entry, store: Store, project: str) -> Plan | str:
+    """The replay of `entry` into `project`, or why it cannot be replayed (a conflict; CacheError when the
+    entry's blobs are missing or corrupt)."""
+    pending: list[Change] = []
+    absent_dirs: set[str] = set()  # new directories not there yet: what they hold is not there either
+    for c in entry.writes:
+        if os.path.dirname(c.path) in absent_dirs:
+            current = None
+        else:
+            deep = c.base is not None and c.base.type == "dir" and c.base.sha256 is not None
+            current = state_at(os.path.join(project, c.path), deep=deep)
+        if _as_after(c, current):
+            continue
+        if not _as_before(c, current):
+            return f"{c.path} changed since the recorded run"
+        pending.append(c)
+        if current is None and c.digest is None and c.kind in ("added", "opaque"):
+            absent_dirs.add(c.path)
+    return Plan(tuple(pending), _output(store, entry.stdout), _output(store, entry.stderr))
+
+
+def _output(store: Store, digest: str) -> bytes:
+    return store.read_blob(digest) if digest else b""
+
+
+def _as_before(c: Change, current: BaseState | None) -> bool:
+    """The path holds what the recorded run found there (a new directory may meet one made since)."""
+    if c.base is None:
+        return current is None or (c.kind == "added" and c.digest is None and current.type == "dir")
+    return current == c.base
+
+
+def _as_after(c: Change, current: BaseState | None) -> bool:
+    """The path already holds what the recorded run left there."""
+    if c.kind == "deleted":
+        return current is None
+    if current is None:
+        return False
+    mode = None if c.mode is None else c.mode & APPLIED_MODE_BITS
+    if c.kind == "symlink":
+        return current.type == "symlink" and current.sha256 == c.digest
+    if c.kind in ("added", "changed") and c.digest is not None:
+        return current.type == "file" and current.sha256 == c.digest and current.mode == mode
+    if c.kind == "mode":
+        return current.mode == mode and (c.base is None or current.type == c.base.type)
+    return c.kind == "added" and current.type == "dir" and current.mode == mode  # opaque: unknowable
+
+
+def apply(p: Plan, store: Store, project: str) -> None:
+    """Write the plan's changes into `project`; CacheError naming a path the change set refused."""
+    from vgshell.changes.changeset import apply as apply_changes
+
+    if not p.pending:
+        return
+    with _upper(p.pending, store) as upper:
+        result = apply_changes(p.pending, upper, Path(project))
+    if result.refused:
+        r = result.refused[0]
+        more = f" (and {len(result.refused) - 1} more)" if len(result.refused) > 1 else ""
+        raise CacheError(f"replay stopped at {r.path}: {r.reason}{more}")
+
+
+@contextlib.contextmanager
+def _upper(changes: ChangeSet, store: Store) -> Iterator[Path]:
+    """A throwaway upper directory holding each written file as a hard link to its blob."""
+    store.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    upper = store.root / f".replay-{os.getpid()}-{time.monotonic_ns()}"
+    upper.mkdir(mode=0o700)
+    try:
+        made: set[str] = set()
+        for c in changes:
+            if not has_content(c):
+                continue
+            parent = os.path.dirname(c.path)
+            if parent and parent not in made:
+                os.makedirs(upper / parent, mode=0o700, exist_ok=True)
+                made.add(parent)
+            blob = store.blob_path(str(c.digest))
+            try:
+                os.link(blob, upper / c.path)
+            except FileNotFoundError:
+                raise CacheError(f"blob {str(c.digest)[:12]} is missing") from None
+            except OSError:  # another file system, or links refused: a copy does too
+                shutil.copyfile(blob, upper / c.path)
+        yield upper
+    finally:
+        shutil.rmtree(upper, ignore_errors=True)
+
+
+def write_output(p: Plan, entry: Entry, stdout: TextIO, stderr: TextIO) -> None:
+    for data, stream in ((p.stdout, stdout), (p.stderr, stderr)):
+        if not data:
+            continue
+        stream.flush()
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+            buffer.flush()
+        else:
+            stream.write(data.decode("utf-8", "replace"))
+            stream.flush()
+
+
+def ago(seconds: float) -> str:
+    """`3 min ago`, the replay notice's wording."""
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        n = int(seconds // size)
+        if n >= 1:
+            return f"{n} {unit}{'s' if unit == 'day' and n > 1 else ''} ago"
+    return f"{max(int(seconds), 0)} s ago"
+
+
+def notice(entry: Entry, now: float) -> str:
+    return f"♻ Replayed from result cache (recorded {ago(now - entry.created)})"
