@@ -422,3 +422,66 @@ def test_a_replay_with_a_corrupt_blob_writes_nothing(captured: tuple, tmp_path: 
 
 def test_notice_wording() -> None:
     assert rp.ago(180) == "3 min ago" and rp.ago(7200) == "2 h ago" and rp.ago(5) == "5 s ago"
+
+
+# --- vg cache ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def filled(vg_home: Path) -> Store:
+    """Three entries in two projects, recorded 10 days, 1 hour and just now ago."""
+    now = time.time()
+    store = Store.at(vg_home)
+    for key, command, project, age in (("a" * 64, "npm install", "/work/p1", 10 * 86400),
+                                       ("b" * 64, "pip install -r requirements.txt", "/work/p1", 3600),
+                                       ("c" * 64, "npm ci", "/work/p2", 0)):
+        entry = _entry(key, store, created=now - age, out=command.encode())
+        store.commit(Entry(**{**entry.__dict__, "command": command, "project": project, "cwd": project}))
+    store.count("hits", "/work/p1")
+    store.count("misses", "/work/p1")
+    store.count("misses", "/work/p2")
+    return store
+
+
+def test_cache_stats(filled: Store) -> None:
+    from tests.test_cli import vg
+
+    data = json.loads(vg("cache", "stats", "--json").stdout)
+    assert (data["entries"], data["hits"], data["misses"], data["hit_rate"]) == (3, 1, 2, 33.3)
+    assert data["location"] == str(filled.root) and data["bytes"] > 0 and data["oldest"] < data["newest"]
+    one = json.loads(vg("cache", "stats", "--path", "/work/p1", "--json").stdout)
+    assert (one["entries"], one["hits"], one["misses"], one["hit_rate"]) == (2, 1, 1, 50.0)
+    text = vg("cache", "stats").stdout
+    assert "hit rate" in text and "33.3%" in text and str(filled.root) in text
+
+
+@pytest.mark.parametrize(("args", "left"), [
+    (("invalidate", "--pattern", "npm:*"), {"pip install -r requirements.txt"}),
+    (("invalidate", "--pattern", "pip:*"), {"npm install", "npm ci"}),
+    (("clear", "--command", "npm  ci"), {"npm install", "pip install -r requirements.txt"}),
+    (("clear",), set()),
+    (("prune", "--max-age", "7d"), {"pip install -r requirements.txt", "npm ci"}),
+    (("prune", "--max-age", "30m"), {"npm ci"}),
+])  # fmt: skip
+def test_cache_clear_invalidate_prune(filled: Store, args: tuple[str, ...], left: set[str]) -> None:
+    from tests.test_cli import vg
+
+    r = vg("cache", *args)
+    assert r.returncode == 0 and r.stdout.startswith("removed "), r.stderr
+    assert {e.command for e in filled.entries()} == left
+
+
+def test_cache_prune_by_size_keeps_the_most_recently_used(filled: Store) -> None:
+    from tests.test_cli import vg
+
+    filled.touch("a" * 64)
+    assert vg("cache", "prune", "--max-size", "15").returncode == 0
+    assert [e.key for e in filled.entries()] == ["a" * 64]
+
+
+@pytest.mark.parametrize("args", [("prune",), ("prune", "--max-age", "soon"), ("prune", "--max-size", "big")])
+def test_cache_usage_errors(vg_home: Path, args: tuple[str, ...]) -> None:
+    from tests.test_cli import vg
+
+    r = vg("cache", *args)
+    assert r.returncode == 2 and r.stderr.startswith("vg: ")
