@@ -260,7 +260,11 @@ def _result_cache(command: str, ecosystems: tuple[str, ...], spec: SandboxSpec, 
         return None
     from vgshell.resultcache import engine
 
-    lookup = engine.prepare(command, ecosystems, spec, runtime, env, cfg)
+    try:
+        lookup = engine.prepare(command, ecosystems, spec, runtime, env, cfg)
+    except (OSError, VgError) as e:  # the cache must never stop a run: it runs unrecorded
+        env.stderr.write(f"vg: cache: lookup failed ({e}); running it without the result cache\n")
+        return None
     return lookup if lookup.key else None
 
 

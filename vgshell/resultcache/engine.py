@@ -122,6 +122,9 @@ def replay(lk: Lookup, env: Environment, quiet: bool = False) -> Replayed | None
         store.remove(lk.key)
         store.count("misses", lk.project)
         return None
+    except OSError as e:
+        env.stderr.write(f"vg: cache: replay failed ({e}); running it\n")
+        return None
     if not quiet:
         env.stderr.write(rp.notice(entry, now) + "\n")
     rp.write_output(plan, entry, env.stdout, env.stderr)
