@@ -80,7 +80,7 @@ def _show(entry: store.Entry, env: Environment, as_json: bool) -> int:
                              f"{status_of(entry)}); discard it with vg changes discard {entry.id}")
     m = entry.meta
     head = f"change {m.id}: {m.command!r} in {m.cwd} ({m.runtime}, exit {m.exit_status}, {status_of(entry)})\n"
-    show(head + render(changes, entry.upper, Path(m.project)), env)
+    show(head + render(changes, entry.upper, Path(m.project)), env, env.stdout)
     return int(ExitStatus.OK)
 
 

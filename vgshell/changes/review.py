@@ -15,7 +15,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from typing import Literal
+from typing import Literal, TextIO
 
 from vgshell.changes import store
 from vgshell.changes.capture import Capture
@@ -80,10 +80,12 @@ def applied_notice(result: ApplyResult, entry: store.Entry, project: object) -> 
     return "\n".join(lines)
 
 
-def show(text: str, env: Environment) -> None:
-    """The review text: through $PAGER (or `less -FRX`) when it is longer than the terminal, else on stderr."""
+def show(text: str, env: Environment, out: TextIO | None = None) -> None:
+    """The review text on `out` (stderr by default): through $PAGER (or `less -FRX`) when it is longer than
+    the terminal and the terminal is there to page on."""
+    out = out or env.stderr
     rows = shutil.get_terminal_size((80, 24)).lines
-    if text.count("\n") > rows - 4 and env.isatty(env.stdout):
+    if text.count("\n") > rows - 4 and env.isatty(out) and env.isatty(env.stdout):
         pager = shlex.split(env.env.get("PAGER") or "less -FRX")
         if pager and shutil.which(pager[0], path=env.env.get("PATH")):
             env.stderr.flush()
@@ -93,8 +95,8 @@ def show(text: str, env: Environment) -> None:
                 return
             except OSError:
                 pass
-    env.stderr.write(text)
-    env.stderr.flush()
+    out.write(text)
+    out.flush()
 
 
 def ask(env: Environment) -> Answer:
