@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import percentile, sample  # noqa: E402
+from benchlib import percentile, sample
 
 PACKAGES = "webpack@5.94.0 typescript@5.6.2 eslint@9.11.1"
 ROOT = Path(__file__).resolve().parent.parent

@@ -182,6 +182,7 @@ def test_empty_file_sets_nothing(lay: Layout, text: str) -> None:
         ({"VG_RUNTIME": "podman"}, "sandbox.runtime", "podman"),
         ({"VG_SECURITY_LEVEL": "strict"}, "sandbox.security_level", "strict"),
         ({"VG_NETWORK_MODE": "none"}, "sandbox.network_mode", "none"),
+        ({"VG_PROJECT_WRITES": "review"}, "sandbox.project_writes", "review"),
         ({"VG_IMAGE": "node:20"}, "sandbox.image", "node:20"),
         ({"VG_TIMEOUT": "60"}, "sandbox.timeout", 60),
         ({"VG_MODE": ""}, "sandbox.mode", "never"),  # empty = unset: the file's value stays
@@ -372,10 +373,13 @@ def test_with_overrides() -> None:
     ("name", "expected"),
     [
         ("developer", {"sandbox.mode": "auto", "guard_level.level": "medium", "sandbox.enable_cache": True,
+                       "sandbox.project_writes": "direct",
                        "sandbox.runtime_candidates": ("bubblewrap", "docker", "podman")}),
-        ("ci-cd", {"sandbox.mode": "always", "sandbox.runtime": "docker", "guard_level.level": "high"}),
+        ("ci-cd", {"sandbox.mode": "always", "sandbox.runtime": "docker", "guard_level.level": "high",
+                   "sandbox.project_writes": "direct"}),
         ("production", {"sandbox.mode": "always", "guard_level.level": "paranoid",
-                        "sandbox.security_level": "paranoid", "sandbox.network_mode": "none"}),
+                        "sandbox.security_level": "paranoid", "sandbox.network_mode": "none",
+                        "sandbox.project_writes": "review"}),
     ],
 )  # fmt: skip
 def test_presets_are_valid_and_say_what_they_promise(name: str, expected: dict[str, object]) -> None:

@@ -186,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     session_show = session_sub.add_parser("show", help="the records of one session")
     session_show.add_argument("id", help="a session id or a unique prefix of one")
     session_show.add_argument("--json", action="store_true")
+    changes = sub.add_parser("changes", help="what sandboxed runs wrote, kept for review (project_writes: review)")
+    changes_sub = changes.add_subparsers(dest="changes_cmd", metavar="ACTION", parser_class=_Parser)
+    changes_list = changes_sub.add_parser("list", help="every kept change, oldest first")
+    changes_list.add_argument("--json", action="store_true")
+    for action, text in (("show", "the summary and diffs of one change"),
+                         ("apply", "write one change into the project (refuses what changed there since)"),
+                         ("discard", "throw one change away")):
+        one = changes_sub.add_parser(action, help=text)
+        one.add_argument("id", help="a change id or a unique prefix of one")
+        one.add_argument("--json", action="store_true")
     sub.add_parser("status", help="the guard's configuration: managed policy, project trust, critical rules off")
     doctor = sub.add_parser("doctor", help="what works here (sandboxes, config, hooks, state), and the fixes",
                             description="Exit status 1 when something the configuration relies on is broken.")
@@ -299,7 +309,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "version": lambda _a: _print(f"vg {__version__}"),
         "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
         "hook": _cmd_hook, "setup": _cmd_setup, "completion": _cmd_completion, "doctor": _cmd_doctor,
-        "cache": _cmd_cache,
+        "cache": _cmd_cache, "changes": _cmd_changes,
     }
     if args.cmd is None:
         build_parser().print_help()
@@ -706,6 +716,12 @@ def _cmd_session(args: argparse.Namespace) -> int:
     if args.session_cmd != "show":
         raise UsageError("'vg session' needs an action: list or show ID")
     return _report(args, env, metrics.session(env.state_dir, args.id), metrics.show_records)
+
+
+def _cmd_changes(args: argparse.Namespace) -> int:
+    from vgshell import changescli
+
+    return changescli.run(args.changes_cmd, getattr(args, "id", None), getattr(args, "json", False), _environment())
 
 
 if __name__ == "__main__":

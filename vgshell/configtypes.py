@@ -35,6 +35,7 @@ class SandboxConfig:
     seccomp_profile: str | None
     env_whitelist: tuple[str, ...]
     bind_mounts: tuple[BindMount, ...]
+    project_writes: str
     enable_cache: bool
     cache_dirs: tuple[str, ...]
     cache_strategy: str | None

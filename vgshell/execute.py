@@ -2,6 +2,20 @@
 
 A command the policy sent to the sandbox never falls back to the host: if no runtime works it is refused
 (or, with a human at the terminal, asked about).
+
+The project behind an overlay (`sandbox.project_writes: review | discard`, and the result cache):
+
+    run_captured(runtime, spec, env, used=None) -> Capture
+        Runs `spec` in `runtime` with `spec.project` (the project root, or the working directory outside a
+        project; set by build_spec whenever the sandbox may write there) behind a fresh overlay, whatever
+        `spec.project_writes` says. Returns Capture(id, directory, upper, project, changes, status, entry):
+        the change store entry (`~/.vectra-guard/changes/<id>/`, left `pending`), the overlay's upper
+        directory, the ChangeSet read right after the run (vgshell.changes.changeset) and the command's
+        exit status. Nothing reaches the project until the caller applies the changes
+        (`changeset.apply(cap.changes, cap.upper, cap.project)`) or drops the entry
+        (`vgshell.changes.store.remove(cap.entry)`). SandboxError when no overlay can be made there: the
+        command was then not run. A sandbox run with project_writes review/discard goes through it and then
+        through `vgshell.changes.review.settle` (the summary and a / d / k, or a pending notice).
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ from vgshell.sandbox.spec import (
 
 if TYPE_CHECKING:  # the analyzer (rules, parsers) loads only where a command is judged, not for a decided run
     from vgshell.analyzer import Analyzer, Verdict
+    from vgshell.changes.capture import Capture
     from vgshell.resultcache.engine import Lookup as ResultLookup
     from vgshell.sandbox.tee import Tee
 
@@ -249,7 +264,8 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
     if lookup is not None:
         from vgshell.resultcache import capture
 
-        return capture.run_recorded(lookup, runtime, spec, env, lambda s, tee: _run_spec(runtime, s, env, used, tee))
+        return capture.run_recorded(lookup, env, lambda tee: run_captured(runtime, spec, env, used, tee),
+                                    lambda: _run_spec(runtime, spec, env, used))
     return _run_spec(runtime, spec, env, used)
 
 
@@ -317,12 +333,35 @@ def spec_from_json(d: dict[str, object]) -> SandboxSpec:
 
     for name in ("masks", "container_masks"):  # what hides the host's secrets: dataclasses again
         fields[name] = tuple(Mask(**m) for m in d.get(name) or ())  # type: ignore[attr-defined]
+    if isinstance(d.get("overlay"), dict):
+        from vgshell.sandbox.spec import Overlay
+
+        fields["overlay"] = Overlay(**d["overlay"])  # type: ignore[arg-type]
     return SandboxSpec(**fields)  # type: ignore[arg-type]
 
 
 def _run_spec(runtime: str, spec: SandboxSpec, env: Environment, used: dict[str, object] | None,
               tee: Tee | None = None) -> int:
     """`tee`: keep a copy of the output (the result cache records it)."""
+    if not spec.captures:
+        return _run_plain(runtime, spec, env, used, tee)
+    from vgshell.changes import review
+
+    cap = run_captured(runtime, spec, env, used, tee)
+    review.settle(cap, spec.project_writes, env)
+    return cap.status
+
+
+def run_captured(runtime: str, spec: SandboxSpec, env: Environment,
+                 used: dict[str, object] | None = None, tee: Tee | None = None) -> Capture:
+    """Run the spec with the project behind an overlay; see the module's docstring."""
+    from vgshell.changes import capture
+
+    return capture.run(runtime, spec, env.state_dir, lambda s: _run_plain(runtime, s, env, used, tee))
+
+
+def _run_plain(runtime: str, spec: SandboxSpec, env: Environment, used: dict[str, object] | None,
+               tee: Tee | None = None) -> int:
     proxy = _egress(spec, env)
     try:
         return _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory), tee)
@@ -368,8 +407,9 @@ def _dispatch(runtime: str, spec: SandboxSpec, tee: Tee | None = None) -> int:
         from vgshell.sandbox import bubblewrap, limits, pty
 
         bwrap = shutil.which("bwrap") or "bwrap"
+        tools = (shutil.which("unshare") or "unshare", shutil.which("mount") or "mount") if spec.overlay else ()
         with limits.Limits(spec.memory, spec.cpus, spec.pids) as lim:
-            return pty.run(bubblewrap.argv(spec, bwrap), {}, spec.timeout, lim.in_child, lim.kill_all, tee)
+            return pty.run(bubblewrap.argv(spec, bwrap, *tools), {}, spec.timeout, lim.in_child, lim.kill_all, tee)
     if runtime == "docker":
         from vgshell.sandbox import docker
 

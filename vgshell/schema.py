@@ -97,6 +97,7 @@ SANDBOX_MODES: Final = ("always", "auto", "risky", "never")
 RUNTIMES: Final = ("bubblewrap", "docker", "podman")
 SECURITY_LEVELS: Final = ("permissive", "balanced", "strict", "paranoid")
 NETWORK_MODES: Final = ("none", "restricted", "full")
+PROJECT_WRITES: Final = ("direct", "review", "discard")  # loosest first
 CACHE_STRATEGIES: Final = ("smart", "aggressive", "conservative")
 RISK_LEVELS: Final = ("low", "medium", "high", "critical")
 
@@ -201,6 +202,10 @@ SCHEMA: Final[tuple[Key, ...]] = (
     Key("sandbox.bind_mounts", "list[bind_mount]", (),
         "Extra mounts: a list of {host_path, container_path (default host_path), read_only (default "
         "false)}.", tighter=_WIDENS),
+    Key("sandbox.project_writes", "enum", "direct",
+        "What a sandboxed command's writes to the project do: `direct` land in the project; `review` land "
+        "in an overlay and are shown afterwards to apply, discard or keep (`vg changes`); `discard` land in "
+        "an overlay that is thrown away.", choices=PROJECT_WRITES, tighter=Direction(RANK, PROJECT_WRITES)),
     Key("sandbox.enable_cache", "bool", True,
         "Mount the detected package managers' host caches into the sandbox (§5).", tighter=_OFF),
     Key("sandbox.cache_dirs", "list[str]", (),
@@ -306,6 +311,7 @@ ENV_OVERRIDES: Final[tuple[tuple[str, str], ...]] = (
     ("VG_RUNTIME", "sandbox.runtime"),
     ("VG_SECURITY_LEVEL", "sandbox.security_level"),
     ("VG_NETWORK_MODE", "sandbox.network_mode"),
+    ("VG_PROJECT_WRITES", "sandbox.project_writes"),
     ("VG_IMAGE", "sandbox.image"),
     ("VG_TIMEOUT", "sandbox.timeout"),
 )

@@ -338,7 +338,7 @@ class Server:
         if spec.network == "none":
             text = f"{text} [network off: sandbox.network_mode none]"
         started = time.monotonic()
-        if runtime != "bubblewrap":
+        if runtime != "bubblewrap" or spec.captures:  # review/discard: `vg exec` captures and reviews the run
             token = secrets.token_hex(16)
             ttl = DECISION_TTL + (cfg.prompt.timeout or 24 * 3600 if verdict.decision.action == "ask" else 0)
             self._hand_off(token, _Handoff(runtime, spec, started + ttl))

@@ -38,7 +38,8 @@ class Lookup:
     key: str
     why_not: str | None
     command: str = ""
-    project: str = ""
+    project: str = ""  # the directory the run's writes are captured in and replayed to (the project root)
+    cwd: str = ""
     runtime: str = ""
     image: str = ""
     inputs: tuple[tuple[str, str], ...] = ()
@@ -69,6 +70,8 @@ def prepare(command: str, ecosystems: tuple[str, ...], spec: SandboxSpec, runtim
     why = "--no-cache" if no_cache else refuse_line(p, line, ecosystems, writable)
     if why is None and spec.workdir_read_only:
         why = "the working directory is read-only in the sandbox"
+    if why is None and (spec.project is None or spec.project_writes != "direct"):
+        why = "nothing in the project is writable" if spec.project is None else "the project's writes are reviewed"
     if why is None and _stdin_is_data(env):
         why = "its input is a pipe or a file"
     if why is not None:
@@ -79,7 +82,8 @@ def prepare(command: str, ecosystems: tuple[str, ...], spec: SandboxSpec, runtim
                          ecosystems=ecosystems, env=env.env, env_names=p.env_names, runtime=runtime, image=image,
                          memo=memo, manual=p.manual)
     memo.save()
-    return Lookup(p, keys.digest(inputs), None, line, spec.workdir, runtime, image, inputs.files)
+    return Lookup(p, keys.digest(inputs), None, line, spec.project or spec.workdir, spec.workdir, runtime, image,
+                  inputs.files)
 
 
 def _host_tools(line: str, ecosystems: tuple[str, ...], spec: SandboxSpec) -> str:
@@ -150,7 +154,7 @@ def record(lk: Lookup, env: Environment, *, upper: Path, changes: ChangeSet, tee
     for c in changes:
         if has_content(c) and store.put_file(str(upper / c.path))[0] != c.digest:
             return f"{c.path} changed while it was recorded"
-    entry = Entry(key=lk.key, command=lk.command, cwd=lk.project, project=lk.project, runtime=lk.runtime,
+    entry = Entry(key=lk.key, command=lk.command, cwd=lk.cwd, project=lk.project, runtime=lk.runtime,
                   image=lk.image, strategy=lk.policy.strategy, created=env.clock(), duration_ms=duration_ms,
                   exit_status=status, stdout=store.put_bytes(bytes(tee.out)), stderr=store.put_bytes(bytes(tee.err)),
                   tty=tee.tty, inputs=lk.inputs, writes=changes)

@@ -18,7 +18,26 @@ SHELL = "/bin/bash"
 _FRESH = {"/dev": "--dev", "/proc": "--proc"}  # every other fresh directory is a tmpfs
 
 
-def argv(spec: SandboxSpec, bwrap: str = "bwrap") -> list[str]:
+# review/discard: mount the overlay over the project's path in a private mount namespace, mark it done, then
+# run bwrap there (which binds the project, so the overlay). $1 mount, $2 options, $3 project, $4 the mark.
+OVERLAY_SCRIPT = ('"$1" -t overlay overlay -o "$2" "$3" || { echo "vg: sandbox: could not mount an overlay over '
+                  '$3; the command was not run" >&2; exit 125; }; : > "$4"; shift 4; exec "$@"')
+
+
+def argv(spec: SandboxSpec, bwrap: str = "bwrap", unshare: str = "unshare", mount: str = "mount") -> list[str]:
+    """The bwrap command line; with `spec.overlay`, run from a namespace where the project is overlaid."""
+    inner = _bwrap_argv(spec, bwrap)
+    o = spec.overlay
+    if o is None:
+        return inner
+    from vgshell.changes.capture import MOUNTED, mount_options
+
+    mark = os.path.join(os.path.dirname(o.upper), MOUNTED)
+    return [unshare, "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c", OVERLAY_SCRIPT, "vg-overlay",
+            mount, mount_options(o.project, o.upper, o.work, userxattr=True), o.project, mark, *inner]
+
+
+def _bwrap_argv(spec: SandboxSpec, bwrap: str) -> list[str]:
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--hostname", "vgshell"]
     if spec.network == "full":
         args.append("--share-net")

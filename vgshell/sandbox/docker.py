@@ -56,7 +56,8 @@ def _short(e: BaseException) -> str:
 
 
 def host_config(api: Any, spec: SandboxSpec, seccomp: str | None, life: Lifeline) -> Any:
-    binds = [f"{m.host}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in spec.container_mounts]
+    binds = [f"{_source(spec, m.host, m.target)}:{m.target}:{'ro' if m.read_only else 'rw'}"
+             for m in spec.container_mounts]
     binds += (f"{h}:{t}:{'ro' if ro else 'rw'}" for h, t, ro in egress_mounts(spec))
     binds.append(f"{life.fifo}:{ALIVE}:ro")
     tmpfs = {"/tmp": "rw,exec,mode=1777", "/var/tmp": "rw,exec,mode=1777"}
@@ -76,6 +77,12 @@ def host_config(api: Any, spec: SandboxSpec, seccomp: str | None, life: Lifeline
         network_mode="bridge" if spec.network == "full" else "none",  # restricted: the proxy's socket only
         cap_drop=["ALL"] if spec.caps is not None else None,
         cap_add=list(spec.caps) if spec.caps else None, security_opt=security, init=True, auto_remove=True)
+
+
+def _source(spec: SandboxSpec, host: str, target: str) -> str:
+    """review/discard: the project's mount shows the overlay vg mounted on the host, not the project."""
+    o = spec.overlay
+    return o.merged if o is not None and o.merged is not None and target == o.project else host
 
 
 def egress_mounts(spec: SandboxSpec) -> list[tuple[str, str, bool]]:

@@ -72,7 +72,7 @@ def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None, li
         args.append("-t")
     args += ["-w", spec.workdir, "--user", f"{spec.uid}:{spec.gid}"]
     for m in spec.container_mounts:
-        args += ["-v", f"{m.host}:{m.target}:{'ro' if m.read_only else 'rw'}"]
+        args += ["-v", f"{m.host}:{m.target}:{_options(spec, m.target, m.read_only)}"]
     for host, target, ro in egress_mounts(spec):
         args += ["-v", f"{host}:{target}:{'ro' if ro else 'rw'}"]
     args += ["-v", f"{life.fifo}:{ALIVE}:ro"]
@@ -97,6 +97,14 @@ def argv(spec: SandboxSpec, podman: str, name: str, seccomp_path: str | None, li
     for key, value in spec.env:
         args += ["--env", f"{key}={value}"]
     return [*args, spec.image, *launch(spec, wait_size=False)]
+
+
+def _options(spec: SandboxSpec, target: str, read_only: bool) -> str:
+    """review/discard: the project is podman's overlay volume, its upper and work directories vg's own."""
+    o = spec.overlay
+    if o is not None and target == o.project:
+        return f"O,upperdir={o.upper},workdir={o.work}"
+    return "ro" if read_only else "rw"
 
 
 def ulimits() -> list[str]:

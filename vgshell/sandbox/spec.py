@@ -100,6 +100,21 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class Overlay:
+    """Where this run's overlay keeps the project's writes (set at run time, like `egress_dir`).
+
+    `project`: the real directory the sandbox sees through the overlay (lower layer), at the same path;
+    `upper`/`work`: the overlay's directories, under the state dir; `merged`: where vg mounted the overlay
+    on the host for an engine to bind (docker), None where the runtime mounts it itself (bubblewrap in its
+    own mount namespace, podman's `:O` volumes)."""
+
+    project: str
+    upper: str
+    work: str
+    merged: str | None = None
+
+
+@dataclass(frozen=True)
 class HostFacts:
     """What the edge found on this machine, so building the spec stays pure."""
 
@@ -145,6 +160,14 @@ class SandboxSpec:
     egress_dir: str | None = None  # restricted: the host directory holding the proxy's socket, once started
     masks: tuple[Mask, ...] = ()  # what hides the host's secrets where the host root is shared (bubblewrap)
     container_masks: tuple[Mask, ...] = ()  # the same where only the mounts show the host (docker, podman)
+    project_writes: str = "direct"  # sandbox.project_writes: direct, review or discard
+    project: str | None = None  # the directory a capture puts behind an overlay (None: nothing there writable)
+    overlay: Overlay | None = None  # review/discard: this run's overlay, once its directories exist
+
+    @property
+    def captures(self) -> bool:
+        """The project's writes go to an overlay (review or discard), not to the project."""
+        return self.project_writes != "direct" and self.project is not None
 
     @property
     def fresh_home(self) -> bool:
@@ -183,6 +206,9 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
               *line_mounts(facts), *_cache_mounts(cfg, facts), *_bind_mounts(cfg),
               *(Mount(f, f, True) for f in facts.ca_files))
     mounts = _dedupe(mounts)
+    project = overlay_root(facts, mounts)  # what review, discard or the result cache would capture
+    if project is not None and sb.project_writes != "direct":
+        mounts = behind_overlay(mounts, project)
     toolchains = _toolchains(facts)
     shared, contained = _masks(facts, mounts, toolchains, _bind_mounts(cfg))
     return SandboxSpec(
@@ -193,7 +219,33 @@ def build_spec(command: str, cfg: Config, facts: HostFacts, ecosystems: tuple[st
         image=_image(sb.image, ecosystems, image_set_by_user), uid=facts.uid, gid=facts.gid, tty=facts.tty,
         level=sb.security_level, toolchains=toolchains,
         allowlist=egress_allowlist(ecosystems, sb.network_allowlist) if network == "restricted" else (),
-        masks=shared, container_masks=contained)
+        masks=shared, container_masks=contained, project_writes=sb.project_writes, project=project)
+
+
+def overlay_root(facts: HostFacts, mounts: tuple[Mount, ...]) -> str | None:
+    """The directory review/discard puts behind an overlay: the project root (or the working directory
+    outside any project), when the sandbox may write it at all."""
+    root = facts.project_root or facts.cwd
+    return root if any(m.target == root and m.host == root and not m.read_only for m in mounts) else None
+
+
+def behind_overlay(mounts: tuple[Mount, ...], project: str) -> tuple[Mount, ...]:
+    """The mounts once the project is behind an overlay: nothing reaches the real project, or a directory
+    the line `cd`s into outside it, for writing.
+
+    A mount of a directory inside the project at its own path is dropped (the overlaid project shows it);
+    one showing a project directory elsewhere becomes read-only, as do the line's other directories.
+    Caches and explicit `bind_mounts` outside the project stay as configured.
+    """
+    inside = project.rstrip("/") + "/"
+    out: list[Mount] = []
+    for m in mounts:
+        if m.host.startswith(inside) and m.host == m.target:
+            continue
+        if m.host.startswith(inside) or (m.line and m.host != project):
+            m = Mount(m.host, m.target, True, m.line)
+        out.append(m)
+    return tuple(out)
 
 
 def _toolchains(facts: HostFacts) -> tuple[str, ...]:
