@@ -54,7 +54,6 @@ def stats(store: Store, path: str | None = None) -> dict[str, Any]:
         "oldest": iso(min((e.created for e in entries), default=None)),
         "newest": iso(max((e.created for e in entries), default=None)),
         "by_strategy": by_strategy,
-        "saved_ms": round(sum(e.duration_ms for e in entries), 3),
     }  # fmt: skip
 
 
