@@ -181,6 +181,8 @@ def test_what_may_be_cached(strategy: str, line: str, ecosystems: tuple, writabl
     ("conservative", {}, 0, False, True, "read-only"),  # conservative refuses a writing command
     ("conservative", {}, 0, False, False, None),
     ("smart", {"cache_readonly_only": True}, 0, False, True, "read-only"),
+    ("smart", {}, 0, False, False, "wrote nothing"),  # what it found in place is not in its change set
+    ("aggressive", {}, 0, False, False, "wrote nothing"),
 ])  # fmt: skip
 def test_what_is_recorded(strategy: str, extra: dict, status: int, interactive: bool, wrote: bool,
                           refused: str | None) -> None:
@@ -485,3 +487,21 @@ def test_cache_usage_errors(vg_home: Path, args: tuple[str, ...]) -> None:
 
     r = vg("cache", *args)
     assert r.returncode == 2 and r.stderr.startswith("vg: ")
+
+
+@pytest.mark.parametrize(("now", "allowed"), [
+    (("dnode_modules", "fREADME.md", "fpackage.json"), True),  # as the run left it
+    (("fREADME.md", "fpackage.json"), True),  # as the run found it (node_modules removed since)
+    (("fREADME.md", "fpackage.json", "fnotes.txt"), True),  # a new unrelated name: ignored
+    (("fREADME.md",), False),  # package.json, which the run saw, is gone
+    (("dnode_modules", "dREADME.md", "fpackage.json"), False),  # README.md is now a directory
+    (None, False),  # the directory itself is gone
+])  # fmt: skip
+def test_what_a_directory_the_run_wrote_into_must_still_list(now: tuple | None, allowed: bool) -> None:
+    before, after = ("fREADME.md", "fpackage.json"), ("dnode_modules", "fREADME.md", "fpackage.json")
+    assert rp.listing_allows(now, before, after) is allowed
+
+
+def test_written_dirs_are_the_existing_parents_of_the_writes(captured: tuple) -> None:
+    _project, _upper, changes = captured
+    assert rp.written_dirs(changes) == ("", "src")  # node_modules and what is under it are the run's own

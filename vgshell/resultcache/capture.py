@@ -38,8 +38,11 @@ def run_recorded(lk: Lookup, env: Environment, captured: Callable[[Tee], Capture
         return plain()
     from vgshell.changes import store
     from vgshell.changes.changeset import apply
+    from vgshell.resultcache.replay import listing, written_dirs
 
     try:
+        dirs = written_dirs(cap.changes)
+        before = [listing(str(cap.project / d)) for d in dirs]  # the run's writes are still in the overlay
         result = apply(cap.changes, cap.upper, cap.project)
         if result.refused:
             r = result.refused[0]
@@ -49,8 +52,11 @@ def run_recorded(lk: Lookup, env: Environment, captured: Callable[[Tee], Capture
             return cap.status
         from vgshell.resultcache import engine
 
-        engine.record(lk, env, upper=cap.upper, changes=cap.changes, tee=tee, status=cap.status,
-                      duration_ms=(time.monotonic() - started) * 1000)
+        ms = (time.monotonic() - started) * 1000
+        seen = tuple((d, b, listing(str(cap.project / d)) or ()) for d, b in zip(dirs, before, strict=True)
+                     if b is not None)
+        engine.record(lk, env, upper=cap.upper, changes=cap.changes, tee=tee, status=cap.status, duration_ms=ms,
+                      dirs=seen)
     finally:
         store.remove(cap.entry)
     return cap.status

@@ -138,9 +138,11 @@ def replay(lk: Lookup, env: Environment, quiet: bool = False) -> Replayed | None
 
 
 def record(lk: Lookup, env: Environment, *, upper: Path, changes: ChangeSet, tee: Tee, status: int,
-           duration_ms: float, timed_out: bool = False) -> str | None:
-    """Record a finished run from its capture: the overlay's upper directory and change set, and the copy of
-    its output. Returns why it was not recorded (None: it was)."""
+           duration_ms: float, timed_out: bool = False,
+           dirs: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()) -> str | None:
+    """Record a finished run from its capture: the overlay's upper directory and change set, the copy of its
+    output, and the listings of the directories it wrote into (before, after). Returns why it was not
+    recorded (None: it was)."""
     from vgshell.resultcache.store import Entry, has_content
 
     if not lk.key:
@@ -157,6 +159,6 @@ def record(lk: Lookup, env: Environment, *, upper: Path, changes: ChangeSet, tee
     entry = Entry(key=lk.key, command=lk.command, cwd=lk.cwd, project=lk.project, runtime=lk.runtime,
                   image=lk.image, strategy=lk.policy.strategy, created=env.clock(), duration_ms=duration_ms,
                   exit_status=status, stdout=store.put_bytes(bytes(tee.out)), stderr=store.put_bytes(bytes(tee.err)),
-                  tty=tee.tty, inputs=lk.inputs, writes=changes)
+                  tty=tee.tty, inputs=lk.inputs, writes=changes, dirs=dirs)
     store.commit(entry, lk.policy.max_bytes)
     return None

@@ -2,7 +2,10 @@
 
 All or nothing, decided before anything is written: every change's path must still hold what the recorded
 run found there (its `base`), or already hold what the run left (an earlier replay or run of the same
-result); any other state is a conflict and the whole replay is a miss. The writing itself is the change
+result); and every directory the run wrote into must still list, for each name the run saw there before or
+left there after, that name as it was then or as the run left it (a package directory removed from
+node_modules since is a miss: the run's few writes there rested on the rest). Names added since are
+ignored. Any other state is a conflict and the whole replay is a miss. The writing itself is the change
 set's own `apply` (each file atomic, links never followed, a link out of the project refused), fed from an
 upper directory of hard links to the store's blobs, so it costs no copy beyond the one into the project and
 checks every blob's digest on the way.
@@ -51,7 +54,42 @@ def plan(entry: Entry, store: Store, project: str) -> Plan | str:
         pending.append(c)
         if current is None and c.digest is None and c.kind in ("added", "opaque"):
             absent_dirs.add(c.path)
+    for rel, before, after in entry.dirs:
+        if not listing_allows(listing(os.path.join(project, rel)), before, after):
+            return f"{rel or '.'} lists other entries than when the run was recorded"
     return Plan(tuple(pending), _output(store, entry.stdout), _output(store, entry.stderr))
+
+
+def listing(path: str) -> tuple[str, ...] | None:
+    """A directory's entries as type letter + name (`dnode_modules`, `fREADME.md`, `lbin`), sorted; links
+    not followed; None when it is not a directory."""
+    try:
+        with os.scandir(path) as it:
+            return tuple(sorted(_kind(e) + e.name for e in it))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _kind(e: os.DirEntry[str]) -> str:
+    if e.is_symlink():
+        return "l"
+    return "d" if e.is_dir(follow_symlinks=False) else "f"
+
+
+def listing_allows(now: tuple[str, ...] | None, before: tuple[str, ...], after: tuple[str, ...]) -> bool:
+    """Each name the run saw or left is now as it was before the run or as the run left it."""
+    if now is None:
+        return False
+    kinds = {n[1:]: n[0] for n in now}
+    was = {n[1:]: n[0] for n in before}
+    left = {n[1:]: n[0] for n in after}
+    return all(kinds.get(name) in (was.get(name), left.get(name)) for name in was.keys() | left.keys())
+
+
+def written_dirs(changes: ChangeSet) -> tuple[str, ...]:
+    """The directories a change set writes into that it does not create itself ("" is the project root)."""
+    made = {c.path for c in changes if c.digest is None and c.kind in ("added", "opaque")}
+    return tuple(sorted({os.path.dirname(c.path) for c in changes} - made))
 
 
 def _output(store: Store, digest: str) -> bytes:

@@ -41,7 +41,9 @@ class CacheError(VgError):
 @dataclass(frozen=True)
 class Entry:
     """One recorded result. stdout/stderr: blob digests ("" when empty); tty: the output came from a terminal
-    as one stream (all of it is in stdout); inputs: the key's files and their digests, for `vg cache stats`."""
+    as one stream (all of it is in stdout); inputs: the key's files and their digests, for `vg cache stats`.
+    dirs: each directory the run wrote into that existed before it, with what it listed before and after the
+    run (`replay.listing`): what the run found there besides its own writes is part of its result."""
 
     key: str
     command: str
@@ -59,6 +61,7 @@ class Entry:
     inputs: tuple[tuple[str, str], ...] = ()
     writes: ChangeSet = ()
     image_id: str = ""
+    dirs: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
 
     def blobs(self) -> set[str]:
         named = {c.digest for c in self.writes if c.digest and has_content(c)}
@@ -78,7 +81,8 @@ def entry_from_json(d: dict[str, Any]) -> Entry:
     writes = tuple(Change(**{**c, "base": None if c["base"] is None else BaseState(**c["base"])})
                    for c in d["writes"])
     inputs = tuple((str(p), str(h)) for p, h in d["inputs"])
-    return Entry(**{**d, "writes": writes, "inputs": inputs})
+    dirs = tuple((str(p), tuple(before), tuple(after)) for p, before, after in d.get("dirs", ()))
+    return Entry(**{**d, "writes": writes, "inputs": inputs, "dirs": dirs})
 
 
 def _checksum(body: dict[str, Any]) -> str:

@@ -87,6 +87,8 @@ def refuse_result(p: Policy, *, status: int, interactive: bool, wrote: bool, tim
         return f"it failed (exit {status})"
     if wrote and p.readonly_only:
         return "it wrote files and only read-only commands are cached"
+    if not wrote and not p.readonly_only:  # an install that found everything in place: replaying nothing
+        return "it wrote nothing (its result rests on what earlier runs left)"  # would not restore that
     return None
 
 
