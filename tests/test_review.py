@@ -245,3 +245,52 @@ def test_a_host_mount_left_by_a_killed_vg_is_unmounted_by_the_next_capture(tmp_p
     listed = json.loads(vg(box, "changes", "list", "--json").stdout)
     assert [e["status"] for e in listed] == ["interrupted"]
     assert vg(box, "changes", "discard", str(listed[0]["id"])).returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["bash", "zsh"])
+@pytest.mark.parametrize(("key", "src_left"), [("a", False), ("d", True)])
+def test_a_hooked_shell_reviews_a_sandboxed_line(tmp_path: Path, kind: str, key: str, src_left: bool) -> None:
+    from tests.test_hooks import DONE, SANDBOX_CONFIG, Shell
+
+    sh = Shell(kind, tmp_path, config=SANDBOX_CONFIG + "  project_writes: review\n", env={"PAGER": "cat"})
+    try:
+        make_tree(sh.project)
+        sh.child.send("rm -rf src\r")
+        sh.child.expect("1 deleted")
+        sh.child.expect("keep for later")
+        assert (sh.project / "src/a.py").exists()  # the run is over; the project has not moved yet
+        sh.child.send(key + "\r")
+        sh.child.expect(DONE)
+        assert (sh.project / "src").exists() is src_left
+        status, _ = sh.run("echo still-here")
+        assert status == 0
+    finally:
+        sh.close()
+
+
+def test_vgshell_c_keeps_a_reviewed_line_pending(tmp_path: Path) -> None:
+    """An agent's `vgshell -c LINE`: no human, so the writes wait and the notice says how to review them."""
+    box = Sandbox(tmp_path, "bubblewrap")
+    make_tree(box.project)
+    vgshell = str(Path(sys.executable).with_name("vgshell"))
+    r = subprocess.run([vgshell, "-c", "rm -rf src && echo done"], cwd=box.project, capture_output=True, text=True,
+                       env={**box.env(), "VG_MODE": "auto", "VG_PROJECT_WRITES": "review"}, timeout=120,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "done\n"
+    assert (box.project / "src/a.py").exists()
+    [entry] = pending(box)
+    assert f"vg changes show {entry['id']}" in r.stderr
+
+
+def test_from_a_subdirectory_the_whole_project_is_behind_the_overlay(box: Sandbox) -> None:
+    """cwd inside a git project: the root is captured (the spec's separate cwd bind would have gone around it)."""
+    (box.project / ".git").mkdir()
+    r = box.run("echo here > here.txt && rm -rf ../build && echo up > ../up.txt", cwd=box.project / "src",
+                extra_env={"VG_PROJECT_WRITES": "review"}, quiet=False)
+    assert r.returncode == 0, r.stderr
+    assert not (box.project / "src/here.txt").exists() and (box.project / "build/out.o").exists()
+    [entry] = pending(box)
+    shown = json.loads(vg(box, "changes", "show", str(entry["id"]), "--json").stdout)
+    assert {c["path"] for c in shown["changes"]} == {"src/here.txt", "build", "up.txt"}
+    assert shown["project"] == str(box.project)
