@@ -5,12 +5,12 @@ Python start-up): the spec is built, run through vg's own run path (`execute._ru
 review — captured, read back and settled:
 - a sandboxed `true`, nothing written: `direct`, then `review` (the overlay is made, read and dropped);
   goal: review adds ≤ 10 ms;
-- a small `npm install` (is-odd, two packages; warm npm cache mounted): `direct`, then `review` with the
-  change applied to the project (`vg changes apply`'s path); goal: review ≤ 1.2× direct. Runs alternate
-  between the two so a slow registry moment does not land on one side only.
+- a small `npm install` (is-odd, two packages, by default; --npm-package; warm npm cache mounted):
+  `direct`, then `review` with the change applied to the project (`vg changes apply`'s path); goal:
+  review ≤ 1.2× direct. Runs alternate so a slow registry moment does not land on one side only.
 
 Usage: python bench/overlay.py [--runs 30] [--npm-runs 5] [--runtimes bubblewrap,docker,podman]
-       [--npm-runtimes bubblewrap]
+       [--npm-runtimes bubblewrap] [--npm-package is-odd]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from vgshell.sandbox.spec import build_spec  # noqa: E402
 
 IMAGE = "vgshell-test/busybox:latest"
 NPM_IMAGE = "vgshell-test/debian:latest"
-NPM = "npm install --no-audit --no-fund --loglevel=error is-odd"
+NPM = "npm install --no-audit --no-fund --loglevel=error {package}"
 
 
 def runner(runtime: str, mode: str, command: str, home: Path, project: Path, network: str = "none",
@@ -82,15 +82,16 @@ class _stdin_devnull:
         os.close(self.saved)
 
 
-def npm_pair(runtime: str, tmp: Path, runs: int) -> tuple[list[float], list[float]]:
+def npm_pair(runtime: str, tmp: Path, runs: int, package: str) -> tuple[list[float], list[float]]:
     """Alternating direct and review+apply installs, each into a fresh project (node_modules removed)."""
-    home = tmp / f"npm-{runtime}"
+    home = tmp / f"npm-{runtime}-{package}"
     project = home / "project"
     project.mkdir(parents=True)
     (project / "package.json").write_text('{"name": "bench", "version": "1.0.0"}\n')
     image = NPM_IMAGE
-    direct = runner(runtime, "direct", NPM, home, project, "full", image)
-    review = runner(runtime, "review", NPM, home, project, "full", image, apply=True)
+    command = NPM.format(package=package)
+    direct = runner(runtime, "direct", command, home, project, "full", image)
+    review = runner(runtime, "review", command, home, project, "full", image, apply=True)
     times: dict[str, list[float]] = {"direct": [], "review": []}
     direct()  # warm the npm cache
     for _ in range(runs):
@@ -102,7 +103,7 @@ def npm_pair(runtime: str, tmp: Path, runs: int) -> tuple[list[float], list[floa
             t = time.perf_counter()
             fn()
             times[name].append((time.perf_counter() - t) * 1000)
-            assert (project / "node_modules/is-odd/package.json").exists(), f"{name}: not installed"
+            assert (project / f"node_modules/{package}/package.json").exists(), f"{name}: not installed"
     return times["direct"], times["review"]
 
 
@@ -112,6 +113,7 @@ def main() -> None:
     p.add_argument("--npm-runs", type=int, default=5)
     p.add_argument("--runtimes", default="bubblewrap,docker,podman")
     p.add_argument("--npm-runtimes", default="bubblewrap")
+    p.add_argument("--npm-package", default="is-odd", help="what npm installs (is-odd: 2 packages, 8 files)")
     args = p.parse_args()
     rows: list[tuple[str, list[float], str]] = []
     with tempfile.TemporaryDirectory() as t:
@@ -128,10 +130,10 @@ def main() -> None:
             rows.append((f"{runtime}: `true`, review (nothing written)", ours,
                          f"goal: added ≤ 10 ms; added {added:+.1f} ms"))
         for runtime in filter(None, args.npm_runtimes.split(",")):
-            base, ours = npm_pair(runtime, tmp, args.npm_runs)
+            base, ours = npm_pair(runtime, tmp, args.npm_runs, args.npm_package)
             ratio = statistics.median(ours) / statistics.median(base)
-            rows.append((f"{runtime}: npm install is-odd, direct", base, ""))
-            rows.append((f"{runtime}: npm install is-odd, review + apply", ours,
+            rows.append((f"{runtime}: npm install {args.npm_package}, direct", base, ""))
+            rows.append((f"{runtime}: npm install {args.npm_package}, review + apply", ours,
                          f"goal: ≤ 1.2×; {ratio:.2f}×"))
     print("| measure | median | p99 | n | note |")
     print("| --- | --- | --- | --- | --- |")

@@ -274,3 +274,11 @@ def test_binary_files_are_shown_by_size(tmp_path: Path) -> None:
     (change,) = read_upper(upper, project)
     assert isinstance(change, Change)
     assert "build/old.o: binary or large, 8 B → 3 B" in render((change,), upper, project)
+
+
+def test_an_unreadable_upper_dir_is_an_error_never_half_a_change_set(tmp_path: Path) -> None:
+    from vgshell.changes.changeset import ChangeSetError
+
+    project = make_project(tmp_path / "project")
+    with pytest.raises(ChangeSetError, match="could not read what the command wrote"):
+        read_upper(tmp_path / "gone", project)

@@ -54,6 +54,13 @@ def test_every_runtime_works_here() -> None:
     assert "(the sandbox vgshell uses here)" in runtimes["bubblewrap"]["detail"]
 
 
+def test_review_checks_that_bubblewrap_can_mount_the_overlay() -> None:
+    status, runtimes = doctor({"VG_PROJECT_WRITES": "review"})
+    assert status == 0
+    assert runtimes["overlay"]["ok"] and "behind an overlay" in runtimes["overlay"]["detail"]
+    assert "overlay" not in doctor()[1]  # direct writes need none
+
+
 @pytest.mark.parametrize(("broken", "how", "detail", "fix"), [
     ("bubblewrap", "path", "bwrap is not installed", "install bubblewrap"),
     ("podman", "path", "podman is not installed", "apt-get install podman"),

@@ -57,7 +57,8 @@ def test_rm_rf_src_under_review_waits_for_apply(box: Sandbox) -> None:
     assert "src" not in r.stdout.split()  # the command saw its own delete …
     assert (box.project / "src/a.py").read_text() == "print(1)\n"  # … the project did not
     [entry] = pending(box)
-    assert f"vg changes show {entry['id']}" in r.stderr and entry["runtime"] == box.runtime
+    assert f"vg changes show {entry['id']}, then vg changes apply|discard {entry['id']}" in r.stderr
+    assert entry["runtime"] == box.runtime
     shown = vg(box, "changes", "show", str(entry["id"]))
     assert "- src/ (directory)" in shown.stdout
     applied = vg(box, "changes", "apply", str(entry["id"])[:17])
@@ -175,3 +176,121 @@ def test_the_hooked_shell_sends_a_reviewed_line_through_vg_exec(tmp_path: Path) 
     assert answers["direct"].action == "sandbox" and answers["direct"].argv
     ours.close()
     theirs.close()
+
+
+def test_a_timed_out_run_keeps_what_it_wrote_for_review(box: Sandbox) -> None:
+    box.config("sandbox:\n  timeout: 2\n")
+    r = run(box, "echo partial > part.txt; sleep 30")
+    assert r.returncode == 124, r.stderr
+    assert not (box.project / "part.txt").exists()
+    [entry] = pending(box)
+    assert entry["summary"] == "1 added"
+
+
+def test_capture_works_for_an_unprivileged_user(tmp_path: Path) -> None:
+    """bubblewrap's overlay needs no root: the user namespace mounts it (uid 1000 here, as on a laptop)."""
+    home = tmp_path / "home"
+    project = home / "project"
+    make_tree(project)
+    shutil.chown(tmp_path, 1000, 1000)
+    for p in [home, *home.rglob("*")]:
+        os.chown(p, 1000, 1000, follow_symlinks=False)
+    tmp_path.chmod(0o755)
+    for parent in tmp_path.parents:  # pytest's base temp directories are 0700: let uid 1000 through
+        if parent == Path("/tmp") or parent == Path("/"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o011)
+    root = Path(__file__).resolve().parent.parent
+    site = next(root.glob(".venv/lib/python3*/site-packages"))
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "VG_HOME": str(home / ".vg"),
+           "VG_PROJECT_WRITES": "review", "VG_RUNTIME": "bubblewrap", "VG_MODE": "always",
+           "VG_NETWORK_MODE": "none", "PYTHONPATH": f"{root}:{site}"}
+    python = shutil.which("python3.11", path="/usr/bin") or "/usr/bin/python3"
+    as_user = ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups", python, "-m", "vgshell.cli"]
+    r = subprocess.run([*as_user, "exec", "rm -rf src && echo n > new && id -u"], cwd=project, env=env,
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert (project / "src/a.py").exists() and not (project / "new").exists()
+    applied = subprocess.run([*as_user, "changes", "apply", "2"], cwd=project, env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert not (project / "src").exists() and (project / "new").stat().st_uid == 1000
+    assert not list((home / ".vg" / "changes").iterdir())  # applied: nothing left, the work dir included
+
+
+def test_a_host_mount_left_by_a_killed_vg_is_unmounted_by_the_next_capture(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    box = Sandbox(tmp_path, "docker")
+    make_tree(box.project)
+    proc = box.start("sleep 30", extra_env={"VG_PROJECT_WRITES": "review"})
+    changes = box.state / "changes"
+
+    def mounted() -> list[str]:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            return [line.split()[4] for line in f if str(changes) in line]
+
+    deadline = time.monotonic() + 60
+    while not mounted() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert mounted(), "the run never mounted its overlay"
+    time.sleep(1)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert mounted()  # a killed vg could not unmount
+    r = run(box, "true")
+    assert r.returncode == 0, r.stderr
+    assert mounted() == []
+    listed = json.loads(vg(box, "changes", "list", "--json").stdout)
+    assert [e["status"] for e in listed] == ["interrupted"]
+    assert vg(box, "changes", "discard", str(listed[0]["id"])).returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["bash", "zsh"])
+@pytest.mark.parametrize(("key", "src_left"), [("a", False), ("d", True)])
+def test_a_hooked_shell_reviews_a_sandboxed_line(tmp_path: Path, kind: str, key: str, src_left: bool) -> None:
+    from tests.test_hooks import DONE, SANDBOX_CONFIG, Shell
+
+    sh = Shell(kind, tmp_path, config=SANDBOX_CONFIG + "  project_writes: review\n", env={"PAGER": "cat"})
+    try:
+        make_tree(sh.project)
+        sh.child.send("rm -rf src\r")
+        sh.child.expect("1 deleted")
+        sh.child.expect("keep for later")
+        assert (sh.project / "src/a.py").exists()  # the run is over; the project has not moved yet
+        sh.child.send(key + "\r")
+        sh.child.expect(DONE)
+        assert (sh.project / "src").exists() is src_left
+        status, _ = sh.run("echo still-here")
+        assert status == 0
+    finally:
+        sh.close()
+
+
+def test_vgshell_c_keeps_a_reviewed_line_pending(tmp_path: Path) -> None:
+    """An agent's `vgshell -c LINE`: no human, so the writes wait and the notice says how to review them."""
+    box = Sandbox(tmp_path, "bubblewrap")
+    make_tree(box.project)
+    vgshell = str(Path(sys.executable).with_name("vgshell"))
+    r = subprocess.run([vgshell, "-c", "rm -rf src && echo done"], cwd=box.project, capture_output=True, text=True,
+                       env={**box.env(), "VG_MODE": "auto", "VG_PROJECT_WRITES": "review"}, timeout=120,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "done\n"
+    assert (box.project / "src/a.py").exists()
+    [entry] = pending(box)
+    assert f"vg changes show {entry['id']}" in r.stderr
+
+
+def test_from_a_subdirectory_the_whole_project_is_behind_the_overlay(box: Sandbox) -> None:
+    """cwd inside a git project: the root is captured (the spec's separate cwd bind would have gone around it)."""
+    (box.project / ".git").mkdir()
+    r = box.run("echo here > here.txt && rm -rf ../build && echo up > ../up.txt", cwd=box.project / "src",
+                extra_env={"VG_PROJECT_WRITES": "review"}, quiet=False)
+    assert r.returncode == 0, r.stderr
+    assert not (box.project / "src/here.txt").exists() and (box.project / "build/out.o").exists()
+    [entry] = pending(box)
+    shown = json.loads(vg(box, "changes", "show", str(entry["id"]), "--json").stdout)
+    assert {c["path"] for c in shown["changes"]} == {"src/here.txt", "build", "up.txt"}
+    assert shown["project"] == str(box.project)

@@ -68,3 +68,39 @@ def test_a_line_that_cds_gets_its_directories_and_never_home_or_secrets(
 def test_the_project_root_is_the_nearest_git_or_config_directory_below_home(cwd: str, marked: str,
                                                                           root: str | None) -> None:
     assert project_root(cwd, "/home/u", lambda p: p == marked) == root
+
+
+OVERLAID = [  # (cwd, project root, the line's cd targets, extra cache dir) → (mounts: (host, target, ro), project)
+    ("/home/u/p", None, (), None, ([("/home/u/p", "/home/u/p", False)], "/home/u/p")),
+    ("/home/u/p/sub", "/home/u/p", (), None, ([("/home/u/p", "/home/u/p", False)], "/home/u/p")),
+    # a directory the line cds into outside the project: read-only, or it would take writes around the review
+    ("/home/u/p", None, ("/home/u/other",), None,
+     ([("/home/u/p", "/home/u/p", False), ("/home/u/other", "/home/u/other", True)], "/home/u/p")),
+    ("/srv/p/a", "/srv/p", ("/srv/p/b",), None, ([("/srv/p", "/srv/p", False)], "/srv/p")),  # seen through it
+    # a project directory shown elsewhere: read-only; a cache outside the project stays writable
+    ("/home/u/p", None, (), "/home/u/p/build:/cache",
+     ([("/home/u/p", "/home/u/p", False), ("/home/u/p/build", "/cache", True)], "/home/u/p")),
+    ("/home/u/p", None, (), "/var/cache/x",
+     ([("/home/u/p", "/home/u/p", False), ("/var/cache/x", "/var/cache/x", False)], "/home/u/p")),
+    ("/home/u", None, (), None, ([("/home/u", "/home/u", True)], None)),  # $HOME is read-only: nothing to capture
+]
+
+
+@pytest.mark.parametrize(("cwd", "root", "dirs", "cache", "expected"), OVERLAID)
+def test_under_review_nothing_writable_reaches_around_the_overlay(
+        cwd: str, root: str | None, dirs: tuple[str, ...], cache: str | None,
+        expected: tuple[list[tuple[str, str, bool]], str | None]) -> None:
+    from vgshell.config import DEFAULT_CONFIG, with_overrides
+    from vgshell.sandbox.spec import build_spec
+
+    overrides: dict[str, object] = {"sandbox.project_writes": "review", "sandbox.enable_cache": True}
+    if cache:
+        overrides["sandbox.cache_dirs"] = [cache]
+    cfg = with_overrides(DEFAULT_CONFIG, overrides)
+    facts = HostFacts(cwd=cwd, home="/home/u", uid=1000, gid=1000, env={}, tty=False, project_root=root,
+                      line_dirs=dirs)
+    spec = build_spec("make", cfg, facts)
+    assert ([(m.host, m.target, m.read_only) for m in spec.mounts], spec.project) == expected
+    assert spec.captures is (expected[1] is not None)
+    direct = build_spec("make", with_overrides(cfg, {"sandbox.project_writes": "direct"}), facts)
+    assert not direct.captures and direct.project == expected[1]

@@ -25,6 +25,9 @@ ACTIONS = ("list", "show", "apply", "discard")
 def run(action: str | None, ident: str | None, as_json: bool, env: Environment) -> int:
     if action not in ACTIONS:
         raise UsageError("'vg changes' needs an action: list, show ID, apply ID or discard ID")
+    from vgshell.changes.capture import sweep
+
+    sweep(env.state_dir)  # a killed vg's host mount (docker) is gone before its entry is shown or removed
     if action == "list":
         return _list(env, as_json)
     if not ident:

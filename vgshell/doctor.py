@@ -329,6 +329,40 @@ def _podman_leftovers(env: Environment) -> list[str]:
     return [] if r is None or r.returncode != 0 else r.stdout.split()
 
 
+def changes_checks(env: Environment, cfg: Config) -> list[Check]:
+    """The changes kept for review; with project_writes review/discard, whether bubblewrap's overlay mounts."""
+    from vgshell.changes import store
+
+    kept = [e for e in store.entries(env.state_dir) if e.meta.status == "pending"]
+    out = [Check("state", "changes", True, f"{len(kept)} kept for review (vg changes list)" if kept else
+                 "none kept for review")]
+    if cfg.sandbox.project_writes != "direct":
+        ok, detail = _overlay_probe()
+        out.append(Check("runtime", "overlay", ok, detail, "" if ok else
+                         "enable unprivileged user namespaces, or use podman (its :O volumes) or docker as root, "
+                         "or sandbox.project_writes: direct", cfg.sandbox.runtime == "bubblewrap"))
+    return out
+
+
+def _overlay_probe() -> tuple[bool, str]:
+    """Mount a kernel overlay in a user namespace, as a reviewed bubblewrap run does."""
+    from vgshell.changes.capture import mount_options
+
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False, "unshare is not installed (util-linux)"
+    with tempfile.TemporaryDirectory(prefix="vgshell-overlay-") as tmp:
+        for d in ("lower", "upper", "work"):
+            os.mkdir(os.path.join(tmp, d))
+        lower, upper, work = (os.path.join(tmp, d) for d in ("lower", "upper", "work"))
+        opts = mount_options(lower, upper, work, userxattr=True)
+        r = _run([unshare, "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c",
+                  'mount -t overlay overlay -o "$1" "$2"', "vg", opts, lower])
+    if r is not None and r.returncode == 0:
+        return True, "bubblewrap can put the project behind an overlay (kernel overlayfs in a user namespace)"
+    return False, f"no overlay in a user namespace here ({_last_line(r.stderr) if r else 'did not run'})"
+
+
 # --- the report ---------------------------------------------------------------------------------------
 
 
@@ -339,7 +373,7 @@ def checks(env: Environment, explicit: str | None) -> list[Check]:
 
         cfg = DEFAULT_CONFIG
     return [*runtime_checks(env, cfg), limits_check(), *out, *shell_checks(env), *agent_checks(env),
-            *store_checks(env, cfg), *cache_checks(env), *leftover_checks(env)]
+            *store_checks(env, cfg), *changes_checks(env, cfg), *cache_checks(env), *leftover_checks(env)]
 
 
 def run(env: Environment, explicit: str | None, as_json: bool, out: TextIO) -> int:

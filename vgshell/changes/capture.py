@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vgshell.changes import store
-from vgshell.changes.changeset import ChangeSet, read_upper
+from vgshell.changes.changeset import ChangeSet, ChangeSetError, read_upper
 from vgshell.sandbox.docker import SandboxError
 from vgshell.sandbox.spec import Overlay, SandboxSpec, behind_overlay
 
@@ -61,10 +61,15 @@ def run(runtime: str, spec: SandboxSpec, state_dir: Path, runner: Callable[[Sand
         if runtime == "bubblewrap" and not (entry.directory / MOUNTED).exists():
             raise SandboxError("could not put the project behind an overlay here (see the message above); the "
                                "command was not run")
-        changes = read_upper(entry.upper, Path(spec.project))
     except BaseException:
         store.remove(entry)
         raise
+    try:
+        changes = read_upper(entry.upper, Path(spec.project))
+    except ChangeSetError as e:  # the run happened: keep what it wrote for a look, never apply half of it
+        store.update(entry, status="unreadable", exit_status=status)
+        raise ChangeSetError(f"{e}; nothing was applied, the writes are kept in {entry.upper} "
+                             f"(vg changes discard {entry.id})") from None
     store.save_changes(entry, changes)
     store.remove_tree(entry.work)
     entry = store.update(entry, status="pending", exit_status=status)

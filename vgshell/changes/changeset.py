@@ -60,7 +60,11 @@ def read_upper(upper: Path, lower: Path, dot_wh: bool = False) -> ChangeSet:
     ends, so it is the state the command saw.
     """
     out: list[Change] = []
-    _walk(str(upper), str(lower), "", out, dot_wh)
+    try:
+        _walk(str(upper), str(lower), "", out, dot_wh)
+    except OSError as e:  # a directory the command made unreadable, a file gone: never half a change set
+        where = f" ({e.filename})" if e.filename else ""
+        raise ChangeSetError(f"could not read what the command wrote{where}: {e.strerror or e}") from None
     return tuple(sorted(out, key=lambda c: c.path.split("/")))
 
 

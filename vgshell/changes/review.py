@@ -54,8 +54,8 @@ def settle(cap: Capture, mode: str, env: Environment) -> None:
 
 
 def pending_notice(entry: store.Entry, changes: ChangeSet) -> str:
-    return (f"vg: changes: {counts(changes)} kept for review as {entry.id}, not applied to {entry.meta.project}: "
-            f"vg changes show {entry.id}, then vg changes apply {entry.id} or vg changes discard {entry.id}")
+    return (f"vg: changes: not applied to {entry.meta.project} ({counts(changes)}); review them with "
+            f"vg changes show {entry.id}, then vg changes apply|discard {entry.id}")
 
 
 def apply_entry(entry: store.Entry, changes: ChangeSet) -> ApplyResult:
