@@ -235,6 +235,14 @@ def test_content_changed_in_the_upper_dir_after_reading_is_refused(tmp_path: Pat
     assert not [n for n in os.listdir(project) if ".vg-" in n]  # no temporary file left
 
 
+def test_applied_files_keep_the_time_the_command_wrote_them(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    upper = run_in_overlay(project, tmp_path, "echo x > new && touch -d '2001-02-03 04:05:06' new", "kernel")
+    assert apply(read_upper(upper, project), upper, project).ok
+    assert (project / "new").stat().st_mtime_ns == (upper / "new").stat().st_mtime_ns
+    assert (project / "new").stat().st_mtime < 1e9 + 2e8
+
+
 def test_setuid_bits_are_not_applied(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
     upper = run_in_overlay(project, tmp_path, "echo x > s && chmod 4755 s && chmod 2755 run.sh", "kernel")

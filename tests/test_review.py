@@ -294,3 +294,36 @@ def test_from_a_subdirectory_the_whole_project_is_behind_the_overlay(box: Sandbo
     shown = json.loads(vg(box, "changes", "show", str(entry["id"]), "--json").stdout)
     assert {c["path"] for c in shown["changes"]} == {"src/here.txt", "build", "up.txt"}
     assert shown["project"] == str(box.project)
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_without_the_kernels_overlay_bubblewrap_uses_fuse_overlayfs_or_does_not_run(tmp_path: Path,
+                                                                                     fuse: bool) -> None:
+    """A kernel whose user namespaces may not mount overlayfs (a failing `mount` stands in for it here):
+    fuse-overlayfs takes over, whiteouts and opaque directories included; without it the command never runs."""
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "mount").write_text("#!/bin/sh\necho 'mount: permission denied' >&2\nexit 32\n")
+    (fake / "mount").chmod(0o755)
+    if not fuse:
+        (fake / "fuse-overlayfs").write_text("#!/bin/sh\nexit 1\n")
+        (fake / "fuse-overlayfs").chmod(0o755)
+    box = Sandbox(tmp_path, "bubblewrap")
+    make_tree(box.project)
+    before = snapshot(box.project)
+    r = box.run("rm -rf build && mkdir build && echo o > build/new.o && rm README.md && echo ran",
+                extra_env={"VG_PROJECT_WRITES": "review", "PATH": f"{fake}:{os.environ['PATH']}"}, quiet=False)
+    assert snapshot(box.project) == before
+    if not fuse:
+        assert r.returncode != 0 and "ran" not in r.stdout
+        assert "could not mount an overlay" in r.stderr and "the command was not run" in r.stderr
+        assert vg(box, "changes", "list", "--json").stdout.strip() == "[]"
+        return
+    assert r.returncode == 0 and r.stdout == "ran\n", r.stderr
+    [entry] = pending(box)
+    assert entry["layout"] == "fuse"
+    shown = json.loads(vg(box, "changes", "show", str(entry["id"]), "--json").stdout)
+    assert {(c["path"], c["kind"]) for c in shown["changes"]} == {("build", "opaque"), ("build/new.o", "added"),
+                                                                   ("README.md", "deleted")}
+    assert vg(box, "changes", "apply", str(entry["id"])).returncode == 0
+    assert not (box.project / "README.md").exists() and sorted(os.listdir(box.project / "build")) == ["new.o"]

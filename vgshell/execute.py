@@ -407,7 +407,8 @@ def _dispatch(runtime: str, spec: SandboxSpec, tee: Tee | None = None) -> int:
         from vgshell.sandbox import bubblewrap, limits, pty
 
         bwrap = shutil.which("bwrap") or "bwrap"
-        tools = (shutil.which("unshare") or "unshare", shutil.which("mount") or "mount") if spec.overlay else ()
+        tools = (shutil.which("unshare") or "unshare", shutil.which("mount") or "mount",
+                 shutil.which("fuse-overlayfs") or "", shutil.which("umount") or "umount") if spec.overlay else ()
         with limits.Limits(spec.memory, spec.cpus, spec.pids) as lim:
             return pty.run(bubblewrap.argv(spec, bwrap, *tools), {}, spec.timeout, lim.in_child, lim.kill_all, tee)
     if runtime == "docker":

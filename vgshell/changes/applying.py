@@ -164,6 +164,8 @@ def _file(c: Change, name: str, pfd: int, current: BaseState | None, real: Tree,
                 h.update(chunk)
                 _write_all(dst, chunk)
             os.fchmod(dst, (c.mode or 0o644) & APPLIED_MODE_BITS)
+            st = os.fstat(src)  # the time the command wrote it, as a build tool's later run will compare it
+            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=pfd)

@@ -3,8 +3,9 @@
 Per runtime (docs/sandbox.md, "The project behind an overlay"):
 
 - bubblewrap: `unshare --user --map-root-user --mount` mounts the kernel overlay (with `userxattr`) over the
-  project's own path in a private mount namespace, then runs bwrap there; bwrap binds the project as usual
-  and so binds the overlay. Works unprivileged; nothing is mounted on the host.
+  project's own path in a private mount namespace — or fuse-overlayfs where the kernel refuses (before
+  5.11) — then runs bwrap there; bwrap binds the project as usual and so binds the overlay. Works
+  unprivileged; nothing is mounted on the host.
 - docker: the engine binds host paths, so vg mounts the kernel overlay on the host (as root) at
   `<change>/merged`, binds that at the project's path and unmounts it after the run. A mount left by a vg
   that was killed is unmounted by the next capture.
@@ -58,22 +59,32 @@ def run(runtime: str, spec: SandboxSpec, state_dir: Path, runner: Callable[[Sand
             status = runner(prepared)
         finally:
             cleanup()
-        if runtime == "bubblewrap" and not (entry.directory / MOUNTED).exists():
-            raise SandboxError("could not put the project behind an overlay here (see the message above); the "
-                               "command was not run")
+        layout = _layout(runtime, entry)
     except BaseException:
         store.remove(entry)
         raise
     try:
-        changes = read_upper(entry.upper, Path(spec.project))
+        changes = read_upper(entry.upper, Path(spec.project), dot_wh=layout == "fuse")
     except ChangeSetError as e:  # the run happened: keep what it wrote for a look, never apply half of it
         store.update(entry, status="unreadable", exit_status=status)
         raise ChangeSetError(f"{e}; nothing was applied, the writes are kept in {entry.upper} "
                              f"(vg changes discard {entry.id})") from None
     store.save_changes(entry, changes)
     store.remove_tree(entry.work)
-    entry = store.update(entry, status="pending", exit_status=status)
+    entry = store.update(entry, status="pending", exit_status=status, layout=layout)
     return Capture(entry.id, entry.directory, entry.upper, Path(spec.project), changes, status, entry)
+
+
+def _layout(runtime: str, entry: store.Entry) -> str:
+    """Which overlay wrote the upper directory: bubblewrap's namespace says so in the mark; none there means
+    the overlay was never mounted, and the command never ran."""
+    if runtime != "bubblewrap":
+        return "kernel"
+    try:
+        return (entry.directory / MOUNTED).read_text().strip() or "kernel"
+    except OSError:
+        raise SandboxError("could not put the project behind an overlay here (see the message above); the "
+                           "command was not run") from None
 
 
 def prepare(runtime: str, spec: SandboxSpec, entry: store.Entry) -> tuple[SandboxSpec, Callable[[], None]]:
@@ -95,6 +106,13 @@ def mount_options(lower: str, upper: str, work: str, userxattr: bool) -> str:
 
     opts = f"lowerdir={esc(lower)},upperdir={esc(upper)},workdir={esc(work)}"
     return opts + (",userxattr" if userxattr else ",redirect_dir=off,index=off,metacopy=off")
+
+
+def fuse_options(lower: str, upper: str, work: str) -> str | None:
+    """fuse-overlayfs's options; None for paths it cannot be given (it splits on `,` and `:`)."""
+    if any(c in p for p in (lower, upper, work) for c in ",:\\"):
+        return None
+    return f"lowerdir={lower},upperdir={upper},workdir={work}"
 
 
 def mount_on_host(lower: str, upper: Path, work: Path, merged: Path) -> None:

@@ -18,23 +18,32 @@ SHELL = "/bin/bash"
 _FRESH = {"/dev": "--dev", "/proc": "--proc"}  # every other fresh directory is a tmpfs
 
 
-# review/discard: mount the overlay over the project's path in a private mount namespace, mark it done, then
-# run bwrap there (which binds the project, so the overlay). $1 mount, $2 options, $3 project, $4 the mark.
-OVERLAY_SCRIPT = ('"$1" -t overlay overlay -o "$2" "$3" || { echo "vg: sandbox: could not mount an overlay over '
-                  '$3; the command was not run" >&2; exit 125; }; : > "$4"; shift 4; exec "$@"')
+# review/discard: mount the overlay over the project's path in a private mount namespace, say which (the
+# mark), then run bwrap there (it binds the project, so the overlay). The kernel's overlay first; where a
+# user namespace may not mount it (kernels before 5.11), fuse-overlayfs, whose daemon is unmounted after the
+# run. $1 mount, $2 its options, $3 project, $4 the mark, $5 fuse-overlayfs (or ""), $6 its options, $7 umount.
+OVERLAY_SCRIPT = (
+    'if "$1" -t overlay overlay -o "$2" "$3" 2>/dev/null; then echo kernel > "$4"; shift 7; exec "$@"; fi; '
+    'if [ -n "$5" ] && "$5" -o "$6" "$3" 2>/dev/null; then echo fuse > "$4"; u=$7; p=$3; shift 7; "$@"; s=$?; '
+    '"$u" "$p" 2>/dev/null || "$u" -l "$p"; exit $s; fi; '
+    'echo "vg: sandbox: could not mount an overlay over $3 (kernel overlayfs or fuse-overlayfs in a user '
+    'namespace); the command was not run" >&2; exit 125')
 
 
-def argv(spec: SandboxSpec, bwrap: str = "bwrap", unshare: str = "unshare", mount: str = "mount") -> list[str]:
+def argv(spec: SandboxSpec, bwrap: str = "bwrap", unshare: str = "unshare", mount: str = "mount",
+         fuse: str = "", umount: str = "umount") -> list[str]:
     """The bwrap command line; with `spec.overlay`, run from a namespace where the project is overlaid."""
     inner = _bwrap_argv(spec, bwrap)
     o = spec.overlay
     if o is None:
         return inner
-    from vgshell.changes.capture import MOUNTED, mount_options
+    from vgshell.changes.capture import MOUNTED, fuse_options, mount_options
 
     mark = os.path.join(os.path.dirname(o.upper), MOUNTED)
+    fuse_opts = fuse_options(o.project, o.upper, o.work)
     return [unshare, "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c", OVERLAY_SCRIPT, "vg-overlay",
-            mount, mount_options(o.project, o.upper, o.work, userxattr=True), o.project, mark, *inner]
+            mount, mount_options(o.project, o.upper, o.work, userxattr=True), o.project, mark,
+            fuse if fuse_opts else "", fuse_opts or "", umount, *inner]
 
 
 def _bwrap_argv(spec: SandboxSpec, bwrap: str) -> list[str]:
