@@ -373,8 +373,12 @@ def test_a_replay_restores_the_run_exactly(captured: tuple, tmp_path: Path) -> N
     expected = _applied(project, upper, changes, tmp_path)
     plan = rp.plan(entry, store, str(project))
     assert not isinstance(plan, str)
+    for blob in store.blob_dir.glob("*/*"):
+        os.utime(blob, (0, 0))  # stored long ago
+    started = time.time()
     rp.apply(plan, store, str(project))
     assert _tree(project) == expected
+    assert (project / "src/a.py").stat().st_mtime >= started - 1  # written now, as a run would have
     out, err = io.BytesIO(), io.BytesIO()
     streams = io.TextIOWrapper(out), io.TextIOWrapper(err)
     rp.write_output(plan, entry, *streams)

@@ -150,6 +150,7 @@ def _upper(changes: ChangeSet, store: Store) -> Iterator[Path]:
                 made.add(parent)
             blob = store.blob_path(str(c.digest))
             try:
+                os.utime(blob)  # apply gives a file its upper copy's mtime: a replayed file is new, as a run's is
                 os.link(blob, upper / c.path)
             except FileNotFoundError:
                 raise CacheError(f"blob {str(c.digest)[:12]} is missing") from None
