@@ -509,3 +509,32 @@ def test_what_a_directory_the_run_wrote_into_must_still_list(now: tuple | None, 
 def test_written_dirs_are_the_existing_parents_of_the_writes(captured: tuple) -> None:
     _project, _upper, changes = captured
     assert rp.written_dirs(changes) == ("", "src")  # node_modules and what is under it are the run's own
+
+
+def test_a_replay_never_writes_through_a_link_in_the_project(captured: tuple, tmp_path: Path) -> None:
+    project, upper, changes = captured
+    store = Store(tmp_path / "rc")
+    entry = _record(store, upper, changes)
+    outside = tmp_path / "outside"
+    shutil.move(str(project / "src"), outside)  # src is now a link to a directory outside the project
+    os.symlink(outside, project / "src")
+    plan = rp.plan(entry, store, str(project))
+    assert not isinstance(plan, str)  # what the link shows is as the run found it …
+    with pytest.raises(CacheError, match="src: missing, a link or not a directory"):
+        rp.apply(plan, store, str(project))
+    assert (outside / "a.py").read_text() == "a = 1\n"  # … but nothing is written through it
+
+
+def test_a_recorded_link_out_of_the_project_is_refused(tmp_path: Path) -> None:
+    project, upper = tmp_path / "project", tmp_path / "upper"
+    project.mkdir()
+    upper.mkdir()
+    os.symlink("/etc/passwd", upper / "evil")
+    os.symlink("../../etc", upper / "up")
+    store = Store(tmp_path / "rc")
+    entry = _record(store, upper, read_upper(upper, project))
+    plan = rp.plan(entry, store, str(project))
+    assert not isinstance(plan, str)
+    with pytest.raises(CacheError, match="outside the project"):
+        rp.apply(plan, store, str(project))
+    assert not os.path.lexists(project / "evil") and not os.path.lexists(project / "up")

@@ -6,25 +6,19 @@ result); and every directory the run wrote into must still list, for each name t
 left there after, that name as it was then or as the run left it (a package directory removed from
 node_modules since is a miss: the run's few writes there rested on the rest). Names added since are
 ignored. Any other state is a conflict and the whole replay is a miss. The writing itself is the change
-set's own `apply` (each file atomic, links never followed, a link out of the project refused), fed from an
-upper directory of hard links to the store's blobs, so it costs no copy beyond the one into the project and
-checks every blob's digest on the way.
+set's rules (`writer`: links never followed, a link out of the project refused, a file that exists replaced
+atomically), straight from the store's blobs, every blob's digest checked on the way.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from vgshell.changes.applying import APPLIED_MODE_BITS
 from vgshell.changes.model import BaseState, Change, ChangeSet, state_at
-from vgshell.resultcache.store import CacheError, Entry, Store, has_content
+from vgshell.resultcache.store import Entry, Store
 
 
 @dataclass(frozen=True)
@@ -34,12 +28,14 @@ class Plan:
     pending: ChangeSet
     stdout: bytes
     stderr: bytes
+    present: frozenset[str] = frozenset()  # pending paths where something exists now
 
 
 def plan(entry: Entry, store: Store, project: str) -> Plan | str:
     """The replay of `entry` into `project`, or why it cannot be replayed (a conflict; CacheError when the
     entry's blobs are missing or corrupt)."""
     pending: list[Change] = []
+    present: set[str] = set()
     absent_dirs: set[str] = set()  # new directories not there yet: what they hold is not there either
     for c in entry.writes:
         if os.path.dirname(c.path) in absent_dirs:
@@ -52,12 +48,14 @@ def plan(entry: Entry, store: Store, project: str) -> Plan | str:
         if not _as_before(c, current):
             return f"{c.path} changed since the recorded run"
         pending.append(c)
+        if current is not None:
+            present.add(c.path)
         if current is None and c.digest is None and c.kind in ("added", "opaque"):
             absent_dirs.add(c.path)
     for rel, before, after in entry.dirs:
         if not listing_allows(listing(os.path.join(project, rel)), before, after):
             return f"{rel or '.'} lists other entries than when the run was recorded"
-    return Plan(tuple(pending), _output(store, entry.stdout), _output(store, entry.stderr))
+    return Plan(tuple(pending), _output(store, entry.stdout), _output(store, entry.stderr), frozenset(present))
 
 
 def listing(path: str) -> tuple[str, ...] | None:
@@ -120,45 +118,11 @@ def _as_after(c: Change, current: BaseState | None) -> bool:
 
 
 def apply(p: Plan, store: Store, project: str) -> None:
-    """Write the plan's changes into `project`; CacheError naming a path the change set refused."""
-    from vgshell.changes.changeset import apply as apply_changes
+    """Write the plan's changes into `project` (`writer.write`); CacheError at a path it cannot write."""
+    from vgshell.resultcache.writer import write
 
-    if not p.pending:
-        return
-    with _upper(p.pending, store) as upper:
-        result = apply_changes(p.pending, upper, Path(project))
-    if result.refused:
-        r = result.refused[0]
-        more = f" (and {len(result.refused) - 1} more)" if len(result.refused) > 1 else ""
-        raise CacheError(f"replay stopped at {r.path}: {r.reason}{more}")
-
-
-@contextlib.contextmanager
-def _upper(changes: ChangeSet, store: Store) -> Iterator[Path]:
-    """A throwaway upper directory holding each written file as a hard link to its blob."""
-    store.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    upper = store.root / f".replay-{os.getpid()}-{time.monotonic_ns()}"
-    upper.mkdir(mode=0o700)
-    try:
-        made: set[str] = set()
-        for c in changes:
-            if not has_content(c):
-                continue
-            parent = os.path.dirname(c.path)
-            if parent and parent not in made:
-                os.makedirs(upper / parent, mode=0o700, exist_ok=True)
-                made.add(parent)
-            blob = store.blob_path(str(c.digest))
-            try:
-                os.utime(blob)  # apply gives a file its upper copy's mtime: a replayed file is new, as a run's is
-                os.link(blob, upper / c.path)
-            except FileNotFoundError:
-                raise CacheError(f"blob {str(c.digest)[:12]} is missing") from None
-            except OSError:  # another file system, or links refused: a copy does too
-                shutil.copyfile(blob, upper / c.path)
-        yield upper
-    finally:
-        shutil.rmtree(upper, ignore_errors=True)
+    if p.pending:
+        write(p.pending, p.present, store, project)
 
 
 def write_output(p: Plan, entry: Entry, stdout: TextIO, stderr: TextIO) -> None:
