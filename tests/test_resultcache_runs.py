@@ -132,6 +132,27 @@ def test_every_runtime_records_and_replays(tmp_path: Path, runtime: str) -> None
     assert snapshot(box.project) == after and runs(box) == 1  # the deletion replayed, the line not run
 
 
+@pytest.mark.parametrize("runtime", ["docker", "podman"])
+def test_a_tag_moved_to_another_image_is_a_miss(tmp_path: Path, runtime: str) -> None:
+    tag = f"localhost/vgshell-rc-{os.getpid()}:{runtime}"
+    source = {"docker": "vgshell-test/busybox:latest", "podman": "localhost/vgshell-test/busybox:latest"}[runtime]
+    other = {"docker": "vgshell-test/debian:latest", "podman": "localhost/vgshell-test/debian:latest"}[runtime]
+    subprocess.run([runtime, "tag", source, tag], check=True, capture_output=True)
+    try:
+        box = Sandbox(tmp_path, runtime)
+        box.config("sandbox:\n  cache_strategy: aggressive\n")
+        env = {"VG_IMAGE": tag}
+        assert vg_exec(box, SMALL, extra_env=env).returncode == 0 and runs(box) == 1
+        shutil.rmtree(box.project / "out")
+        assert REPLAYED in vg_exec(box, SMALL, extra_env=env).stderr and runs(box) == 1
+        subprocess.run([runtime, "tag", other, tag], check=True, capture_output=True)
+        shutil.rmtree(box.project / "out")
+        r = vg_exec(box, SMALL, extra_env=env)
+        assert REPLAYED not in r.stderr and "another image" in r.stderr and runs(box) == 2, r.stderr
+    finally:
+        subprocess.run([runtime, "rmi", tag], capture_output=True)
+
+
 def test_ttl_expiry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The clock is injected (Environment.clock): an entry older than cache_ttl is a miss."""
     from vgshell.config import load_config

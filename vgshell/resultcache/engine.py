@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vgshell.errors import VgError
 from vgshell.resultcache import key as keys
 from vgshell.resultcache.strategy import Policy, fresh, outside_writable, policy, refuse_line, refuse_result
 
@@ -92,6 +93,31 @@ def _host_tools(line: str, ecosystems: tuple[str, ...], spec: SandboxSpec) -> st
     return ";".join(keys.tool_identity(n, path) for n in names)
 
 
+def image_id(runtime: str, image: str) -> str:
+    """The id of the image a container runtime runs under `image` ("" for bubblewrap, or when it cannot be
+    asked): a tag moved to another image since a run makes its entry a miss. Asked only when recording and
+    on a hit, never to decide a miss."""
+    import subprocess
+
+    if runtime == "docker":
+        from vgshell.sandbox import docker
+
+        try:
+            return str(docker.client(timeout=10).images.get(image).id)
+        except Exception:  # the SDK raises several types; an unknown id only costs the replay
+            return ""
+    if runtime == "podman":
+        from vgshell.sandbox import podman
+
+        try:
+            r = subprocess.run([podman.binary(), "image", "inspect", "--format", "{{.Id}}", image],
+                               capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError, VgError):
+            return ""
+        return r.stdout.strip() if r.returncode == 0 else ""
+    return ""
+
+
 def _stdin_is_data(env: Environment) -> bool:
     """stdin is a pipe, a file or a socket: what the command reads could differ next time."""
     try:
@@ -113,6 +139,12 @@ def replay(lk: Lookup, env: Environment, quiet: bool = False) -> Replayed | None
         store.count("misses", lk.project)
         return None
     started = time.monotonic()
+    if entry.image_id and image_id(lk.runtime, lk.image) != entry.image_id:
+        store.count("misses", lk.project)
+        if not quiet:
+            env.stderr.write(f"vg: cache: not replayed: {lk.image} is another image than when the run was "
+                             f"recorded; running it\n")
+        return None
     try:
         plan = rp.plan(entry, store, lk.project)
         if isinstance(plan, str):
@@ -159,6 +191,7 @@ def record(lk: Lookup, env: Environment, *, upper: Path, changes: ChangeSet, tee
     entry = Entry(key=lk.key, command=lk.command, cwd=lk.cwd, project=lk.project, runtime=lk.runtime,
                   image=lk.image, strategy=lk.policy.strategy, created=env.clock(), duration_ms=duration_ms,
                   exit_status=status, stdout=store.put_bytes(bytes(tee.out)), stderr=store.put_bytes(bytes(tee.err)),
-                  tty=tee.tty, inputs=lk.inputs, writes=changes, dirs=dirs)
+                  tty=tee.tty, inputs=lk.inputs, writes=changes, dirs=dirs,
+                  image_id=image_id(lk.runtime, lk.image))
     store.commit(entry, lk.policy.max_bytes)
     return None
