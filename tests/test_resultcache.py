@@ -538,3 +538,15 @@ def test_a_recorded_link_out_of_the_project_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CacheError, match="outside the project"):
         rp.apply(plan, store, str(project))
     assert not os.path.lexists(project / "evil") and not os.path.lexists(project / "up")
+
+
+def test_a_recorded_file_is_adopted_only_with_the_content_it_was_read_with(tmp_path: Path) -> None:
+    store = Store(tmp_path / "rc")
+    f = tmp_path / "upper-file"
+    f.write_text("content\n")
+    digest = hashlib.sha256(b"content\n").hexdigest()
+    assert not store.adopt(str(f), hashlib.sha256(b"other\n").hexdigest())
+    assert store.adopt(str(f), digest)
+    f.unlink()  # the upper directory is dropped after recording: the blob stays
+    assert store.read_blob(digest) == b"content\n"
+    assert stat.S_IMODE(store.blob_path(digest).stat().st_mode) == 0o600

@@ -185,8 +185,8 @@ def record(lk: Lookup, env: Environment, *, upper: Path, changes: ChangeSet, tee
     if why is not None:
         return why
     store = store_of(env)
-    for c in changes:
-        if has_content(c) and store.put_file(str(upper / c.path))[0] != c.digest:
+    for c in changes:  # the upper directory is dropped after this: its files become the blobs
+        if has_content(c) and not store.adopt(str(upper / c.path), str(c.digest)):
             return f"{c.path} changed while it was recorded"
     entry = Entry(key=lk.key, command=lk.command, cwd=lk.cwd, project=lk.project, runtime=lk.runtime,
                   image=lk.image, strategy=lk.policy.strategy, created=env.clock(), duration_ms=duration_ms,
