@@ -485,3 +485,28 @@ def test_the_hook_does_not_import_the_analyzer_when_one_is_running(box: Box) -> 
     assert "vgshell" in imported
     assert not imported & {"yaml", "bashlex", "tree_sitter", "rich", "prompt_toolkit", "docker", "argparse",
                            "sqlite3", "dataclasses"}
+
+
+def test_an_agents_sandboxed_install_is_replayed_from_the_result_cache(box: Box) -> None:
+    """The rewrite names a decision (`vg exec --decision`): the result cache serves it like any sandboxed
+    line — proven by runs.log, which only a real run appends to."""
+    project = box.project / "rc-project"
+    (project / ".git").mkdir(parents=True)
+    (project / "package.json").write_text('{"name": "rc", "version": "1.0.0"}\n')
+    command = "npm install --offline --no-audit --no-fund && echo x >>runs.log"
+
+    def agent_runs() -> subprocess.CompletedProcess[str]:
+        data = payload("claude-code-2.1/PreToolUse-Bash.json", ("tool_input", "command"), command, project)
+        status, out, err = hook(box, "claude-code", data, cwd=project)
+        updated = decision("claude-code", out)[1]
+        assert status == 0 and updated is not None and "exec --decision" in updated["command"], err
+        return subprocess.run(["bash", "-c", updated["command"]], capture_output=True, text=True, cwd=project,
+                              env=box.env, stdin=subprocess.DEVNULL, timeout=120, check=False)
+
+    runs = [agent_runs() for _ in range(3)]  # the first writes package-lock.json: an input, so a new key
+    assert [r.returncode for r in runs] == [0, 0, 0], runs[-1].stderr
+    assert "Replayed from result cache" in runs[2].stderr and "Replayed" not in runs[1].stderr
+    assert (project / "runs.log").read_text() == "x\nx\n"  # the third did not run
+    rows = [x for x in json.loads(box.vg("audit", "--json", "--limit", "0").stdout)
+            if x["kind"] == "exec" and x["command"] == command]
+    assert rows[-1]["replayed_ms"] is not None and rows[-1]["cached"] is True

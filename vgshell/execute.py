@@ -300,14 +300,48 @@ def run_decided(decision: str, env: Environment, agent: str | None = None, expec
         raise SandboxError(f"this decision is for {data.get('command')!r}, not {expect!r}; nothing was run")
     runtime = str(data["runtime"])
     started = time.monotonic()
-    status = _run_spec(runtime, spec_from_json(data["spec"]), env, None)
+    spec = spec_from_json(data["spec"])
+    used: dict[str, object] = {}
+    lookup = _decided_lookup(data, spec, runtime, env)
+    status = _run_or_replay(lookup, runtime, spec, env, used) if lookup else _run_spec(runtime, spec, env, None)
     if agent is not None:
-        _record_decided(env, data, runtime, status, (time.monotonic() - started) * 1000, agent)
+        replayed = used.get("replayed_ms")
+        _record_decided(env, data, runtime, status, (time.monotonic() - started) * 1000, agent,
+                        replayed if isinstance(replayed, float) else None)
     return status
 
 
+def _decided_lookup(data: dict[str, object], spec: SandboxSpec, runtime: str, env: Environment) -> ResultLookup | None:
+    """The result cache for a decided run: the analyzer names the line's ecosystems in the decision; the
+    config says only whether and how to cache (where the line runs was decided there)."""
+    ecosystems = data.get("ecosystems")
+    if not isinstance(ecosystems, list) or not isinstance(data.get("command"), str):
+        return None
+    from vgshell.config import load_config
+
+    try:
+        cfg = load_config(env)
+    except VgError:
+        return None
+    return _result_cache(str(data["command"]), tuple(str(e) for e in ecosystems), spec, runtime, env, cfg, False)
+
+
+def _run_or_replay(lookup: ResultLookup, runtime: str, spec: SandboxSpec, env: Environment,
+                   used: dict[str, object] | None, quiet: bool = False) -> int:
+    """Replay the line from the result cache, or run it and record it."""
+    from vgshell.resultcache import capture, engine
+
+    hit = engine.replay(lookup, env, quiet)
+    if hit is not None:
+        if used is not None:
+            used.update(runtime=runtime, cached=True, replayed_ms=hit.recorded_ms)
+        return hit.status
+    return capture.run_recorded(lookup, env, lambda tee: run_captured(runtime, spec, env, used, tee),
+                                lambda: _run_spec(runtime, spec, env, used))
+
+
 def _record_decided(env: Environment, data: dict[str, object], runtime: str, status: int, ms: float,
-                    agent: str) -> None:
+                    agent: str, replayed_ms: float | None = None) -> None:
     import json
 
     from vgshell import records
@@ -315,8 +349,8 @@ def _record_decided(env: Environment, data: dict[str, object], runtime: str, sta
     findings = json.dumps(data.get("findings") or [], ensure_ascii=False)
     records.record_values(env.state_dir, (time.time(), records.session_id(env.env), "exec", env.cwd,
                                           str(data.get("command", "")), str(data.get("risk", "")), findings,
-                                          "sandbox", None, "sandbox", runtime, 0, ms, status,
-                                          str(data.get("why", "")), None, agent, None))
+                                          "sandbox", None, "sandbox", runtime, int(replayed_ms is not None), ms,
+                                          status, str(data.get("why", "")), None, agent, None, replayed_ms))
 
 
 def spec_from_json(d: dict[str, object]) -> SandboxSpec:

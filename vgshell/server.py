@@ -400,6 +400,7 @@ class Server:
         if handoff.verdict is not None:
             v = handoff.verdict
             data.update(command=v.assessment.command, risk=str(v.assessment.risk), why=v.decision.why,
+                        ecosystems=list(v.assessment.ecosystems),  # for the result cache's key (SPEC §8)
                         findings=[{"rule": f.rule, "level": str(f.level), "reason": f.reason}
                                   for f in v.assessment.findings])
         return f"{self.server_token} {json.dumps(data)}\n".encode("utf-8", "surrogateescape")
