@@ -332,7 +332,8 @@ def test_derived_sandbox_values() -> None:
     assert cfg.sandbox.effective_cache_ttl == 86400
     assert cfg.sandbox.runtime_candidates(in_ci=False) == ("docker", "bubblewrap", "podman")
     assert DEFAULT_CONFIG.sandbox.runtime_candidates(in_ci=True) == ("docker", "podman", "bubblewrap")
-    assert DEFAULT_CONFIG.sandbox.effective_cache_ttl is None
+    assert DEFAULT_CONFIG.sandbox.effective_cache_ttl == 3600  # smart while enable_cache is on
+    assert config_from_mapping({"sandbox": {"enable_cache": False}}).sandbox.effective_cache_ttl is None
     assert config_from_mapping({"trust": {"default_expiry": "2w"}}).trust.default_expiry_seconds == 1209600
 
 

@@ -23,7 +23,7 @@ SUMMARY_KEYS = {"version", "runs", "first", "last", "totals", "duration_ms", "by
                 "time_saved"}
 RECORD_KEYS = {"id", "time", "session", "kind", "cwd", "command", "risk", "findings", "decision", "answer",
                "outcome", "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections", "agent",
-               "ran"}
+               "ran", "replayed_ms"}
 NO_RUNTIME = {"PATH": "/nonexistent", "DOCKER_HOST": "unix:///nonexistent"}  # for vg check only
 
 
@@ -219,7 +219,7 @@ def test_metrics_show_json_totals(history: Path) -> None:
     assert data["runs"] == 10
     assert data["totals"] == {"host": {"count": 4, "percent": 40.0}, "sandbox": {"count": 4, "percent": 40.0},
                               "cached": {"count": 2, "percent": 20.0}, "blocked": {"count": 2, "percent": 20.0},
-                              "asked": {"count": 0, "percent": 0.0}}
+                              "asked": {"count": 0, "percent": 0.0}, "replayed": {"count": 0, "percent": 0.0}}
     assert data["duration_ms"] == {"average": 280.0, "p95": 1000.0, "timed_runs": 8}  # nearest rank: the 8th of 8
     assert data["by_risk"] == {"low": 4, "medium": 4, "high": 1, "critical": 1}
     assert data["by_runtime"] == {"host": 4, "bubblewrap": 4}
@@ -237,8 +237,24 @@ def test_metrics_show_plain_text(history: Path) -> None:
     assert lines[2].split() == ["host", "4", "40.0%"] and lines[4].split() == ["cached", "2", "20.0%"]
     assert "duration: average 280.0 ms, p95 1000.0 ms over 8 runs" in r.stdout
     assert "by runtime: host 4, bubblewrap 4" in r.stdout
-    [saved] = [x for x in lines if x.startswith("time saved by cache mounts: 1.4 s (")]
+    [saved] = [x for x in lines if x.startswith("time saved: 1.4 s (replays 0.0 s, cache mounts 1.4 s; ")]
     assert "mean time without" in saved
+
+
+def test_a_replay_counts_as_cached_and_saves_the_recorded_duration_minus_its_own(vg_home: Path) -> None:
+    run = records.Run("exec", "sandbox", runtime="bubblewrap", duration_ms=2500.0, exit_status=0)
+    replay = records.Run("exec", "sandbox", runtime="bubblewrap", cached=True, duration_ms=50.0, exit_status=0,
+                         replayed_ms=2500.0)
+    _record(vg_home, "npm install", run)
+    _record(vg_home, "npm install", replay)
+    _record(vg_home, "npm install", replay)
+    data = json.loads(vg("metrics", "show", "--json").stdout)
+    assert data["totals"]["cached"]["count"] == 2 and data["totals"]["replayed"]["count"] == 2
+    saved = data["time_saved"]
+    assert (saved["seconds"], saved["replays"], saved["cache_mounts"]) == (4.9, 4.9, 0.0)  # replays stay out of
+    assert "recorded run" in saved["method"]  # the cache-mount comparison
+    [row] = json.loads(vg("audit", "--json", "--limit", "1").stdout)
+    assert row["replayed_ms"] == 2500.0 and row["cached"] is True
 
 
 def test_metrics_on_an_empty_state_dir(vg_home: Path) -> None:

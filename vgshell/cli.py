@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--interactive", "-i", action="store_true",
                     help="ask at the terminal about a high-risk command even where the policy would run it unasked")
     ex.add_argument("--session", metavar="ID", help="record the run under this session id (VG_SESSION)")
+    ex.add_argument("--no-cache", action="store_true",
+                    help="run it even when the result cache holds its result (SPEC §8); the run is not recorded")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="the line as one argument, or -- ARGV...")
 
     hook = sub.add_parser("hook", help="judge an AI agent's shell command: its hook payload in, its answer out",
@@ -157,6 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
     metrics_show.add_argument("--json", action="store_true")
     metrics_reset = metrics_sub.add_parser("reset", help="delete every record (asks first)")
     metrics_reset.add_argument("--yes", action="store_true", help="do not ask")
+    cache = sub.add_parser("cache", help="the result cache: replayed sandboxed commands (stats, clear, prune)")
+    cache_sub = cache.add_subparsers(dest="cache_cmd", metavar="ACTION", parser_class=_Parser)
+    cache_stats = cache_sub.add_parser("stats", help="location, entries, size, hit rate, oldest and newest")
+    cache_stats.add_argument("--path", help="only the entries of this project directory (and below)")
+    cache_stats.add_argument("--json", action="store_true", help="machine-readable output")
+    cache_clear = cache_sub.add_parser("clear", help="remove every entry, or those of one command")
+    cache_clear.add_argument("--command", metavar="C", help="only this command (normalized; a glob matches too)")
+    cache_inval = cache_sub.add_parser("invalidate", help="remove the entries matching a pattern")
+    cache_inval.add_argument("--pattern", required=True,
+                             help="TOOL:GLOB (npm:*, pip:install *) or a glob over the whole command")
+    cache_prune = cache_sub.add_parser("prune", help="remove old entries, or the least recently used past a size")
+    cache_prune.add_argument("--max-age", metavar="AGE", help="remove entries recorded longer ago (7d, 12h, 2w)")
+    cache_prune.add_argument("--max-size", metavar="SIZE", help="then evict down to this size (500M, 1G)")
     audit = sub.add_parser("audit", help="what ran, what was blocked, and why")
     audit.add_argument("--since", metavar="DURATION", help="only the last 30m, 12h, 1d, 2w …")
     audit.add_argument("--decision", choices=("host", "sandbox", "ask", "block"), help="only this decision")
@@ -294,7 +309,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "version": lambda _a: _print(f"vg {__version__}"),
         "trust": _cmd_trust, "metrics": _cmd_metrics, "audit": _cmd_audit, "session": _cmd_session,
         "hook": _cmd_hook, "setup": _cmd_setup, "completion": _cmd_completion, "doctor": _cmd_doctor,
-        "changes": _cmd_changes,
+        "cache": _cmd_cache, "changes": _cmd_changes,
     }
     if args.cmd is None:
         build_parser().print_help()
@@ -416,7 +431,7 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     cfg = load_config(env, args.config)
     _say_config_notices(args, env, cfg)
     return run_command(line, env, cfg, quiet=args.quiet, sandbox=args.sandbox, agent=args.agent,
-                       interactive=args.interactive)
+                       interactive=args.interactive, no_cache=args.no_cache)
 
 
 def _say_config_notices(args: argparse.Namespace, env: Environment, cfg: Config,
@@ -662,6 +677,18 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
             return _print("kept the records")
     n = records.reset(env.state_dir)
     return _print(f"deleted {n} record{'s' if n != 1 else ''}")
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from vgshell.resultcache import report
+
+    env = _environment()
+    result = report.run(env, args.cache_cmd, path=getattr(args, "path", None), command=getattr(args, "command", None),
+                        pattern=getattr(args, "pattern", None), max_age=getattr(args, "max_age", None),
+                        max_size=getattr(args, "max_size", None))
+    if isinstance(result, str):
+        return _print(result)
+    return _report(args, env, result, report.show_stats)
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:

@@ -40,6 +40,12 @@ class SandboxConfig:
     cache_dirs: tuple[str, ...]
     cache_strategy: str | None
     cache_ttl: int | None
+    cache_invalidation: str | None
+    cache_readonly_only: bool
+    cache_failures: bool
+    never_cache: tuple[str, ...]
+    cache_key_env: tuple[str, ...]
+    cache_max_mb: int
     log_output: bool
 
     @property
@@ -55,9 +61,10 @@ class SandboxConfig:
     @property
     def effective_cache_ttl(self) -> int | None:
         """Result-cache TTL in seconds; None when the result cache is off."""
-        if self.cache_strategy is None:
+        strategy = self.cache_strategy or ("smart" if self.enable_cache else "off")
+        if strategy == "off":
             return None
-        return self.cache_ttl or STRATEGY_TTL[self.cache_strategy]
+        return self.cache_ttl or STRATEGY_TTL[strategy]
 
     def auto_order(self, in_ci: bool) -> tuple[str, ...]:
         """The order `auto` tries without runtime_order: CI's, else the developer machine's (fastest first

@@ -46,17 +46,20 @@ from vgshell.sandbox.spec import (
 if TYPE_CHECKING:  # the analyzer (rules, parsers) loads only where a command is judged, not for a decided run
     from vgshell.analyzer import Analyzer, Verdict
     from vgshell.changes.capture import Capture
+    from vgshell.resultcache.engine import Lookup as ResultLookup
+    from vgshell.sandbox.tee import Tee
 
 BLOCKED = 126  # like a shell's "found but cannot be executed"; `vg check` reports 30 for the same decision
 SECCOMP_DEFAULT = Path(__file__).parent / "sandbox" / "seccomp-profile.json"
 
 
 def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False, sandbox: str | None = None,
-                agent: str | None = None, interactive: bool = False) -> int:
+                agent: str | None = None, interactive: bool = False, no_cache: bool = False) -> int:
     """`sandbox` (a runtime name, or "auto"): the decision was already made elsewhere (an agent hook sent the
     command here): run it in the sandbox, never on the host and without asking; only a block still holds.
     `agent` names the AI agent whose command it is, for the records. `interactive` (Vectra Guard's
-    `--interactive`): a high-risk command is asked about even where the policy would run it unasked."""
+    `--interactive`): a high-risk command is asked about even where the policy would run it unasked.
+    `no_cache`: run it even when the result cache holds its result (and do not record it)."""
     from vgshell.analyzer import Analyzer
 
     analyzer = Analyzer(env, cfg)
@@ -91,13 +94,15 @@ def run_command(command: str, env: Environment, cfg: Config, quiet: bool = False
     used: dict[str, object] = {}
     rec.begin()
     try:
-        status = run_sandboxed(verdict, env, cfg, quiet, announce=d.action != "ask", used=used)
+        status = run_sandboxed(verdict, env, cfg, quiet, announce=d.action != "ask", used=used, no_cache=no_cache)
     except VgError:
         rec.done("failed", runtime=str(used.get("runtime") or d.runtime))
         raise
     refused = used.get("refused")
+    replayed = used.get("replayed_ms")
     return rec.done("sandbox", exit_status=status, runtime=str(used.get("runtime") or d.runtime),
-                    cached=bool(used.get("cached")), refused=refused if isinstance(refused, tuple) else None)
+                    cached=bool(used.get("cached")), refused=refused if isinstance(refused, tuple) else None,
+                    replayed_ms=float(replayed) if isinstance(replayed, float) else None)
 
 
 def _forced_sandbox(verdict: Verdict, runtime: str) -> Verdict:
@@ -136,13 +141,14 @@ class _Record:
         self.start = time.monotonic()
 
     def done(self, outcome: str, exit_status: int | None = None, runtime: str | None = None,
-             cached: bool = False, refused: tuple[str, ...] | None = None) -> int:
+             cached: bool = False, refused: tuple[str, ...] | None = None, replayed_ms: float | None = None) -> int:
+        """`replayed_ms`: the result cache replayed a run of that duration instead of running it."""
         if self.enabled:
             from vgshell import records
 
             ms = None if self.start is None else (time.monotonic() - self.start) * 1000
             run = records.Run("exec", outcome, self.answer, runtime, cached, ms, exit_status,
-                              refused_connections=refused, agent=self.agent)
+                              refused_connections=refused, agent=self.agent, replayed_ms=replayed_ms)
             records.record_decision(self.env.state_dir, self.verdict, run, session=records.session_id(self.env.env),
                                     cwd=self.env.cwd, warn=self.env.stderr)
         return BLOCKED if exit_status is None else exit_status
@@ -227,13 +233,23 @@ READ_ONLY_WORKDIR = ("vg: the working directory is read-only in the sandbox: it 
 
 
 def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, announce: bool = True,
-                  used: dict[str, object] | None = None) -> int:
-    """Run in a sandbox; `used`, when given, receives the runtime chosen and whether caches were mounted."""
+                  used: dict[str, object] | None = None, no_cache: bool = False) -> int:
+    """Run in a sandbox, or replay it from the result cache (SPEC §8); `used`, when given, receives the runtime
+    chosen, whether caches were mounted and, for a replay, the recorded run's duration (`replayed_ms`)."""
     a = verdict.assessment
     image_by_user = cfg.sources.get("sandbox.image", "default") != "default"
     spec = build_spec(a.command, cfg, host_facts(env, cfg, a.ecosystems, a.workdirs), a.ecosystems, image_by_user)
     _check_binds(cfg)
     runtime, note = choose_runtime(cfg, env, verdict.decision.runtime)
+    lookup = _result_cache(a.command, a.ecosystems, spec, runtime, env, cfg, no_cache)
+    if lookup is not None:
+        from vgshell.resultcache import engine
+
+        hit = engine.replay(lookup, env, quiet)
+        if hit is not None:
+            if used is not None:
+                used.update(runtime=runtime, cached=True, replayed_ms=hit.recorded_ms)
+            return hit.status
     cache_mounts = tuple(m.host for m in spec.mounts if m.target != spec.workdir and not m.line
                          and m.host not in (SYSTEM_CA_BUNDLE,)
                          and not m.host.endswith((".crt", ".pem")))
@@ -245,7 +261,27 @@ def run_sandboxed(verdict: Verdict, env: Environment, cfg: Config, quiet: bool, 
         _notice(env, quiet, v, runtime)
     if spec.workdir_read_only and not quiet:
         env.stderr.write(READ_ONLY_WORKDIR + "\n")
+    if lookup is not None:
+        from vgshell.resultcache import capture
+
+        return capture.run_recorded(lookup, env, lambda tee: run_captured(runtime, spec, env, used, tee),
+                                    lambda: _run_spec(runtime, spec, env, used))
     return _run_spec(runtime, spec, env, used)
+
+
+def _result_cache(command: str, ecosystems: tuple[str, ...], spec: SandboxSpec, runtime: str, env: Environment,
+                  cfg: Config, no_cache: bool) -> ResultLookup | None:
+    """The result cache's lookup for this line, or None when the line may not use it (SPEC §8)."""
+    if no_cache or cfg.sandbox.effective_cache_ttl is None:
+        return None
+    from vgshell.resultcache import engine
+
+    try:
+        lookup = engine.prepare(command, ecosystems, spec, runtime, env, cfg)
+    except (OSError, VgError) as e:  # the cache must never stop a run: it runs unrecorded
+        env.stderr.write(f"vg: cache: lookup failed ({e}); running it without the result cache\n")
+        return None
+    return lookup if lookup.key else None
 
 
 def run_decided(decision: str, env: Environment, agent: str | None = None, expect: str | None = None) -> int:
@@ -304,28 +340,31 @@ def spec_from_json(d: dict[str, object]) -> SandboxSpec:
     return SandboxSpec(**fields)  # type: ignore[arg-type]
 
 
-def _run_spec(runtime: str, spec: SandboxSpec, env: Environment, used: dict[str, object] | None) -> int:
+def _run_spec(runtime: str, spec: SandboxSpec, env: Environment, used: dict[str, object] | None,
+              tee: Tee | None = None) -> int:
+    """`tee`: keep a copy of the output (the result cache records it)."""
     if not spec.captures:
-        return _run_plain(runtime, spec, env, used)
+        return _run_plain(runtime, spec, env, used, tee)
     from vgshell.changes import review
 
-    cap = run_captured(runtime, spec, env, used)
+    cap = run_captured(runtime, spec, env, used, tee)
     review.settle(cap, spec.project_writes, env)
     return cap.status
 
 
 def run_captured(runtime: str, spec: SandboxSpec, env: Environment,
-                 used: dict[str, object] | None = None) -> Capture:
+                 used: dict[str, object] | None = None, tee: Tee | None = None) -> Capture:
     """Run the spec with the project behind an overlay; see the module's docstring."""
     from vgshell.changes import capture
 
-    return capture.run(runtime, spec, env.state_dir, lambda s: _run_plain(runtime, s, env, used))
+    return capture.run(runtime, spec, env.state_dir, lambda s: _run_plain(runtime, s, env, used, tee))
 
 
-def _run_plain(runtime: str, spec: SandboxSpec, env: Environment, used: dict[str, object] | None) -> int:
+def _run_plain(runtime: str, spec: SandboxSpec, env: Environment, used: dict[str, object] | None,
+               tee: Tee | None = None) -> int:
     proxy = _egress(spec, env)
     try:
-        return _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory))
+        return _dispatch(runtime, spec if proxy is None else replace(spec, egress_dir=proxy.directory), tee)
     except Timeout:
         env.stderr.write(f"vg: sandbox: timed out after {spec.timeout}s (sandbox.timeout); the sandbox was "
                          f"killed\n")
@@ -360,7 +399,7 @@ def _check_binds(cfg: Config) -> None:
                                f"[sandbox.bind_mounts]")
 
 
-def _dispatch(runtime: str, spec: SandboxSpec) -> int:
+def _dispatch(runtime: str, spec: SandboxSpec, tee: Tee | None = None) -> int:
     seccomp = spec.seccomp_profile
     if seccomp is None and spec.level in ("strict", "paranoid"):
         seccomp = str(SECCOMP_DEFAULT)
@@ -371,14 +410,14 @@ def _dispatch(runtime: str, spec: SandboxSpec) -> int:
         tools = (shutil.which("unshare") or "unshare", shutil.which("mount") or "mount",
                  shutil.which("fuse-overlayfs") or "", shutil.which("umount") or "umount") if spec.overlay else ()
         with limits.Limits(spec.memory, spec.cpus, spec.pids) as lim:
-            return pty.run(bubblewrap.argv(spec, bwrap, *tools), {}, spec.timeout, lim.in_child, lim.kill_all)
+            return pty.run(bubblewrap.argv(spec, bwrap, *tools), {}, spec.timeout, lim.in_child, lim.kill_all, tee)
     if runtime == "docker":
         from vgshell.sandbox import docker
 
-        return docker.run(spec, _read_seccomp(seccomp))
+        return docker.run(spec, _read_seccomp(seccomp), tee)
     from vgshell.sandbox import podman
 
-    return podman.run(spec, seccomp)
+    return podman.run(spec, seccomp, tee)
 
 
 def _read_seccomp(path: str | None) -> str | None:

@@ -19,8 +19,9 @@ RUNS = "kind != 'check'"
 NOT_RUN = "outcome IN ('blocked', 'refused', 'failed')"
 RISKS = ("low", "medium", "high", "critical")
 DECISIONS = ("host", "sandbox", "ask", "block")
-SAVED_METHOD = ("for each command sandboxed both with and without cache mounts: (mean time without − mean "
-                "time with) × runs with, summed")
+SAVED_METHOD = ("result-cache replays: (the recorded run's duration − the replay's), summed; plus cache mounts: for "
+                "each command sandboxed both with and without them, (mean time without − mean time with) × runs "
+                "with, summed")
 
 
 def summary(state_dir: Path) -> dict[str, Any]:
@@ -50,6 +51,8 @@ def _summary_of(conn: Any) -> dict[str, Any]:
         if g[4]:
             by_runtime[g[4]] = by_runtime.get(g[4], 0) + g[6]
     checks = {d: sum(g[6] for g in groups if g[0] == "check" and g[2] == d) for d in DECISIONS}
+    replays, replay_saved = (0, 0.0) if conn is None else _replays(conn)
+    mounts_saved = 0.0 if conn is None else _time_saved(conn)
     return {
         "version": JSON_VERSION,
         "runs": total,
@@ -58,14 +61,15 @@ def _summary_of(conn: Any) -> dict[str, Any]:
                    "sandbox": share(count(lambda g: g[3] == "sandbox")),
                    "cached": share(count(lambda g: g[3] == "sandbox" and g[5])),
                    "blocked": share(count(lambda g: g[3] in ("blocked", "refused", "failed"))),
-                   "asked": share(count(lambda g: g[2] == "ask"))},
+                   "asked": share(count(lambda g: g[2] == "ask")),
+                   "replayed": share(replays)},
         "duration_ms": {"average": round(sum(g[8] for g in runs) / timed, 3) if timed else None,
                         "p95": _p95(conn, timed), "timed_runs": timed},
         "by_risk": {r: count(lambda g, r=r: g[1] == r) for r in RISKS},
         "by_runtime": dict(sorted(by_runtime.items(), key=lambda kv: -kv[1])),
         "checks": {"count": sum(checks.values()), **checks},
-        "time_saved": {"seconds": 0.0 if conn is None else round(_time_saved(conn) / 1000, 3),
-                       "method": SAVED_METHOD},
+        "time_saved": {"seconds": round((mounts_saved + replay_saved) / 1000, 3), "method": SAVED_METHOD,
+                       "replays": round(replay_saved / 1000, 3), "cache_mounts": round(mounts_saved / 1000, 3)},
     }  # fmt: skip
 
 
@@ -88,14 +92,20 @@ def _time_saved(conn: Any) -> float:
     return float(value or 0.0)
 
 
+def _replays(conn: Any) -> tuple[int, float]:
+    """Replays from the result cache and the milliseconds they saved (replay_rollup's one row)."""
+    found = conn.execute("SELECT n, saved_ms FROM replay_rollup").fetchone()
+    return (0, 0.0) if found is None else (int(found[0]), float(found[1]))
+
+
 def show_summary(env: Environment, out: TextIO, data: dict[str, Any]) -> None:
     runs = data["runs"]
     checks = data["checks"]["count"]
     span = f", {data['first']} to {data['last']}" if runs else ""
     out.write(f"{runs} run{'s' if runs != 1 else ''}{span}; {checks} decision{'s' if checks != 1 else ''} "
               f"from vg check\n")
-    totals = [(name if name != "cached" else "  cached", str(v["count"]), f"{v['percent']:.1f}%")
-              for name, v in data["totals"].items()]
+    indent = {"cached": "  cached", "replayed": "    replayed"}
+    totals = [(indent.get(name, name), str(v["count"]), f"{v['percent']:.1f}%") for name, v in data["totals"].items()]
     table(env, out, ("OUTCOME", "RUNS", "SHARE"), totals)
     d = data["duration_ms"]
     if d["timed_runs"]:
@@ -104,7 +114,8 @@ def show_summary(env: Environment, out: TextIO, data: dict[str, Any]) -> None:
     if data["by_runtime"]:
         out.write("by runtime: " + ", ".join(f"{k} {v}" for k, v in data["by_runtime"].items()) + "\n")
     saved = data["time_saved"]
-    out.write(f"time saved by cache mounts: {saved['seconds']:.1f} s ({saved['method']})\n")
+    out.write(f"time saved: {saved['seconds']:.1f} s (replays {saved['replays']:.1f} s, cache mounts "
+              f"{saved['cache_mounts']:.1f} s; {saved['method']})\n")
 
 
 # --- audit and sessions -----------------------------------------------------------------------------------

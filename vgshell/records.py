@@ -98,11 +98,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE records ADD COLUMN ran TEXT",
         "CREATE INDEX records_agent ON records (agent, ts) WHERE agent IS NOT NULL",
     ),
+    (  # 4: replays from the result cache (SPEC §8): the recorded run's duration, and a running total of the
+       # time they saved; a replay's short duration stays out of the cache-mount comparison
+        "ALTER TABLE records ADD COLUMN replayed_ms REAL",
+        """CREATE TABLE replay_rollup (
+            id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL, saved_ms REAL NOT NULL
+        )""",
+        "DROP TRIGGER records_rollup",
+        """CREATE TRIGGER records_rollup AFTER INSERT ON records BEGIN
+             INSERT INTO rollup VALUES (NEW.kind, NEW.risk, NEW.decision, COALESCE(NEW.outcome, ''),
+                 COALESCE(NEW.runtime, ''), NEW.cached, 1, NEW.duration_ms IS NOT NULL,
+                 COALESCE(NEW.duration_ms, 0), NEW.ts, NEW.ts)
+             ON CONFLICT DO UPDATE SET n = n + 1, timed = timed + excluded.timed,
+                 total_ms = total_ms + excluded.total_ms, first = MIN(first, excluded.first),
+                 last = MAX(last, excluded.last);
+             INSERT INTO sandbox_rollup SELECT NEW.command, NEW.cached, 1, NEW.duration_ms
+             WHERE NEW.outcome = 'sandbox' AND NEW.duration_ms IS NOT NULL AND NEW.kind != 'check'
+                   AND NEW.replayed_ms IS NULL
+             ON CONFLICT DO UPDATE SET n = n + 1, total_ms = total_ms + excluded.total_ms;
+             INSERT INTO replay_rollup SELECT 1, 1, MAX(NEW.replayed_ms - COALESCE(NEW.duration_ms, 0), 0)
+             WHERE NEW.replayed_ms IS NOT NULL
+             ON CONFLICT DO UPDATE SET n = n + 1, saved_ms = saved_ms + excluded.saved_ms;
+           END""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = ("ts", "session", "kind", "cwd", "command", "risk", "findings", "decision", "answer", "outcome",
-           "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections", "agent", "ran")
+           "runtime", "cached", "duration_ms", "exit_status", "why", "refused_connections", "agent", "ran",
+           "replayed_ms")
 
 
 class RecordsError(VgError):
@@ -118,6 +142,7 @@ class Run:
     refused_connections: None when unknown, else the hosts the sandbox refused.
     agent: the AI agent whose command this was (`vg hook AGENT`, `vg exec --agent`); ran: the command line
     actually handed over to run, when it differs from the one judged (an agent's sandbox rewrite).
+    replayed_ms: set when the result cache replayed the run instead (SPEC §8).
     """
 
     kind: str = "exec"
@@ -130,6 +155,7 @@ class Run:
     refused_connections: tuple[str, ...] | None = None
     agent: str | None = None
     ran: str | None = None
+    replayed_ms: float | None = None  # a replay from the result cache: the duration of the run it replays
 
 
 # --- sessions -----------------------------------------------------------------------------------------
@@ -235,7 +261,8 @@ def row(verdict: Verdict, run: Run, *, session: str, cwd: str, at: float) -> tup
                           ensure_ascii=False)
     refused = None if run.refused_connections is None else json.dumps(list(run.refused_connections))
     return (at, session, run.kind, cwd, a.command, str(a.risk), findings, d.action, run.answer, run.outcome,
-            run.runtime, int(run.cached), run.duration_ms, run.exit_status, d.why, refused, run.agent, run.ran)
+            run.runtime, int(run.cached), run.duration_ms, run.exit_status, d.why, refused, run.agent, run.ran,
+            run.replayed_ms)
 
 
 _INSERT = f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -262,7 +289,9 @@ def record_values(state_dir: Path, values: Sequence[Any]) -> bool:
     """Record one row given as plain values in COLUMNS order (an agent hook has the analyzer's JSON answer,
     not a Verdict). True when written; never raises."""
     try:
-        Recorder.connection(db_path(state_dir)).execute(_INSERT, tuple(values))
+        columns = COLUMNS[:len(values)]  # callers written before a column was added leave it null
+        sql = f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        Recorder.connection(db_path(state_dir)).execute(sql, tuple(values))
         return True
     except Exception:  # recording must never break the command
         Recorder.forget(db_path(state_dir))
@@ -307,12 +336,13 @@ def to_json(r: Sequence[Any]) -> dict[str, Any]:
     from vgshell.trust import iso
 
     (rid, ts, session, kind, cwd, command, risk, findings, decision, answer, outcome, runtime, cached,
-     duration, status, why, refused, agent, ran) = r
+     duration, status, why, refused, agent, ran, replayed) = r
     return {"id": rid, "time": iso(ts), "session": session, "kind": kind, "cwd": cwd, "command": command,
             "risk": risk, "findings": json.loads(findings), "decision": decision, "answer": answer,
             "outcome": outcome, "runtime": runtime, "cached": bool(cached), "duration_ms": duration,
             "exit_status": status, "why": why,
-            "refused_connections": None if refused is None else json.loads(refused), "agent": agent, "ran": ran}
+            "refused_connections": None if refused is None else json.loads(refused), "agent": agent, "ran": ran,
+            "replayed_ms": replayed}
 
 
 def query(state_dir: Path, where: str = "", params: Sequence[Any] = (), order: str = "ts, id",
@@ -336,7 +366,7 @@ def reset(state_dir: Path) -> int:
     conn = connect(path)
     n = int(conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
     conn.execute("BEGIN IMMEDIATE")
-    for name in ("records", "rollup", "sandbox_rollup"):
+    for name in ("records", "rollup", "sandbox_rollup", "replay_rollup"):
         conn.execute(f"DELETE FROM {name}")
     conn.execute("COMMIT")
     conn.execute("VACUUM")

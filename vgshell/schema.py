@@ -117,11 +117,19 @@ _OFF = Direction(RANK, (True, False))
 _WIDENS = Direction(FEWER)
 _GUARDS = Direction(MORE)
 _NULL = Direction(UNSET)
+_CACHE_ON = MappingProxyType({"True": "smart", "False": "off"})  # a null cache_strategy by enable_cache
+_STRATEGY_INVALIDATION = MappingProxyType({"aggressive": "manual", "smart": "auto", "conservative": "auto",
+                                           "off": "auto", "None": "auto"})
 _PROD_WORDS = ("prod", "production", "prd", "live", "staging", "stg")
 
 DEFAULT_ENV_WHITELIST: Final = (
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE",
     "TERM", "COLORTERM", "NO_COLOR", "TZ", "CI",
+)  # fmt: skip
+
+CACHE_KEY_ENV: Final = (
+    "PATH", "NODE_ENV", "PYTHONPATH", "VIRTUAL_ENV", "PIP_INDEX_URL", "npm_config_registry", "GOFLAGS",
+    "RAILS_ENV",
 )  # fmt: skip
 
 SECTIONS: Final = MappingProxyType(
@@ -203,11 +211,28 @@ SCHEMA: Final[tuple[Key, ...]] = (
     Key("sandbox.cache_dirs", "list[str]", (),
         "Extra cache mounts, each `HOST` or `HOST:CONTAINER`.", tighter=Direction(FEWER, inside_project=True)),
     Key("sandbox.cache_strategy", "enum", None,
-        "Result cache (§8): replay unchanged sandboxed commands; null = off.",
-        choices=CACHE_STRATEGIES, nullable=True),
+        "Result cache (§8): replay unchanged sandboxed commands. smart: package-manager lines, invalidated when "
+        "an input changes; aggressive: any sandboxed line, manual invalidation; conservative: read-only lines; "
+        "null = smart while enable_cache is on, else off.", choices=(*CACHE_STRATEGIES, "off"), nullable=True,
+        tighter=Direction(RANK, ("aggressive", "smart", "conservative", "off"), ("sandbox.enable_cache", _CACHE_ON))),
     Key("sandbox.cache_ttl", "int", None,
         "Result-cache lifetime in seconds; null = the strategy's (smart 3600, aggressive 86400, "
         "conservative 300).", nullable=True, minimum=1),
+    Key("sandbox.cache_invalidation", "enum", None,
+        "auto: a changed input file (manifest, lock file, a file the line names) is a miss; manual: only the TTL "
+        "and `vg cache` end an entry; null = the strategy's (aggressive manual, else auto).",
+        choices=("auto", "manual"), nullable=True,
+        tighter=Direction(RANK, ("manual", "auto"), ("sandbox.cache_strategy", _STRATEGY_INVALIDATION))),
+    Key("sandbox.cache_readonly_only", "bool", False,
+        "Record only runs that wrote nothing (always so under conservative).", tighter=_ON),
+    Key("sandbox.cache_failures", "bool", False,
+        "Record runs that exited non-zero too.", tighter=_OFF),
+    Key("sandbox.never_cache", "list[str]", (),
+        "Shell-glob patterns over the normalized command that are never recorded or replayed.", tighter=_GUARDS),
+    Key("sandbox.cache_key_env", "list[str]", CACHE_KEY_ENV,
+        "Environment variables whose values are part of the result-cache key.", tighter=_GUARDS),
+    Key("sandbox.cache_max_mb", "int", 2048,
+        "Result-cache size bound in MiB; least recently used entries are evicted past it.", minimum=1),
     Key("sandbox.log_output", "bool", False,
         "Vectra Guard: log sandboxed commands' output.", acted_on=False),
     # policies

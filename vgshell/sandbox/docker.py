@@ -23,6 +23,7 @@ from vgshell.errors import VgError
 from vgshell.sandbox.pty import TIMEOUT_STATUS, Timeout, _window_size
 from vgshell.sandbox.reaper import ALIVE, LABEL, Lifeline, labels, sweep_docker, watchdog
 from vgshell.sandbox.spec import SandboxSpec
+from vgshell.sandbox.tee import Tee
 
 # Runs the line with bash when the image has it, else with sh; the line is $0, never re-quoted.
 _EXEC = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0"; else exec sh -c "$0"; fi'
@@ -103,8 +104,8 @@ def launch(spec: SandboxSpec, wait_size: bool) -> list[str]:
     return [shell, flag, watchdog(spec.timeout) + script, spec.command]
 
 
-def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
-    """Run the spec in a fresh container; returns the command's exit status."""
+def run(spec: SandboxSpec, seccomp: str | None = None, tee: Tee | None = None) -> int:
+    """Run the spec in a fresh container; returns the command's exit status. `tee` gets a copy of the output."""
     import docker
 
     c = client()
@@ -124,7 +125,7 @@ def run(spec: SandboxSpec, seccomp: str | None = None) -> int:
         gone: _Removal | None = None
         try:
             gone = _Removal(api, cid)
-            return _attach_and_wait(api, cid, spec, gone)
+            return _attach_and_wait(api, cid, spec, gone, tee)
         finally:
             with contextlib.suppress(Exception):
                 api.remove_container(cid, force=True, v=True)
@@ -177,7 +178,7 @@ def ensure_image(c: Any, image: str) -> None:
             f"sandbox.image") from e
 
 
-def _attach_and_wait(api: Any, cid: str, spec: SandboxSpec, gone: _Removal) -> int:
+def _attach_and_wait(api: Any, cid: str, spec: SandboxSpec, gone: _Removal, tee: Tee | None = None) -> int:
     sock = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
     raw: socket.socket = sock._sock
     api.start(cid)
@@ -191,9 +192,9 @@ def _attach_and_wait(api: Any, cid: str, spec: SandboxSpec, gone: _Removal) -> i
     interactive = spec.tty and sys.stdin.isatty()
     try:
         if interactive:
-            _relay_tty(api, cid, raw, deadline)
+            _relay_tty(api, cid, raw, deadline, tee)
         else:
-            _relay_pipes(api, cid, raw, deadline)
+            _relay_pipes(api, cid, raw, deadline, tee)
         if not gone.wait(max(1.0, deadline - time.monotonic())):
             raise Timeout
         return gone.status
@@ -212,7 +213,7 @@ def _attach_and_wait(api: Any, cid: str, spec: SandboxSpec, gone: _Removal) -> i
             raw.close()
 
 
-def _relay_tty(api: Any, cid: str, raw: socket.socket, deadline: float) -> None:
+def _relay_tty(api: Any, cid: str, raw: socket.socket, deadline: float, tee: Tee | None = None) -> None:
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     saved = termios.tcgetattr(stdin)
 
@@ -241,9 +242,14 @@ def _relay_tty(api: Any, cid: str, raw: socket.socket, deadline: float) -> None:
                 if not data:
                     return
                 os.write(stdout, data)
+                if tee is not None:
+                    tee.tty = True
+                    tee.add(1, data)
             if stdin in ready:
                 data = os.read(stdin, 65536)
                 if data:
+                    if tee is not None:
+                        tee.typed = True
                     raw.sendall(data)
                 else:
                     inputs.remove(stdin)
@@ -252,7 +258,7 @@ def _relay_tty(api: Any, cid: str, raw: socket.socket, deadline: float) -> None:
         signal.signal(signal.SIGWINCH, old)
 
 
-def _relay_pipes(api: Any, cid: str, raw: socket.socket, deadline: float) -> None:
+def _relay_pipes(api: Any, cid: str, raw: socket.socket, deadline: float, tee: Tee | None = None) -> None:
     """stdin → container; container's multiplexed stdout/stderr → ours, kept separate."""
     feeder = threading.Thread(target=_feed_stdin, args=(raw,), daemon=True)
     feeder.start()
@@ -262,6 +268,8 @@ def _relay_pipes(api: Any, cid: str, raw: socket.socket, deadline: float) -> Non
             target = sys.stdout.buffer if stream == 1 else sys.stderr.buffer
             target.write(data)
             target.flush()
+            if tee is not None:
+                tee.add(stream, data)
     finally:
         signal.signal(signal.SIGINT, old)
 

@@ -19,6 +19,7 @@ import uuid
 from vgshell.sandbox.docker import SandboxError, egress_mounts, launch
 from vgshell.sandbox.reaper import ALIVE, GRACE, LABEL, Lifeline, labels
 from vgshell.sandbox.spec import SandboxSpec
+from vgshell.sandbox.tee import Tee
 
 INIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/lib/podman/catatonit")
 
@@ -41,7 +42,7 @@ def ensure_image(podman: str, image: str) -> None:
                            f"name it in sandbox.image")
 
 
-def run(spec: SandboxSpec, seccomp_path: str | None) -> int:
+def run(spec: SandboxSpec, seccomp_path: str | None, tee: Tee | None = None) -> int:
     """Run the spec in a fresh container on vg's PTY or pipes; returns the command's exit status."""
     from vgshell.sandbox import pty
 
@@ -51,7 +52,7 @@ def run(spec: SandboxSpec, seccomp_path: str | None) -> int:
     with Lifeline() as life:
         try:
             return pty.run(argv(spec, podman, name, seccomp_path, life), dict(os.environ), spec.timeout,
-                           on_kill=lambda: remove(podman, name))
+                           on_kill=lambda: remove(podman, name), tee=tee)
         finally:
             remove(podman, name)
 

@@ -21,6 +21,10 @@ import threading
 import time
 import tty
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vgshell.sandbox.tee import Tee
 
 TIMEOUT_STATUS = 124
 
@@ -43,16 +47,22 @@ def status_of(wait_status: int) -> int:
 
 
 def run(argv: Sequence[str], env: dict[str, str], timeout: float | None,
-        in_child: Callable[[], None] | None = None, on_kill: Callable[[], None] | None = None) -> int:
-    """Run argv to completion; raise Timeout after `timeout` seconds (the process is killed first)."""
+        in_child: Callable[[], None] | None = None, on_kill: Callable[[], None] | None = None,
+        tee: Tee | None = None) -> int:
+    """Run argv to completion; raise Timeout after `timeout` seconds (the process is killed first). `tee`
+    receives a copy of the output (for the result cache); then stdout and stderr reach us through pipes."""
     if sys.stdin.isatty() and sys.stdout.isatty():
-        return _run_pty(argv, env, timeout, in_child, on_kill)
-    return _run_pipes(argv, env, timeout, in_child, on_kill)
+        return _run_pty(argv, env, timeout, in_child, on_kill, tee)
+    return _run_pipes(argv, env, timeout, in_child, on_kill, tee)
 
 
 def _run_pipes(argv: Sequence[str], env: dict[str, str], timeout: float | None,
-               in_child: Callable[[], None] | None, on_kill: Callable[[], None] | None) -> int:
-    proc = subprocess.Popen(list(argv), env=env, preexec_fn=in_child, start_new_session=True)
+               in_child: Callable[[], None] | None, on_kill: Callable[[], None] | None,
+               tee: Tee | None = None) -> int:
+    piped = subprocess.PIPE if tee is not None else None
+    proc = subprocess.Popen(list(argv), env=env, preexec_fn=in_child, start_new_session=True, stdout=piped,
+                            stderr=piped)
+    pumps = [] if tee is None else _pumps(proc, tee)
     forwarded = _forward_signals(proc.pid)
     expired = threading.Event()
 
@@ -67,6 +77,8 @@ def _run_pipes(argv: Sequence[str], env: dict[str, str], timeout: float | None,
         timer.start()
     try:
         status = status_of_returncode(proc.wait())
+        for pump in pumps:
+            pump.join()
         if expired.is_set():
             raise Timeout
         return status
@@ -77,6 +89,24 @@ def _run_pipes(argv: Sequence[str], env: dict[str, str], timeout: float | None,
         if proc.poll() is None:
             _kill(proc.pid, on_kill)
             proc.wait()
+
+
+def _pumps(proc: subprocess.Popen[bytes], tee: Tee) -> list[threading.Thread]:
+    """Copy the child's stdout and stderr to ours as they come, and into `tee`."""
+    def pump(src: object, fd: int, stream: int) -> None:
+        read = src.read1 if hasattr(src, "read1") else src.read  # type: ignore[attr-defined]
+        while data := read(65536):
+            tee.add(stream, data)
+            with contextlib.suppress(OSError):
+                _write_all(fd, data)
+
+    threads = [threading.Thread(target=pump, args=(proc.stdout, sys.stdout.fileno(), 1), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, sys.stderr.fileno(), 2), daemon=True)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for t in threads:
+        t.start()
+    return threads
 
 
 def status_of_returncode(code: int) -> int:
@@ -109,7 +139,7 @@ def _restore_signals(old: dict[int, object]) -> None:
 
 
 def _run_pty(argv: Sequence[str], env: dict[str, str], timeout: float | None,
-             in_child: Callable[[], None] | None, on_kill: Callable[[], None] | None) -> int:
+             in_child: Callable[[], None] | None, on_kill: Callable[[], None] | None, tee: Tee | None = None) -> int:
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     size = _window_size(stdin)
     pid, master = os.forkpty()
@@ -126,7 +156,9 @@ def _run_pty(argv: Sequence[str], env: dict[str, str], timeout: float | None,
     old_winch = signal.signal(signal.SIGWINCH, lambda *_: _copy_size(stdin, master))
     try:
         tty.setraw(stdin)
-        return _relay(pid, master, stdin, stdout, timeout, on_kill)
+        if tee is not None:
+            tee.tty = True
+        return _relay(pid, master, stdin, stdout, timeout, on_kill, tee)
     finally:
         termios.tcsetattr(stdin, termios.TCSAFLUSH, saved)
         signal.signal(signal.SIGWINCH, old_winch)
@@ -141,7 +173,7 @@ def _copy_size(src: int, master: int) -> None:
 
 
 def _relay(pid: int, master: int, stdin: int, stdout: int, timeout: float | None,
-           on_kill: Callable[[], None] | None) -> int:
+           on_kill: Callable[[], None] | None, tee: Tee | None = None) -> int:
     deadline = None if timeout is None else time.monotonic() + timeout
     inputs = [master, stdin]
     while True:
@@ -164,9 +196,13 @@ def _relay(pid: int, master: int, stdin: int, stdout: int, timeout: float | None
             if not data:
                 return status_of(os.waitpid(pid, 0)[1])
             _write_all(stdout, data)
+            if tee is not None:
+                tee.add(1, data)
         if stdin in ready:
             data = os.read(stdin, 65536)
             if data:
+                if tee is not None:
+                    tee.typed = True
                 _write_all(master, data)
             else:
                 inputs.remove(stdin)

@@ -330,7 +330,10 @@ def run_in_sandbox(guard: Guard, text: str, cwd: str, args: Sequence[str], err: 
         rec.begin()
         used: dict[str, object] = {}
         status = run_sandboxed(verdict, env, cfg, quiet=True, announce=False, used=used)
-        return rec.done("sandbox", exit_status=status, runtime=str(used.get("runtime") or verdict.decision.runtime))
+        replayed = used.get("replayed_ms")  # the result cache replayed it (SPEC §8)
+        ms = replayed if isinstance(replayed, float) else None
+        return rec.done("sandbox", exit_status=status, runtime=str(used.get("runtime") or verdict.decision.runtime),
+                        cached=ms is not None, replayed_ms=ms)
     except VgError as e:
         err.write(e.render() + "; not run\n")
         return BLOCKED
