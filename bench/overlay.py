@@ -3,8 +3,8 @@
 Rows per runtime, median and p99 over --runs runs, baselines measured in the same run, in one process (no
 Python start-up): the spec is built, run through vg's own run path (`execute._run_spec`), and — under
 review — captured, read back and settled:
-- a sandboxed `true`, nothing written: `direct`, then `review` (the overlay is made, read and dropped);
-  goal: review adds ≤ 10 ms;
+- a sandboxed `true`, nothing written: `direct` and `review` in turns (the overlay is made, read and
+  dropped); goal: review adds ≤ 10 ms;
 - a small `npm install` (is-odd, two packages, by default; --npm-package; warm npm cache mounted):
   `direct`, then `review` with the change applied to the project (`vg changes apply`'s path); goal:
   review ≤ 1.2× direct. Runs alternate so a slow registry moment does not land on one side only.
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchlib import percentile, sample  # noqa: E402
+from benchlib import percentile  # noqa: E402
 
 from vgshell.changes import store  # noqa: E402
 from vgshell.changes.review import apply_entry  # noqa: E402
@@ -82,6 +82,20 @@ class _stdin_devnull:
         os.close(self.saved)
 
 
+def alternate(a: Callable[[], object], b: Callable[[], object], runs: int) -> tuple[list[float], list[float]]:
+    """Timings of a and b taken in turns (after one untimed call of each), so drift in the machine's load
+    lands on both sides."""
+    out: tuple[list[float], list[float]] = ([], [])
+    a()
+    b()
+    for _ in range(runs):
+        for fn, into in ((a, out[0]), (b, out[1])):
+            t = time.perf_counter()
+            fn()
+            into.append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def npm_pair(runtime: str, tmp: Path, runs: int, package: str) -> tuple[list[float], list[float]]:
     """Alternating direct and review+apply installs, each into a fresh project (node_modules removed)."""
     home = tmp / f"npm-{runtime}-{package}"
@@ -123,8 +137,8 @@ def main() -> None:
             project = home / "project"
             project.mkdir(parents=True)
             (project / "README.md").write_text("hello\n")
-            base = sample(runner(runtime, "direct", "true", home, project), args.runs)
-            ours = sample(runner(runtime, "review", "true", home, project), args.runs)
+            base, ours = alternate(runner(runtime, "direct", "true", home, project),
+                                   runner(runtime, "review", "true", home, project), args.runs)
             added = statistics.median(ours) - statistics.median(base)
             rows.append((f"{runtime}: `true`, direct", base, ""))
             rows.append((f"{runtime}: `true`, review (nothing written)", ours,

@@ -137,7 +137,15 @@ def remove(entry: Entry) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a directory an overlay wrote: its work directory holds a mode-0 directory, made removable first."""
+    """Remove a directory an overlay wrote: its work directory holds a mode-0 directory, which a non-root
+    user must make removable first (tried only when a plain removal fails: the common case stays cheap)."""
+    try:
+        shutil.rmtree(path)
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
     for dirpath, dirnames, _ in os.walk(path):
         for d in dirnames:
             p = os.path.join(dirpath, d)
