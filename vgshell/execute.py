@@ -274,6 +274,8 @@ def _result_cache(command: str, ecosystems: tuple[str, ...], spec: SandboxSpec, 
     """The result cache's lookup for this line, or None when the line may not use it (SPEC §8)."""
     if no_cache or cfg.sandbox.effective_cache_ttl is None:
         return None
+    if (cfg.sandbox.cache_strategy or "smart") == "smart" and not ecosystems:
+        return None  # smart caches package-manager lines only: nothing to load for the others (≈ 4 ms)
     from vgshell.resultcache import engine
 
     try:
