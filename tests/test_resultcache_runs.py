@@ -280,3 +280,33 @@ def test_a_piped_stdin_is_never_cached(tmp_path: Path) -> None:
         # stdin is a pipe: what the command reads may differ next time
         assert box.run("cat >>runs.log", stdin="x\n").returncode == 0 and runs(box) == n
     assert entries(box) == []
+
+
+def test_on_a_terminal_a_run_that_read_the_keyboard_is_not_recorded(tmp_path: Path) -> None:
+    """On a terminal stdout and stderr are one stream, recorded as such; a run that got typed input is
+    interactive and never recorded, one that got none is (and replays its terminal output)."""
+    import pexpect
+
+    box = Sandbox(tmp_path, "bubblewrap")
+    box.config("sandbox:\n  cache_strategy: aggressive\n")
+    env = {**box.env(), "NO_COLOR": "1", "TERM": "xterm"}
+
+    def on_terminal(line: str, typed: str | None = None) -> str:
+        child = pexpect.spawn(sys.executable, ["-m", "vgshell.cli", "exec", line], cwd=str(box.project), env=env,
+                              encoding="utf-8", timeout=60)
+        if typed is not None:
+            child.expect("name\\?")
+            child.sendline(typed)
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0, child.before
+        return str(child.before)
+
+    asking = "echo name?; read n; echo $n >>runs.log; echo hi $n"
+    assert "hi ann" in on_terminal(asking, "ann") and "hi bob" in on_terminal(asking, "bob")
+    assert runs(box) == 2 and entries(box) == []
+    quiet = "echo out; echo err >&2; echo x >>runs.log"
+    first = on_terminal(quiet)
+    assert "out" in first and "err" in first and len(entries(box)) == 1
+    again = on_terminal(quiet)
+    assert "Replayed from result cache" in again and "out\r\nerr\r\n" in again and runs(box) == 3

@@ -129,6 +129,8 @@ def write_output(p: Plan, entry: Entry, stdout: TextIO, stderr: TextIO) -> None:
     for data, stream in ((p.stdout, stdout), (p.stderr, stderr)):
         if not data:
             continue
+        if entry.tty:  # a terminal's line discipline turned \n into \r\n; ours (or a pipe) gets plain \n
+            data = data.replace(b"\r\n", b"\n")
         stream.flush()
         buffer = getattr(stream, "buffer", None)
         if buffer is not None:
